@@ -1,0 +1,49 @@
+# sekisho — the two front-door commands are `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo demo-stop lint typecheck unit e2e bench debs venv translations clean
+
+test: venv lint typecheck
+	$(BIN)/pytest -q
+
+demo: venv
+	$(BIN)/python scripts/demo.py start
+
+demo-stop:
+	$(BIN)/python scripts/demo.py stop
+
+debs:
+	./scripts/install-debs.sh
+
+venv: debs $(STAMP) translations
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+translations: $(STAMP)
+	$(BIN)/pybabel -q compile -d sekisho/webui/translations
+
+lint: venv
+	$(BIN)/ruff check sekisho tests bench scripts
+	$(BIN)/ruff format --check sekisho tests bench scripts
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+e2e: venv
+	$(BIN)/pytest -q tests/e2e
+
+bench: venv
+	$(BIN)/python bench/milter_throughput.py
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

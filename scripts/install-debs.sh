@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Debian packages the tests and the demo need. Idempotent: a no-op when all are present.
+set -euo pipefail
+packages=(
+  postfix libmilter-dev gcc python3-dev sqlite3 swaks
+  postgresql chromium ca-certificates
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing Debian packages: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+$SUDO apt-get update -q
+# policy-rc.d keeps the packages' own default instances from starting on a systemd-less box;
+# the tests and the demo start private instances on their own ports.
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

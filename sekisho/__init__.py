@@ -1,0 +1,3 @@
+"""sekisho (関所): a self-service, per-recipient mail filter for ISPs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,210 @@
+"""The ``sekisho`` command (DESIGN.md contract: subcommands, exit codes, JSON documents)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from sekisho.config import ConfigError, Settings, load_settings
+from sekisho.store import accounts, settings_doc
+from sekisho.store.db import Store
+from sekisho.store.migrate import upgrade
+
+
+class Context:
+    def __init__(self, config: str | None, overrides: dict[str, Any]) -> None:
+        self._config = config
+        self._overrides = overrides
+        self._settings: Settings | None = None
+
+    def settings(self, **more: Any) -> Settings:
+        if self._settings is None or more:
+            try:
+                self._settings = load_settings(self._config, overrides={**self._overrides, **more})
+            except ConfigError as error:
+                raise click.ClickException(str(error)) from error
+        return self._settings
+
+    def store(self) -> Store:
+        return Store(self.settings().database_url)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option(
+    "--config",
+    envvar="SEKISHO_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="TOML configuration file.",
+)
+@click.option("--database-url", help="SQLAlchemy URL of the store.")
+@click.option("--mail-root", type=click.Path(file_okay=False), help="Root of the Maildirs.")
+@click.pass_context
+def main(
+    ctx: click.Context, config: str | None, database_url: str | None, mail_root: str | None
+) -> None:
+    """sekisho: per-recipient mail filtering for ISP mailboxes."""
+    ctx.obj = Context(config, {"database_url": database_url, "mail_root": mail_root})
+
+
+@main.group()
+def db() -> None:
+    """The store's schema."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(context: Context) -> None:
+    """Create or migrate the schema to the newest revision."""
+    upgrade(context.settings().database_url)
+    click.echo("database is at the newest revision")
+
+
+@main.group()
+def domain() -> None:
+    """Mail domains and their login sites."""
+
+
+@domain.command("add")
+@click.argument("name")
+@click.option("--site", required=True, help="Login site name (created when new).")
+@click.option("--smtp-host", required=True, help="SMTP server name shown to users.")
+@click.option("--pop-host", required=True, help="POP server name shown to users.")
+@click.option("--url-prefix", default="/supw", show_default=True, help="Site URL prefix.")
+@pass_context
+def domain_add(
+    context: Context, name: str, site: str, smtp_host: str, pop_host: str, url_prefix: str
+) -> None:
+    """Add a domain (``*.example.jp`` covers every subdomain)."""
+    with _refusals(), context.store().transaction() as session:
+        accounts.add_domain(session, name, site, smtp_host, pop_host, url_prefix)
+    click.echo(f"domain {name.lower()} added to site {site}")
+
+
+@main.group()
+def account() -> None:
+    """Mailbox accounts."""
+
+
+@account.command("add")
+@click.argument("address")
+@click.option("--password", help="Initial password; without it a temporary one is printed.")
+@pass_context
+def account_add(context: Context, address: str, password: str | None) -> None:
+    """Add an account. Without --password the user must change the printed one at login."""
+    with _refusals(), context.store().transaction() as session:
+        created = accounts.add_account(session, address, password)
+    if created.temporary:
+        click.echo(f"account {created.address} added; temporary password: {created.password}")
+    else:
+        click.echo(f"account {created.address} added")
+
+
+@account.command("suspend")
+@click.argument("address")
+@pass_context
+def account_suspend(context: Context, address: str) -> None:
+    """Suspend an account: it can no longer log in to the web UI."""
+    with _refusals(), context.store().transaction() as session:
+        accounts.set_status(session, address, "suspended")
+    click.echo(f"account {address.lower()} suspended")
+
+
+@account.command("resume")
+@click.argument("address")
+@pass_context
+def account_resume(context: Context, address: str) -> None:
+    """Make a suspended account usable again."""
+    with _refusals(), context.store().transaction() as session:
+        accounts.set_status(session, address, "active")
+    click.echo(f"account {address.lower()} resumed")
+
+
+@main.group()
+def settings() -> None:
+    """A mailbox's filter settings as a JSON document."""
+
+
+@settings.command("export")
+@click.argument("address")
+@pass_context
+def settings_export(context: Context, address: str) -> None:
+    """Print the settings document of ADDRESS to stdout."""
+    with _refusals(), context.store().read() as session:
+        document = settings_doc.export_settings(session, address)
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+@settings.command("import")
+@click.argument("address")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+@pass_context
+def settings_import(context: Context, address: str, source: Any) -> None:
+    """Replace the settings given in SOURCE (a file or -); all or nothing."""
+    try:
+        document = json.load(source)
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{source.name}: not JSON: {error}") from error
+    with _refusals(), context.store().transaction() as session:
+        settings_doc.import_settings(session, address, document)
+    click.echo(f"settings of {address.lower()} imported")
+
+
+@main.command()
+@click.option("--listen", help="unix:/path or inet:host:port (Postfix syntax).")
+@pass_context
+def milter(context: Context, listen: str | None) -> None:
+    """Run the milter that Postfix's smtpd_milters points at."""
+    from sekisho.milter.server import serve
+
+    current = context.settings(milter_listen=listen)
+    _configure_logging(current)
+    serve(current)
+
+
+@main.command()
+@click.option("--listen", help="host:port for the web UI.")
+@pass_context
+def web(context: Context, listen: str | None) -> None:
+    """Run the web UI (development server; production runs it under gunicorn)."""
+    from sekisho.webui import create_app
+
+    current = context.settings(web_listen=listen)
+    _configure_logging(current)
+    host, _, port = current.web_listen.rpartition(":")
+    create_app(current).run(host=host, port=int(port), threaded=True)
+
+
+def _configure_logging(current: Settings) -> None:
+    logging.basicConfig(
+        level=current.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+class _refusals:  # noqa: N801 -- reads as a clause: "with _refusals(): ..."
+    """Turn the store's refusals into a clean exit status with the reasons."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _tb: object
+    ) -> None:
+        if isinstance(error, settings_doc.SettingsImportError):
+            for problem in error.problems:
+                click.echo(f"error: {problem.render()}", err=True)
+            raise click.ClickException("nothing was imported")
+        if isinstance(error, accounts.AccountError):
+            raise click.ClickException(str(error))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Layered configuration: documented defaults → TOML file → SEKISHO_* environment → flags.
+
+Read once into one typed, frozen object and passed down; nothing else reads the
+environment or the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Store and files
+    database_url: str = "sqlite:///var/sekisho.db"
+    mail_root: Path = Path("var/mail")
+    # "uid:gid" the Maildir folders and quarantine copies the milter creates belong to
+    # (the delivery agent's user, e.g. Postfix virtual_uid_maps); empty: the milter's own.
+    mailbox_owner: str = ""
+    # Milter
+    milter_listen: str = "unix:var/run/sekisho-milter.sock"
+    milter_socket_group: str = "postfix"
+    milter_timeout: int = 60
+    # A cached policy snapshot is trusted this long before its version is checked again:
+    # the delay between a settings change and the milter applying it.
+    policy_refresh_seconds: float = 1.0
+    spool_memory_bytes: int = 1024 * 1024
+    # Web UI
+    web_listen: str = "127.0.0.1:8080"
+    secret_key: str = ""
+    session_cookie_secure: bool = False
+    # Later features (scanners, outbox, GeoIP); kept here so the key set is stable.
+    clamd: str = "tcp://127.0.0.1:3310"
+    spam_engine: str = "rspamd://127.0.0.1:11333"
+    reinject_smtp: str = "127.0.0.1:10026"
+    geoip_db: str = ""
+    log_level: str = "INFO"
+
+    @property
+    def mailbox_uid_gid(self) -> tuple[int, int] | None:
+        if not self.mailbox_owner:
+            return None
+        uid, _, gid = self.mailbox_owner.partition(":")
+        return int(uid), int(gid or uid)
+
+
+_BOOLEAN_WORDS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    target = {"str": str, "int": int, "float": float, "bool": bool, "Path": Path}[str(kind)]
+    if isinstance(value, target) and not (target is int and isinstance(value, bool)):
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: expected {target.__name__}, got {value!r}")
+    if target is bool:
+        lowered = value.strip().lower()
+        if lowered not in _BOOLEAN_WORDS:
+            raise ConfigError(f"{name}: {value!r} is not a valid bool")
+        return _BOOLEAN_WORDS[lowered]
+    try:
+        return target(value)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {value!r} is not a valid {target.__name__}") from error
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge the four layers; unknown keys in the file are an error, not a silent typo."""
+    environ = os.environ if environ is None else environ
+    known = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    path = config_file or environ.get("SEKISHO_CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                document = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"cannot read configuration file {path}: {error}") from error
+        unknown = sorted(set(document) - set(known))
+        if unknown:
+            raise ConfigError(f"{path}: unknown keys {', '.join(unknown)}")
+        values.update(document)
+    for name in known:
+        env_value = environ.get(f"SEKISHO_{name.upper()}")
+        if env_value is not None:
+            values[name] = env_value
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    settings = Settings(**{k: _coerce(k, known[k], v) for k, v in values.items()})
+    if not settings.secret_key:
+        settings = dataclasses.replace(settings, secret_key=_local_secret(settings))
+    return settings
+
+
+def _local_secret(settings: Settings) -> str:
+    """A per-installation key kept beside the SQLite store; several nodes must set one."""
+    path = Path("var/secret_key")
+    if settings.database_url.startswith("sqlite:///"):
+        path = Path(settings.database_url.removeprefix("sqlite:///")).parent / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(key)
+        return key

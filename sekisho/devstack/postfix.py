@@ -1,0 +1,145 @@
+"""A private Postfix instance on 127.0.0.1 built from deploy/postfix/ (so those cannot rot).
+
+Layout under ``run``: ``pf-etc/`` (main.cf, master.cf, maps), ``pf-spool/`` (queue),
+``pf-data/``, ``postfix.log``. Mail for the virtual domains goes to Maildirs under
+``mail_root`` as ``vmail_uid``; the inbound listener uses the milter, the re-injection
+listener does not.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sekisho.devstack.ports import wait_for_tcp
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "postfix"
+VMAIL_UID = 5000
+
+
+@dataclass
+class PostfixInstance:
+    run: Path
+    mail_root: Path
+    smtp_port: int
+    reinject_port: int
+    milter: str  # Postfix syntax, or "" for no milter at all
+    domains: tuple[str, ...] = ("example.jp",)
+    mailboxes: tuple[str, ...] = ()
+    vmail_uid: int = VMAIL_UID
+    extra_main: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def etc(self) -> Path:
+        return self.run / "pf-etc"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run / "postfix.log"
+
+    def postconf(self, *args: str) -> None:
+        subprocess.run(
+            ["postconf", "-c", str(self.etc), *args], check=True, capture_output=True, text=True
+        )
+
+    def configure(self) -> None:
+        self.etc.mkdir(parents=True, exist_ok=True)
+        for folder in ("pf-spool",):
+            (self.run / folder).mkdir(exist_ok=True)
+        self.mail_root.mkdir(parents=True, exist_ok=True)
+        shutil.chown(self.mail_root, self.vmail_uid, self.vmail_uid)
+        main = (DEPLOY / "main.cf").read_text() + self._base_main()
+        (self.etc / "main.cf").write_text(main)
+        master = Path("/etc/postfix/master.cf").read_text()
+        master += (
+            (DEPLOY / "master.cf")
+            .read_text()
+            .replace("127.0.0.1:10026", f"127.0.0.1:{self.reinject_port}")
+        )
+        master += f"127.0.0.1:{self.smtp_port} inet n - n - - smtpd\n"
+        (self.etc / "master.cf").write_text(master)
+        self.postconf("-M#", "smtp/inet")
+        self.postconf("-F", "*/*/chroot = n")
+        settings = {"sekisho_milter": self.milter, **self.extra_main}
+        if not self.milter:
+            settings["smtpd_milters"] = ""
+        self.postconf("-e", *(f"{k}={v}" for k, v in settings.items()))
+        self.write_mailboxes(self.mailboxes)
+        subprocess.run(["postfix", "-c", str(self.etc), "check"], check=True)
+
+    def _base_main(self) -> str:
+        return "\n".join(
+            [
+                "",
+                "# --- private test instance (devstack) ---",
+                "compatibility_level = 3.6",
+                f"queue_directory = {self.run / 'pf-spool'}",
+                f"data_directory = {self.run / 'pf-data'}",
+                "myhostname = mx.sekisho.test",
+                "mydomain = sekisho.test",
+                "mydestination =",
+                "inet_interfaces = 127.0.0.1",
+                "inet_protocols = ipv4",
+                "mynetworks = 127.0.0.0/8",
+                "disable_dns_lookups = yes",
+                "smtpd_peername_lookup = no",
+                f"maillog_file = {self.log_file}",
+                f"maillog_file_prefixes = {self.run}",
+                "alias_maps =",
+                "alias_database =",
+                "biff = no",
+                f"virtual_mailbox_domains = {' '.join(self.domains)}",
+                f"virtual_mailbox_maps = texthash:{self.etc / 'vmailbox'}",
+                f"virtual_mailbox_base = {self.mail_root}",
+                f"virtual_uid_maps = static:{self.vmail_uid}",
+                f"virtual_gid_maps = static:{self.vmail_uid}",
+                "virtual_minimum_uid = 100",
+                "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination",
+                "smtpd_client_connection_count_limit = 0",
+                "smtpd_client_message_rate_limit = 0",
+                "default_process_limit = 100",
+                "",
+            ]
+        )
+
+    def write_mailboxes(self, addresses: Iterable[str]) -> None:
+        lines = []
+        for address in addresses:
+            local, _, domain = address.lower().partition("@")
+            lines.append(f"{address.lower()} {domain}/{local}/\n")
+        (self.etc / "vmailbox").write_text("".join(lines))
+
+    def start(self) -> None:
+        self.configure()
+        subprocess.run(["postfix", "-c", str(self.etc), "start"], check=True, capture_output=True)
+        wait_for_tcp(self.smtp_port)
+        wait_for_tcp(self.reinject_port)
+
+    def reload(self) -> None:
+        subprocess.run(["postfix", "-c", str(self.etc), "reload"], check=True, capture_output=True)
+
+    def stop(self) -> None:
+        subprocess.run(["postfix", "-c", str(self.etc), "stop"], check=False, capture_output=True)
+
+    def queue_is_empty(self) -> bool:
+        listing = subprocess.run(
+            ["postqueue", "-c", str(self.etc), "-j"], check=True, capture_output=True, text=True
+        ).stdout
+        return not listing.strip()
+
+    def wait_until_idle(self, timeout: float = 20.0) -> None:
+        """Until the queue is empty: every accepted message delivered, bounced or deferred."""
+        deadline = time.monotonic() + timeout
+        while not self.queue_is_empty():
+            if time.monotonic() > deadline:
+                raise TimeoutError("Postfix queue did not drain:\n" + self.log_tail())
+            time.sleep(0.05)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_file.exists():
+            return ""
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])

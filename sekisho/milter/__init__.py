@@ -1,0 +1,1 @@
+"""The milter adapter: pymilter callbacks → a MailTransaction → milter actions."""

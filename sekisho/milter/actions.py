@@ -1,0 +1,46 @@
+"""What a transaction asks the MTA to do, as small typed values (applied by the adapter)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Continue:
+    pass
+
+
+@dataclass(frozen=True)
+class Accept:
+    """Accept the message as it is and skip the rest of the callbacks."""
+
+
+@dataclass(frozen=True)
+class Discard:
+    """Every recipient was handled (quarantined): Postfix delivers nothing."""
+
+
+@dataclass(frozen=True)
+class TempFail:
+    """4xx: the sending MTA keeps the message and retries."""
+
+    code: str = "451"
+    xcode: str = "4.3.0"
+    text: str = "Temporary local problem, please try again later"
+
+
+@dataclass(frozen=True)
+class DeleteRecipient:
+    recipient: str
+
+
+Verdict = Continue | Accept | Discard | TempFail
+Edit = DeleteRecipient
+
+
+@dataclass(frozen=True)
+class EndOfMessage:
+    """The edits to apply, then the verdict."""
+
+    edits: tuple[Edit, ...]
+    verdict: Verdict

@@ -1,0 +1,138 @@
+"""pymilter callbacks, kept thin: each one hands its data to a MailTransaction.
+
+Negotiation keeps round trips to the minimum sekisho needs: no connect, HELO, DATA or
+unknown-command callbacks, and no replies awaited for MAIL FROM, headers and body
+chunks. Any unexpected error becomes a temporary failure, never an accept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import Milter
+
+from sekisho.milter.actions import Accept, Continue, Discard, EndOfMessage, TempFail
+from sekisho.milter.transaction import MailTransaction
+
+log = logging.getLogger("sekisho.milter")
+
+TransactionFactory = Callable[[], MailTransaction]
+CONTINUE: int = Milter.CONTINUE
+ACCEPT: int = Milter.ACCEPT
+DISCARD: int = Milter.DISCARD
+TEMPFAIL: int = Milter.TEMPFAIL
+INTERNAL_ERROR = TempFail("451", "4.3.0", "Temporary mail filter problem, try again later")
+
+
+class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no type hints
+    def __init__(self, new_transaction: TransactionFactory) -> None:
+        self._new_transaction = new_transaction
+        self._transaction: MailTransaction | None = None
+        self._failed = False
+
+    @Milter.nocallback  # type: ignore[untyped-decorator]
+    def connect(self, hostname: str, family: int, hostaddr: Any) -> int:
+        return CONTINUE
+
+    @Milter.nocallback  # type: ignore[untyped-decorator]
+    def hello(self, hostname: str) -> int:
+        return CONTINUE
+
+    @Milter.nocallback  # type: ignore[untyped-decorator]
+    def data(self) -> int:
+        return CONTINUE
+
+    @Milter.nocallback  # type: ignore[untyped-decorator]
+    def unknown(self, command: str) -> int:
+        return CONTINUE
+
+    @Milter.noreply  # type: ignore[untyped-decorator]
+    def envfrom(self, sender: str, *params: str) -> int:
+        self._reset()
+        self._failed = False
+        try:
+            self._transaction = self._new_transaction()
+            self._transaction.sender = sender
+        except Exception:
+            log.exception("envfrom_failed")
+            self._failed = True
+        return CONTINUE
+
+    def envrcpt(self, recipient: str, *params: str) -> int:
+        return self._guarded(lambda t: self._reply(t.add_recipient(recipient)))
+
+    @Milter.noreply  # type: ignore[untyped-decorator]
+    def header(self, name: str, value: str) -> int:
+        if self._transaction is not None and not self._failed:
+            try:
+                self._transaction.add_header(name, value)
+            except Exception:
+                log.exception("header_failed")
+                self._failed = True
+        return CONTINUE
+
+    def eoh(self) -> int:
+        def step(transaction: MailTransaction) -> int:
+            transaction.queue_id = self.getsymval("i") or transaction.queue_id
+            return self._reply(transaction.end_of_headers())
+
+        return self._guarded(step)
+
+    @Milter.noreply  # type: ignore[untyped-decorator]
+    def body(self, chunk: bytes) -> int:
+        if self._transaction is not None and not self._failed:
+            try:
+                self._transaction.add_body(chunk)
+            except Exception:
+                log.exception("body_failed")
+                self._failed = True
+        return CONTINUE
+
+    def eom(self) -> int:
+        def step(transaction: MailTransaction) -> int:
+            return self._apply(transaction.end_of_message())
+
+        try:
+            return self._guarded(step)
+        finally:
+            self._reset()
+
+    def abort(self) -> int:
+        self._reset()
+        return CONTINUE
+
+    def close(self) -> int:
+        self._reset()
+        return CONTINUE
+
+    def _guarded(self, step: Callable[[MailTransaction], int]) -> int:
+        transaction = self._transaction
+        if self._failed or transaction is None:
+            return self._reply(INTERNAL_ERROR)
+        try:
+            return step(transaction)
+        except Exception:
+            log.exception("callback_failed queue_id=%s", transaction.queue_id)
+            return self._reply(INTERNAL_ERROR)
+
+    def _apply(self, end: EndOfMessage) -> int:
+        for edit in end.edits:
+            self.delrcpt(edit.recipient)
+        return self._reply(end.verdict)
+
+    def _reply(self, verdict: Continue | Accept | Discard | TempFail) -> int:
+        if isinstance(verdict, TempFail):
+            self.setreply(verdict.code, verdict.xcode, verdict.text)
+            return TEMPFAIL
+        if isinstance(verdict, Accept):
+            return ACCEPT
+        if isinstance(verdict, Discard):
+            return DISCARD
+        return CONTINUE
+
+    def _reset(self) -> None:
+        if self._transaction is not None:
+            self._transaction.close()
+            self._transaction = None

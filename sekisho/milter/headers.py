@@ -1,0 +1,24 @@
+"""Header values the milter writes. User-registered text never reaches a header raw."""
+
+from __future__ import annotations
+
+import re
+from email.header import Header
+from email.utils import quote
+
+from sekisho.rules.model import RuleHit
+
+QUARANTINE_REASON = "X-Sekisho-Quarantine-Reason"
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _quoted(value: str) -> str:
+    return '"' + quote(_UNSAFE.sub("", value)) + '"'
+
+
+def quarantine_reason(hit: RuleHit) -> str:
+    """``rule=reject_from; entry="bad.example"; matched="a@bad.example"`` (RFC 2047 if needed)."""
+    text = f"rule={hit.rule}; entry={_quoted(hit.entry)}; matched={_quoted(hit.matched)}"
+    if text.isascii():
+        return text
+    return Header(text, "utf-8").encode()

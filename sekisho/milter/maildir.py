@@ -1,0 +1,99 @@
+"""Durable Maildir writes: temp file, fsync, rename into new/, fsync the folder.
+
+Folders are created with the delivery agent's owner so that Postfix's virtual(8) and
+Dovecot can keep using a mailbox whose first folder the milter happened to create.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+_counter = itertools.count()
+MAILDIR_SUBFOLDERS = ("tmp", "new", "cur")
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """uid/gid for created folders and files (None: keep the process's own)."""
+
+    uid_gid: tuple[int, int] | None = None
+    dir_mode: int = 0o700
+    file_mode: int = 0o600
+
+    def apply(self, path: Path) -> None:
+        if self.uid_gid is not None:
+            os.chown(path, *self.uid_gid)
+
+
+def mailbox_path(mail_root: Path, address: str) -> Path:
+    """``<root>/<domain>/<local>/`` of a normalised address (Dovecot: ``%d/%n``)."""
+    local, _, domain = address.rpartition("@")
+    if not local or not domain or "/" in address or local.startswith(".") or domain == "..":
+        raise ValueError(f"cannot place a mailbox for {address!r}")
+    return mail_root / domain / local
+
+
+def _make_dirs(path: Path, ownership: Ownership) -> None:
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=ownership.dir_mode)
+        except FileExistsError:
+            continue
+        ownership.apply(folder)
+
+
+def ensure_maildir(folder: Path, ownership: Ownership, is_subfolder: bool) -> None:
+    for sub in MAILDIR_SUBFOLDERS:
+        _make_dirs(folder / sub, ownership)
+    marker = folder / "maildirfolder"
+    if is_subfolder and not marker.exists():
+        marker.touch(mode=ownership.file_mode)
+        ownership.apply(marker)
+
+
+def unique_name(size: int) -> str:
+    now = time.time()
+    seconds, micro = int(now), int((now % 1) * 1_000_000)
+    host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
+    return f"{seconds}.M{micro}P{os.getpid()}Q{next(_counter)}.{host},S={size}"
+
+
+def deliver(folder: Path, chunks: Iterable[bytes], ownership: Ownership) -> str:
+    """Write ``chunks`` as one message into ``folder/new``; return the file name."""
+    temp = folder / "tmp" / unique_name(0)
+    size = 0
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, ownership.file_mode)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+                size += len(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        ownership.apply(temp)
+        name = unique_name(size)
+        os.rename(temp, folder / "new" / name)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(folder / "new")
+    return name
+
+
+def _fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,75 @@
+"""Quarantine a copy: write it into the recipient's ``.Junk`` Maildir, then record it.
+
+Order matters for "nothing lost": the file is durable before the row is committed, and
+the row is committed before the milter removes the recipient. A repeated attempt of the
+same message (same key) finds the row and writes nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from sekisho.milter.headers import QUARANTINE_REASON, quarantine_reason
+from sekisho.milter.maildir import Ownership, deliver, ensure_maildir, mailbox_path
+from sekisho.rules.model import Policy, RuleHit
+from sekisho.store.db import Store
+from sekisho.store.quarantine import QuarantineRecord, already_quarantined, record_quarantine
+
+JUNK_FOLDER = ".Junk"
+
+
+class Quarantine:
+    def __init__(self, store: Store, mail_root: Path, ownership: Ownership) -> None:
+        self._store = store
+        self._mail_root = mail_root
+        self._ownership = ownership
+
+    def put(
+        self,
+        policy: Policy,
+        hit: RuleHit,
+        sender: str,
+        subject: str,
+        queue_id: str,
+        message_key: str,
+        message: Iterable[bytes],
+    ) -> None:
+        with self._store.transaction() as session:
+            if already_quarantined(session, policy.account_id, message_key):
+                return
+            mailbox = mailbox_path(self._mail_root, policy.address)
+            ensure_maildir(mailbox, self._ownership, is_subfolder=False)
+            folder = mailbox / JUNK_FOLDER
+            ensure_maildir(folder, self._ownership, is_subfolder=True)
+            trace = _trace_headers(sender, policy.address, hit)
+            file_name = deliver(folder, _chain(trace, message), self._ownership)
+            record_quarantine(
+                session,
+                QuarantineRecord(
+                    account_id=policy.account_id,
+                    message_key=message_key,
+                    file_name=file_name,
+                    rule=hit.rule,
+                    entry=hit.entry,
+                    matched=hit.matched,
+                    sender=sender,
+                    subject=subject,
+                    queue_id=queue_id,
+                ),
+            )
+
+
+def _trace_headers(sender: str, recipient: str, hit: RuleHit) -> bytes:
+    """What a local delivery would add, plus the reason: the copy reads like a delivered mail."""
+    lines = (
+        f"Return-Path: <{sender}>\n"
+        f"Delivered-To: {recipient}\n"
+        f"{QUARANTINE_REASON}: {quarantine_reason(hit)}\n"
+    )
+    return lines.encode("utf-8", "surrogateescape")
+
+
+def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest

@@ -1,0 +1,79 @@
+"""Address normalisation and the label-boundary suffix matcher of SPEC.md §5.
+
+Entry forms (all case-insensitive):
+- ``example.com``       the domain and every subdomain (``a@example.com``, ``a@x.example.com``)
+- ``@example.com``      that domain only, no subdomains
+- ``taro@example.com``  exactly that address
+A lookup costs O(labels of the address), whatever the number of entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+def normalize_address(address: str) -> str:
+    """Lower-case an envelope or header address and drop angle brackets and spaces."""
+    return address.strip().strip("<>").strip().lower()
+
+
+def split_address(address: str) -> tuple[str, str]:
+    """(local part, domain) of a normalised address; the domain is '' when there is no '@'."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address, ""
+    return local, domain
+
+
+def domain_suffixes(domain: str) -> list[str]:
+    """``a.b.c`` → ``["a.b.c", "b.c", "c"]``: every label-boundary suffix."""
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+@dataclass(frozen=True)
+class SuffixMatcher:
+    """Three hash maps from normalised key to the entry as the user registered it."""
+
+    addresses: dict[str, str]
+    exact_domains: dict[str, str]
+    domain_trees: dict[str, str]
+
+    @classmethod
+    def build(cls, entries: Iterable[str]) -> SuffixMatcher:
+        addresses: dict[str, str] = {}
+        exact_domains: dict[str, str] = {}
+        domain_trees: dict[str, str] = {}
+        for entry in entries:
+            key = normalize_address(entry)
+            if key.startswith("@"):
+                exact_domains[key[1:]] = entry
+            elif "@" in key:
+                addresses[key] = entry
+            else:
+                domain_trees[key] = entry
+        return cls(addresses, exact_domains, domain_trees)
+
+    def __len__(self) -> int:
+        return len(self.addresses) + len(self.exact_domains) + len(self.domain_trees)
+
+    def match(self, address: str) -> str | None:
+        """The entry that covers ``address``, or None. The null sender matches nothing."""
+        key = normalize_address(address)
+        if not key:
+            return None
+        if key in self.addresses:
+            return self.addresses[key]
+        _, domain = split_address(key)
+        if not domain:
+            return None
+        if domain in self.exact_domains:
+            return self.exact_domains[domain]
+        for suffix in domain_suffixes(domain):
+            if suffix in self.domain_trees:
+                return self.domain_trees[suffix]
+        return None
+
+
+EMPTY_MATCHER = SuffixMatcher({}, {}, {})

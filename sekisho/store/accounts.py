@@ -1,0 +1,117 @@
+"""Sites, domains and accounts: the queries the CLI and the web UI share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from sekisho.rules.addresses import domain_suffixes, normalize_address, split_address
+from sekisho.store.models import Account, Domain, LoginSite
+from sekisho.store.passwords import hash_password, temporary_password, verify_password
+
+
+class AccountError(ValueError):
+    """An operator or user action that the store refuses, with the reason."""
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    address: str
+    password: str
+    temporary: bool
+
+
+def add_domain(
+    session: Session,
+    name: str,
+    site_name: str,
+    smtp_host: str,
+    pop_host: str,
+    url_prefix: str = "/supw",
+    site_host: str | None = None,
+) -> Domain:
+    name = name.strip().lower()
+    if session.scalar(select(Domain).where(Domain.name == name)):
+        raise AccountError(f"domain {name} exists already")
+    site = session.scalar(select(LoginSite).where(LoginSite.name == site_name))
+    if site is None:
+        site = LoginSite(name=site_name, url_prefix=url_prefix, host_name=site_host)
+        session.add(site)
+    domain = Domain(name=name, site=site, smtp_host=smtp_host, pop_host=pop_host)
+    session.add(domain)
+    session.flush()
+    return domain
+
+
+def domain_for(session: Session, address: str) -> Domain | None:
+    """The domain row that serves ``address``: exact name first, then ``*.parent`` wildcards."""
+    _, domain_name = split_address(normalize_address(address))
+    if not domain_name:
+        return None
+    exact = session.scalar(select(Domain).where(Domain.name == domain_name))
+    if exact is not None:
+        return exact
+    wildcards = ["*." + suffix for suffix in domain_suffixes(domain_name)[1:]]
+    candidates = session.scalars(select(Domain).where(Domain.name.in_(wildcards))).all()
+    # The most specific wildcard (the longest name) wins.
+    return max(candidates, key=lambda d: len(d.name), default=None)
+
+
+def add_account(session: Session, address: str, password: str | None = None) -> NewAccount:
+    address = normalize_address(address)
+    local, domain_name = split_address(address)
+    if not local or not domain_name:
+        raise AccountError(f"{address!r} is not a mail address")
+    domain = domain_for(session, address)
+    if domain is None:
+        raise AccountError(f"no domain serves {address}; add it with 'sekisho domain add'")
+    if find_account(session, address) is not None:
+        raise AccountError(f"account {address} exists already")
+    temporary = password is None
+    secret = temporary_password() if password is None else password
+    session.add(
+        Account(
+            address=address,
+            domain=domain,
+            password_hash=hash_password(secret),
+            status="active",
+            must_change_password=temporary,
+            settings_version=1,
+        )
+    )
+    session.flush()
+    return NewAccount(address, secret, temporary)
+
+
+def find_account(session: Session, address: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.address == normalize_address(address)))
+
+
+def require_account(session: Session, address: str) -> Account:
+    account = find_account(session, address)
+    if account is None:
+        raise AccountError(f"no account {normalize_address(address)}")
+    return account
+
+
+def set_status(session: Session, address: str, status: str) -> None:
+    require_account(session, address).status = status
+
+
+def authenticate(session: Session, address: str, password: str) -> Account | None:
+    """The active account whose password matches, else None (the caller says nothing more)."""
+    account = find_account(session, address)
+    if account is None or account.status != "active":
+        return None
+    return account if verify_password(account.password_hash, password) else None
+
+
+def bump_settings_version(session: Session, account_id: int) -> None:
+    """Invalidate the milters' cached snapshot; called in the transaction of every change."""
+    session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(settings_version=Account.settings_version + 1)
+    )

@@ -1,0 +1,123 @@
+"""SQLAlchemy 2.0 typed models. Every schema change comes with an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class LoginSite(Base):
+    """A login site of SPEC.md §1 (e.g. support.ms246.net/supw)."""
+
+    __tablename__ = "login_sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    host_name: Mapped[str | None] = mapped_column(String(253))
+    url_prefix: Mapped[str] = mapped_column(String(100), default="/supw")
+
+    domains: Mapped[list[Domain]] = relationship(back_populates="site")
+
+
+class Domain(Base):
+    """A mail domain, or a wildcard (``*.ms246.net``) covering every subdomain."""
+
+    __tablename__ = "domains"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("login_sites.id"))
+    smtp_host: Mapped[str] = mapped_column(String(253))
+    pop_host: Mapped[str] = mapped_column(String(253))
+
+    site: Mapped[LoginSite] = relationship(back_populates="domains")
+
+
+class Account(Base):
+    """A mailbox. ``password_hash`` carries a Dovecot scheme prefix ({ARGON2ID}…)."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped in the same transaction as every settings change; the milter's cached
+    # policy snapshot is valid while this number is unchanged.
+    settings_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    domain: Mapped[Domain] = relationship()
+    reject_from: Mapped[list[RejectFromEntry]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", order_by="RejectFromEntry.id"
+    )
+
+
+class RejectFromEntry(Base):
+    """One line of the From (sender address) reject list, normalised to lower case."""
+
+    __tablename__ = "reject_from_entries"
+    __table_args__ = (UniqueConstraint("account_id", "value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    value: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    account: Mapped[Account] = relationship(back_populates="reject_from")
+
+
+class QuarantinedMessage(Base):
+    """One quarantined copy in a recipient's ``.Junk`` Maildir folder.
+
+    ``message_key`` (Message-ID + body digest) makes a repeated delivery attempt of
+    the same message find its earlier copy instead of writing a second one.
+    """
+
+    __tablename__ = "quarantined_messages"
+    __table_args__ = (UniqueConstraint("account_id", "message_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    message_key: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(255))
+    rule: Mapped[str] = mapped_column(String(40))
+    entry: Mapped[str] = mapped_column(Text)
+    matched: Mapped[str] = mapped_column(Text)
+    sender: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    queue_id: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

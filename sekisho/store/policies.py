@@ -1,0 +1,96 @@
+"""Policy snapshots for the milter, cached per recipient and invalidated by version.
+
+A snapshot is trusted for ``refresh_seconds``; after that one indexed query reads the
+account's ``settings_version`` and the rules are reloaded only when it changed. A store
+error propagates: the milter turns it into a temporary failure, never into "no rules".
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from sekisho.rules.addresses import SuffixMatcher, normalize_address
+from sekisho.rules.model import Policy
+from sekisho.store.db import Store
+from sekisho.store.models import Account
+from sekisho.store.reject_lists import reject_from_values
+
+
+def load_policy(store: Store, address: str) -> Policy | None:
+    """The current snapshot of ``address``, or None when it is not one of our mailboxes."""
+    with store.read() as session:
+        row = session.execute(
+            select(Account.id, Account.settings_version).where(Account.address == address)
+        ).one_or_none()
+        if row is None:
+            return None
+        account_id, version = row
+        return Policy(
+            address=address,
+            account_id=account_id,
+            version=version,
+            reject_from=SuffixMatcher.build(reject_from_values(session, account_id)),
+        )
+
+
+def current_version(store: Store, address: str) -> int | None:
+    with store.read() as session:
+        return session.scalar(select(Account.settings_version).where(Account.address == address))
+
+
+class PolicyUnavailableError(RuntimeError):
+    """The store could not be read: the caller must not treat this as "no rules"."""
+
+
+@dataclass
+class _Entry:
+    policy: Policy | None
+    checked_at: float
+
+
+class PolicyCache:
+    """Thread-safe: the milter runs one thread per SMTP connection."""
+
+    def __init__(
+        self,
+        store: Store,
+        refresh_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._refresh = refresh_seconds
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def get(self, address: str) -> Policy | None:
+        try:
+            return self._get(normalize_address(address))
+        except SQLAlchemyError as error:
+            raise PolicyUnavailableError(str(error).splitlines()[0]) from error
+
+    def _get(self, key: str) -> Policy | None:
+        now = self._clock()
+        with self._lock:
+            cached = self._entries.get(key)
+        if cached is not None and now - cached.checked_at < self._refresh:
+            return cached.policy
+        if cached is not None:
+            version = current_version(self._store, key)
+            known = cached.policy.version if cached.policy else None
+            if version == known:
+                self._remember(key, _Entry(cached.policy, now))
+                return cached.policy
+        policy = load_policy(self._store, key)
+        self._remember(key, _Entry(policy, now))
+        return policy
+
+    def _remember(self, key: str, entry: _Entry) -> None:
+        with self._lock:
+            self._entries[key] = entry

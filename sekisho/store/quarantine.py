@@ -1,0 +1,69 @@
+"""Quarantine records: one row per copy written into a recipient's ``.Junk`` folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sekisho.store.models import QuarantinedMessage, utcnow
+
+RETENTION = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    account_id: int
+    message_key: str
+    file_name: str
+    rule: str
+    entry: str
+    matched: str
+    sender: str
+    subject: str
+    queue_id: str
+
+
+def already_quarantined(session: Session, account_id: int, message_key: str) -> bool:
+    return (
+        session.scalar(
+            select(QuarantinedMessage.id).where(
+                QuarantinedMessage.account_id == account_id,
+                QuarantinedMessage.message_key == message_key,
+            )
+        )
+        is not None
+    )
+
+
+def record_quarantine(
+    session: Session, record: QuarantineRecord, now: datetime | None = None
+) -> None:
+    received = now or utcnow()
+    session.add(
+        QuarantinedMessage(
+            account_id=record.account_id,
+            message_key=record.message_key,
+            file_name=record.file_name,
+            rule=record.rule,
+            entry=record.entry,
+            matched=record.matched,
+            sender=record.sender,
+            subject=record.subject,
+            queue_id=record.queue_id,
+            received_at=received,
+            expires_at=received + RETENTION,
+        )
+    )
+
+
+def quarantined_for(session: Session, account_id: int) -> list[QuarantinedMessage]:
+    return list(
+        session.scalars(
+            select(QuarantinedMessage)
+            .where(QuarantinedMessage.account_id == account_id)
+            .order_by(QuarantinedMessage.received_at.desc())
+        )
+    )

@@ -1,0 +1,56 @@
+"""The web UI: a Flask app factory with one blueprint per area of SPEC.md."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, request, session
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+from sekisho.config import Settings
+from sekisho.store.db import Store
+
+LANGUAGES = ("ja", "en")
+
+
+def create_app(settings: Settings, store: Store | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=30),
+        BABEL_DEFAULT_LOCALE="ja",
+        BABEL_DEFAULT_TIMEZONE="Asia/Tokyo",
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.extensions["sekisho.settings"] = settings
+    app.extensions["sekisho.store"] = store or Store(settings.database_url)
+    Babel(app, locale_selector=_select_locale)
+    CSRFProtect(app)
+
+    from sekisho.webui import auth, overview, reject_from
+
+    auth.init_app(app)
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(overview.blueprint)
+    app.register_blueprint(reject_from.blueprint)
+
+    @app.context_processor
+    def languages() -> dict[str, Any]:
+        return {"languages": LANGUAGES}
+
+    return app
+
+
+def _select_locale() -> str:
+    chosen = request.args.get("lang")
+    if chosen in LANGUAGES:
+        session["lang"] = chosen
+    remembered = session.get("lang")
+    if remembered in LANGUAGES:
+        return str(remembered)
+    return request.accept_languages.best_match(LANGUAGES, default="ja") or "ja"
