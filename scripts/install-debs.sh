@@ -2,7 +2,7 @@
 # Debian packages the tests and the demo need. Idempotent: a no-op when all are present.
 set -euo pipefail
 packages=(
-  postfix libmilter-dev gcc python3-dev sqlite3 swaks
+  postfix postfix-sqlite libmilter-dev gcc python3-dev sqlite3 swaks
   postgresql chromium ca-certificates
 )
 missing=()

@@ -20,6 +20,7 @@ class Context:
         self._config = config
         self._overrides = overrides
         self._settings: Settings | None = None
+        self._store: Store | None = None
 
     def settings(self, **more: Any) -> Settings:
         if self._settings is None or more:
@@ -30,7 +31,10 @@ class Context:
         return self._settings
 
     def store(self) -> Store:
-        return Store(self.settings().database_url)
+        if self._store is None:
+            self._store = Store(self.settings().database_url)
+            click.get_current_context().call_on_close(self._store.dispose)
+        return self._store
 
 
 pass_context = click.make_pass_decorator(Context)

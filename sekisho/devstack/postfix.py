@@ -1,9 +1,10 @@
 """A private Postfix instance on 127.0.0.1 built from deploy/postfix/ (so those cannot rot).
 
 Layout under ``run``: ``pf-etc/`` (main.cf, master.cf, maps), ``pf-spool/`` (queue),
-``pf-data/``, ``postfix.log``. Mail for the virtual domains goes to Maildirs under
-``mail_root`` as ``vmail_uid``; the inbound listener uses the milter, the re-injection
-listener does not.
+``pf-data/``, ``postfix.log``. The mailbox list is sekisho's own store
+(deploy/postfix/mailboxes-sqlite.cf: every account is a mailbox at
+``<mail_root>/domain/local/``, as Dovecot's ``%d/%n``), delivered as ``vmail_uid``.
+The inbound listener uses the milter, the re-injection listener does not.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +28,8 @@ class PostfixInstance:
     smtp_port: int
     reinject_port: int
     milter: str  # Postfix syntax, or "" for no milter at all
+    sqlite_store: Path  # sekisho's SQLite store, which lists the mailboxes
     domains: tuple[str, ...] = ("example.jp",)
-    mailboxes: tuple[str, ...] = ()
     vmail_uid: int = VMAIL_UID
     extra_main: dict[str, str] = field(default_factory=dict)
 
@@ -68,7 +68,7 @@ class PostfixInstance:
         if not self.milter:
             settings["smtpd_milters"] = ""
         self.postconf("-e", *(f"{k}={v}" for k, v in settings.items()))
-        self.write_mailboxes(self.mailboxes)
+        self._write_mailbox_map()
         subprocess.run(["postfix", "-c", str(self.etc), "check"], check=True)
 
     def _base_main(self) -> str:
@@ -93,7 +93,7 @@ class PostfixInstance:
                 "alias_database =",
                 "biff = no",
                 f"virtual_mailbox_domains = {' '.join(self.domains)}",
-                f"virtual_mailbox_maps = texthash:{self.etc / 'vmailbox'}",
+                f"virtual_mailbox_maps = sqlite:{self.etc / 'mailboxes-sqlite.cf'}",
                 f"virtual_mailbox_base = {self.mail_root}",
                 f"virtual_uid_maps = static:{self.vmail_uid}",
                 f"virtual_gid_maps = static:{self.vmail_uid}",
@@ -106,12 +106,11 @@ class PostfixInstance:
             ]
         )
 
-    def write_mailboxes(self, addresses: Iterable[str]) -> None:
-        lines = []
-        for address in addresses:
-            local, _, domain = address.lower().partition("@")
-            lines.append(f"{address.lower()} {domain}/{local}/\n")
-        (self.etc / "vmailbox").write_text("".join(lines))
+    def _write_mailbox_map(self) -> None:
+        template = (DEPLOY / "mailboxes-sqlite.cf").read_text()
+        (self.etc / "mailboxes-sqlite.cf").write_text(
+            template.replace("/var/lib/sekisho/sekisho.db", str(self.sqlite_store))
+        )
 
     def start(self) -> None:
         self.configure()

@@ -63,6 +63,9 @@ class Account(Base):
     """A mailbox. ``password_hash`` carries a Dovecot scheme prefix ({ARGON2ID}…)."""
 
     __tablename__ = "accounts"
+    # Ids are never reused (SQLite AUTOINCREMENT; PostgreSQL sequences never are), so an
+    # account deleted and added again cannot match a snapshot cached for the old one.
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 -- SQLAlchemy's own API
 
     id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(320), unique=True)

@@ -39,9 +39,13 @@ def load_policy(store: Store, address: str) -> Policy | None:
         )
 
 
-def current_version(store: Store, address: str) -> int | None:
+def current_version(store: Store, address: str) -> tuple[int, int] | None:
+    """(account id, settings version): an account deleted and added again is a new one."""
     with store.read() as session:
-        return session.scalar(select(Account.settings_version).where(Account.address == address))
+        row = session.execute(
+            select(Account.id, Account.settings_version).where(Account.address == address)
+        ).one_or_none()
+        return None if row is None else (row[0], row[1])
 
 
 class PolicyUnavailableError(RuntimeError):
@@ -82,14 +86,14 @@ class PolicyCache:
         if cached is not None and now - cached.checked_at < self._refresh:
             return cached.policy
         if cached is not None:
-            version = current_version(self._store, key)
-            known = cached.policy.version if cached.policy else None
-            if version == known:
-                self._remember(key, _Entry(cached.policy, now))
-                return cached.policy
-        policy = load_policy(self._store, key)
-        self._remember(key, _Entry(policy, now))
-        return policy
+            known = cached.policy
+            identity = (known.account_id, known.version) if known is not None else None
+            if current_version(self._store, key) == identity:
+                self._remember(key, _Entry(known, now))
+                return known
+        fresh = load_policy(self._store, key)
+        self._remember(key, _Entry(fresh, now))
+        return fresh
 
     def _remember(self, key: str, entry: _Entry) -> None:
         with self._lock:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, request, session
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 
 from sekisho.config import Settings
@@ -41,7 +41,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
 
     @app.context_processor
     def languages() -> dict[str, Any]:
-        return {"languages": LANGUAGES}
+        return {"languages": LANGUAGES, "get_locale": get_locale}
 
     return app
 

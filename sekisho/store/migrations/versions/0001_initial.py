@@ -56,6 +56,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name="pk_accounts"),
         sa.UniqueConstraint("address", name="uq_accounts_address"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "reject_from_entries",

@@ -1,0 +1,77 @@
+"""sekisho's own processes (milter, web UI) started as real subprocesses, stopped by pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from sekisho.devstack.ports import wait_for_tcp, wait_for_unix
+
+SEKISHO = Path(sys.executable).with_name("sekisho")
+
+
+@dataclass
+class SekishoProcess:
+    """``sekisho <command>`` with SEKISHO_* settings in its environment."""
+
+    command: tuple[str, ...]
+    environment: dict[str, str]
+    log_file: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self._log = self.log_file.open("ab")
+        self.process = subprocess.Popen(
+            [str(SEKISHO), *self.command],
+            env={**os.environ, **self.environment},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self, grace: float = 2.0) -> None:
+        """SIGTERM, then SIGKILL: libmilter may take ~10 s to exit on its own."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_text(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+
+def milter_process(environment: dict[str, str], listen: str, log_file: Path) -> SekishoProcess:
+    milter = SekishoProcess(("milter", "--listen", listen), environment, log_file)
+    milter.start()
+    kind, _, where = listen.partition(":")
+    try:
+        if kind == "unix":
+            wait_for_unix(Path(where))
+        else:
+            wait_for_tcp(int(where.rpartition(":")[2]))
+    except TimeoutError:
+        milter.stop()
+        raise TimeoutError("the milter did not start:\n" + milter.log_text()) from None
+    return milter
+
+
+def web_process(environment: dict[str, str], port: int, log_file: Path) -> SekishoProcess:
+    web = SekishoProcess(("web", "--listen", f"127.0.0.1:{port}"), environment, log_file)
+    web.start()
+    try:
+        wait_for_tcp(port)
+    except TimeoutError:
+        web.stop()
+        raise TimeoutError("the web UI did not start:\n" + web.log_text()) from None
+    return web

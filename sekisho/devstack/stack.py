@@ -1,0 +1,110 @@
+"""The local stack: store + Postfix + sekisho milter (+ web UI), all on 127.0.0.1.
+
+Used by the end-to-end tests, the benchmark and ``make demo``; every port and path is
+in this one object.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sekisho.devstack.ports import free_port
+from sekisho.devstack.postfix import VMAIL_UID, PostfixInstance
+from sekisho.devstack.processes import SekishoProcess, milter_process, web_process
+from sekisho.store.migrate import upgrade
+
+
+@dataclass
+class LocalStack:
+    run: Path
+    database_url: str = ""
+    milter_transport: str = "unix"  # or "inet"
+    policy_refresh_seconds: float = 1.0
+    with_web: bool = False
+    domains: tuple[str, ...] = ("example.jp",)
+    smtp_port: int = field(default_factory=free_port)
+    reinject_port: int = field(default_factory=free_port)
+    web_port: int = field(default_factory=free_port)
+    milter_port: int = field(default_factory=free_port)
+    postfix: PostfixInstance | None = None
+    milter: SekishoProcess | None = None
+    web: SekishoProcess | None = None
+
+    def __post_init__(self) -> None:
+        self.run.mkdir(parents=True, exist_ok=True)
+        # smtpd (user postfix) must reach the milter socket, virtual (uid 5000) the Maildirs.
+        os.chmod(self.run, 0o755)  # noqa: S103 -- traversal only; files keep their modes
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.run / 'sekisho.db'}"
+
+    @property
+    def mail_root(self) -> Path:
+        return self.run / "mail"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite store Postfix reads the mailbox list from (the stack's own store)."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            raise ValueError("the local stack's Postfix reads its mailboxes from a SQLite store")
+        return Path(self.database_url.removeprefix(prefix))
+
+    @property
+    def milter_listen(self) -> str:
+        if self.milter_transport == "inet":
+            return f"inet:127.0.0.1:{self.milter_port}"
+        return f"unix:{self.run / 'milter.sock'}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "SEKISHO_DATABASE_URL": self.database_url,
+            "SEKISHO_MAIL_ROOT": str(self.mail_root),
+            "SEKISHO_MAILBOX_OWNER": f"{VMAIL_UID}:{VMAIL_UID}",
+            "SEKISHO_MILTER_LISTEN": self.milter_listen,
+            "SEKISHO_POLICY_REFRESH_SECONDS": str(self.policy_refresh_seconds),
+            "SEKISHO_WEB_LISTEN": f"127.0.0.1:{self.web_port}",
+            "SEKISHO_SECRET_KEY": "local-stack-" + self.run.name,
+        }
+
+    def start(self) -> None:
+        """Start everything; on any failure stop what was already started."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        upgrade(self.database_url)
+        environment = self.environment()
+        self.milter = milter_process(environment, self.milter_listen, self.run / "milter.log")
+        self.postfix = PostfixInstance(
+            run=self.run,
+            mail_root=self.mail_root,
+            smtp_port=self.smtp_port,
+            reinject_port=self.reinject_port,
+            milter=self.milter_listen,
+            sqlite_store=self.sqlite_path,
+            domains=self.domains,
+        )
+        self.postfix.start()
+        if self.with_web:
+            self.web = web_process(environment, self.web_port, self.run / "web.log")
+
+    def stop(self) -> None:
+        for process in (self.web, self.milter):
+            if process is not None:
+                process.stop()
+        if self.postfix is not None:
+            self.postfix.stop()
+
+    def clear_mail(self) -> None:
+        for domain in self.domains:
+            shutil.rmtree(self.mail_root / domain, ignore_errors=True)

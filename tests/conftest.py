@@ -1,0 +1,63 @@
+"""Shared fixtures: a run folder, a real PostgreSQL, and the store on both backends."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sekisho.devstack.ports import free_port
+from sekisho.devstack.postgres import PostgresInstance
+from sekisho.store import accounts
+from sekisho.store.db import Store
+from sekisho.store.migrate import upgrade
+
+_database_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def run_root() -> Iterator[Path]:
+    # Not pytest's tmp_path: its parents are 0700, and Postfix's smtpd (user postfix)
+    # and the virtual delivery agent (uid 5000) must traverse to sockets and Maildirs.
+    root = Path(tempfile.mkdtemp(prefix="sekisho-test-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(run_root: Path) -> Iterator[PostgresInstance]:
+    server = PostgresInstance(run_root / "postgres", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty store: every store test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'sekisho.db'}"
+    else:
+        server: PostgresInstance = request.getfixturevalue("postgres")
+        url = server.create_database(f"test_{next(_database_numbers)}")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = Store(database_url)
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture
+def example_domain(store: Store) -> str:
+    with store.transaction() as session:
+        accounts.add_domain(session, "example.jp", "ms246", "smtp.example.jp", "pop.example.jp")
+    return "example.jp"

@@ -1,0 +1,114 @@
+"""Through real Postfix: the From reject list quarantines per recipient."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.e2e.conftest import MailHarness
+
+SEKISHO = str(Path(sys.executable).with_name("sekisho"))
+
+
+def import_settings(mail: MailHarness, address: str, document: object) -> None:
+    subprocess.run(
+        [SEKISHO, "settings", "import", address, "-"],
+        check=True,
+        input=json.dumps(document),
+        text=True,
+        capture_output=True,
+        env={
+            "SEKISHO_DATABASE_URL": mail.stack.database_url,
+            "SEKISHO_SECRET_KEY": "test",
+            "PATH": "/usr/bin:/bin",
+        },
+    )
+
+
+def test_one_transaction_two_recipients_only_taro_quarantines(mail: MailHarness) -> None:
+    mail.add_account("taro@example.jp")
+    mail.add_account("hanako@example.jp")
+    import_settings(mail, "taro@example.jp", {"reject_from": ["bad.example"]})
+
+    refused = mail.send(
+        "someone@bad.example", ["taro@example.jp", "hanako@example.jp"], subject="first"
+    )
+    assert refused == {}
+    mail.wait_for_files("example.jp/hanako/new")
+    mail.wait_until_delivered()
+
+    files = mail.files()
+    assert set(files) == {"example.jp/taro/.Junk/new", "example.jp/hanako/new"}
+    assert len(files["example.jp/taro/.Junk/new"]) == 1
+    assert len(files["example.jp/hanako/new"]) == 1
+    quarantined = files["example.jp/taro/.Junk/new"][0].read_text()
+    assert (
+        'X-Sekisho-Quarantine-Reason: rule=reject_from; entry="bad.example"; '
+        'matched="someone@bad.example"'
+    ) in quarantined
+    assert "Subject: first" in quarantined
+    assert "Delivered-To: taro@example.jp" in quarantined
+    assert "\r\n" not in quarantined
+    delivered = files["example.jp/hanako/new"][0].read_text()
+    assert "X-Sekisho-Quarantine-Reason" not in delivered
+    assert "Subject: first" in delivered
+    # The quarantine folder is a Maildir++ folder the delivery agent's uid owns.
+    junk = mail.mail_root / "example.jp/taro/.Junk"
+    assert (junk / "maildirfolder").exists()
+    assert junk.stat().st_uid == 5000
+    assert files["example.jp/taro/.Junk/new"][0].stat().st_uid == 5000
+
+
+def test_every_recipient_quarantined_means_nothing_delivered(mail: MailHarness) -> None:
+    mail.add_account("taro@example.jp")
+    import_settings(mail, "taro@example.jp", {"reject_from": ["bad.example"]})
+    assert mail.send("x@news.bad.example", ["taro@example.jp"]) == {}
+    mail.wait_for_files("example.jp/taro/.Junk/new")
+    mail.wait_until_delivered()
+    assert set(mail.files()) == {"example.jp/taro/.Junk/new"}
+    log = mail.stack.postfix.log_file.read_text() if mail.stack.postfix else ""
+    assert "milter-discard" in log
+
+
+def test_header_from_is_matched_too(mail: MailHarness) -> None:
+    mail.add_account("taro@example.jp")
+    import_settings(mail, "taro@example.jp", {"reject_from": ["spam@shop.example"]})
+    mail.send("bounces@esp.example", ["taro@example.jp"], from_header="Shop <SPAM@shop.example>")
+    (copy,) = mail.wait_for_files("example.jp/taro/.Junk/new")
+    assert 'matched="spam@shop.example"' in copy.read_text()
+
+
+def test_clean_mail_and_unknown_mailboxes_are_untouched(mail: MailHarness) -> None:
+    mail.add_account("taro@example.jp")
+    import_settings(mail, "taro@example.jp", {"reject_from": ["bad.example"]})
+    mail.add_account("nosettings@example.jp")
+    mail.send("friend@good.example", ["taro@example.jp", "nosettings@example.jp"])
+    mail.wait_for_files("example.jp/taro/new")
+    mail.wait_for_files("example.jp/nosettings/new")
+    mail.wait_until_delivered()
+    assert set(mail.files()) == {"example.jp/taro/new", "example.jp/nosettings/new"}
+
+
+def test_a_settings_change_applies_to_the_next_mail(mail: MailHarness) -> None:
+    mail.add_account("taro@example.jp")
+    mail.send("someone@bad.example", ["taro@example.jp"])
+    mail.wait_for_files("example.jp/taro/new")
+    import_settings(mail, "taro@example.jp", {"reject_from": ["bad.example"]})
+    mail.send("someone@bad.example", ["taro@example.jp"])
+    mail.wait_for_files("example.jp/taro/.Junk/new")
+    mail.wait_until_delivered()
+    assert len(mail.files()["example.jp/taro/new"]) == 1
+
+
+def test_large_message_is_quarantined_whole(mail: MailHarness) -> None:
+    mail.add_account("taro@example.jp")
+    import_settings(mail, "taro@example.jp", {"reject_from": ["bad.example"]})
+    line = "0123456789" * 7 + "\n"
+    body = line * 40_000  # ~2.8 MB: spooled to disk above spool_memory_bytes
+    mail.send("someone@bad.example", ["taro@example.jp"], body=body)
+    (copy,) = mail.wait_for_files("example.jp/taro/.Junk/new", timeout=30)
+    text = copy.read_text()
+    assert text.count(line) == 40_000
+    assert text.endswith(line)

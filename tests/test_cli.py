@@ -1,0 +1,104 @@
+"""The sekisho command against the real store (both backends)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sekisho.cli import main
+
+
+@pytest.fixture
+def sekisho(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("SEKISHO_DATABASE_URL", database_url)
+    monkeypatch.setenv("SEKISHO_SECRET_KEY", "test")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        [
+            "domain",
+            "add",
+            "example.jp",
+            "--site",
+            "ms246",
+            "--smtp-host",
+            "smtp.example.jp",
+            "--pop-host",
+            "pop.example.jp",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return runner
+
+
+def test_db_upgrade_is_idempotent(sekisho: CliRunner) -> None:
+    result = sekisho.invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0
+    assert "newest revision" in result.output
+
+
+def test_account_add_prints_a_temporary_password(sekisho: CliRunner) -> None:
+    result = sekisho.invoke(main, ["account", "add", "taro@example.jp"])
+    assert result.exit_code == 0
+    found = re.search(r"temporary password: (\S+)", result.output)
+    assert found is not None
+    password = found.group(1)
+    assert 6 <= len(password) <= 32
+    assert re.search(r"\d", password)
+    assert re.search(r"[A-Za-z]", password)
+
+
+def test_account_add_refuses_unknown_domain(sekisho: CliRunner) -> None:
+    result = sekisho.invoke(main, ["account", "add", "taro@unknown.example"])
+    assert result.exit_code != 0
+    assert "no domain serves taro@unknown.example" in result.output
+
+
+def test_suspend_and_resume(sekisho: CliRunner) -> None:
+    sekisho.invoke(main, ["account", "add", "taro@example.jp", "--password", "secret123"])
+    assert "suspended" in sekisho.invoke(main, ["account", "suspend", "taro@example.jp"]).output
+    assert "resumed" in sekisho.invoke(main, ["account", "resume", "taro@example.jp"]).output
+    missing = sekisho.invoke(main, ["account", "suspend", "nobody@example.jp"])
+    assert missing.exit_code != 0
+    assert "no account nobody@example.jp" in missing.output
+
+
+def test_settings_round_trip_without_the_form_limit(sekisho: CliRunner) -> None:
+    sekisho.invoke(main, ["account", "add", "taro@example.jp", "--password", "secret123"])
+    entries = [f"spam{i}.example" for i in range(50)]
+    document = json.dumps({"reject_from": entries})
+    result = sekisho.invoke(main, ["settings", "import", "taro@example.jp", "-"], input=document)
+    assert result.exit_code == 0, result.output
+    exported = sekisho.invoke(main, ["settings", "export", "taro@example.jp"])
+    assert json.loads(exported.output) == {"reject_from": entries}
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        ({"reject_from": ["ok.example", "bad one"]}, "contains a space"),
+        ({"reject_from": ["a.example", "A.example"]}, "repeats line 1"),
+        ({"reject_from": ["x" * 321]}, "at most 320 are allowed"),
+        ({"reject_from": "bad.example"}, "must be a list of strings"),
+        ({"reject_frm": ["bad.example"]}, "Unknown key “reject_frm”"),
+        ({"virus_scan": True}, "“virus_scan” is not supported by this version"),
+        (["bad.example"], "must be a JSON object"),
+    ],
+)
+def test_import_is_all_or_nothing(sekisho: CliRunner, document: object, reason: str) -> None:
+    sekisho.invoke(main, ["account", "add", "taro@example.jp", "--password", "secret123"])
+    before = json.dumps({"reject_from": ["kept.example"]})
+    sekisho.invoke(main, ["settings", "import", "taro@example.jp", "-"], input=before)
+    result = sekisho.invoke(
+        main, ["settings", "import", "taro@example.jp", "-"], input=json.dumps(document)
+    )
+    assert result.exit_code != 0
+    assert reason in result.output
+    assert "nothing was imported" in result.output
+    exported = sekisho.invoke(main, ["settings", "export", "taro@example.jp"])
+    assert json.loads(exported.output) == {"reject_from": ["kept.example"]}
