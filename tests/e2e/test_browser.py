@@ -1,0 +1,103 @@
+"""The From list added through a real browser (Debian's chromium, headless, Playwright)
+changes what the running milter does for the next mail, with nothing restarted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e.conftest import MailHarness, start_harness
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def web_stack(run_root: Path) -> Iterator[MailHarness]:
+    yield from start_harness(run_root / "browser", with_web=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_FLAGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="ja-JP")
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def test_rule_added_in_the_browser_applies_to_the_next_mail(
+    web_stack: MailHarness, page: Page
+) -> None:
+    mail = web_stack
+    mail.reset()
+    mail.add_account("taro@example.jp", "taro1234")
+    mail.add_account("hanako@example.jp", "hanako123")
+    mail.send("someone@bad.example", ["taro@example.jp"], subject="before the rule")
+    mail.wait_for_files("example.jp/taro/new")
+
+    page.goto(mail.stack.web_url + "/login")
+    expect(page.locator("h1")).to_have_text("メールアドレスログイン")
+    page.get_by_label("メールアドレス", exact=True).fill("taro@example.jp")
+    page.get_by_label("POP アカウントパスワード").fill("taro1234")
+    page.get_by_role("button", name="ログイン").click()
+    expect(page.locator("h1")).to_have_text("メールアカウント情報参照")
+
+    page.get_by_role("link", name="受信拒否設定", exact=True).click()
+    expect(page.locator("h1")).to_have_text("受信拒否設定選択")
+    page.get_by_role("link", name="From（送信者アドレス）").click()
+    expect(page.locator("h1")).to_have_text("From（送信者アドレス）受信拒否設定一覧参照")
+    page.get_by_role("link", name="設定", exact=True).click()
+    expect(page.locator("h1")).to_have_text("From（送信者アドレス）受信拒否設定")
+    page.get_by_label("送信者アドレス").fill("bad.example\n")
+    page.get_by_role("button", name="次へ").click()
+    expect(page.locator("h1")).to_have_text("From（送信者アドレス）受信拒否設定確認")
+    expect(page.locator("td", has_text="bad.example")).to_be_visible()
+    page.get_by_role("button", name="登録").click()
+    expect(page.locator("h1")).to_have_text("From（送信者アドレス）受信拒否設定完了")
+
+    mail.send(
+        "someone@bad.example", ["taro@example.jp", "hanako@example.jp"], subject="after the rule"
+    )
+    (copy,) = mail.wait_for_files("example.jp/taro/.Junk/new")
+    mail.wait_for_files("example.jp/hanako/new")
+    mail.wait_until_delivered()
+    assert "Subject: after the rule" in copy.read_text()
+    assert len(mail.files()["example.jp/taro/new"]) == 1  # only the mail before the rule
+
+
+def test_bad_input_in_the_browser_names_the_line(web_stack: MailHarness, page: Page) -> None:
+    mail = web_stack
+    mail.reset()
+    mail.add_account("taro@example.jp", "taro1234")
+    page.goto(mail.stack.web_url + "/login")
+    page.get_by_label("メールアドレス", exact=True).fill("taro@example.jp")
+    page.get_by_label("POP アカウントパスワード").fill("taro1234")
+    page.get_by_role("button", name="ログイン").click()
+    page.goto(mail.stack.web_url + "/reject/from/new")
+    page.get_by_label("送信者アドレス").fill("ok.example\nbad one.example")
+    page.get_by_role("button", name="次へ").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "2行目：「bad one.example」に空白が含まれています。"
+    )
