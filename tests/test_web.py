@@ -194,3 +194,36 @@ def test_every_message_has_a_japanese_translation() -> None:
         catalog = read_po(handle)
     untranslated = [m.id for m in catalog if m.id and not m.string]
     assert untranslated == []
+
+
+def test_quarantine_page_lists_why_and_until_when(client: FlaskClient, store: Store) -> None:
+    from sekisho.store.quarantine import QuarantineRecord, record_quarantine
+
+    with store.transaction() as session:
+        taro = accounts.require_account(session, "taro@example.jp")
+        record_quarantine(
+            session,
+            QuarantineRecord(
+                account_id=taro.id,
+                message_key="k1",
+                file_name="1.M1P1Q1.host,S=10",
+                rule="reject_from",
+                entry="bad.example",
+                matched="someone@bad.example",
+                sender="someone@bad.example",
+                subject="未承諾広告 <script>",
+                queue_id="ABC123",
+            ),
+        )
+    overview = login(client)
+    assert "迷惑メールフォルダ" in overview
+    assert "1通" in overview
+    page = client.get("/quarantine/").get_data(as_text=True)
+    assert "someone@bad.example" in page
+    assert "未承諾広告 &lt;script&gt;" in page  # escaped, never rendered
+    assert "From（送信者アドレス）受信拒否：「bad.example」" in page
+    hanako = FlaskClient(client.application, use_cookies=True)
+    login(hanako, "hanako@example.jp", "hanako123")
+    assert "迷惑メールフォルダにメールはありません。" in hanako.get("/quarantine/").get_data(
+        as_text=True
+    )

@@ -38,7 +38,23 @@ class LocalStack:
         # smtpd (user postfix) must reach the milter socket, virtual (uid 5000) the Maildirs.
         os.chmod(self.run, 0o755)  # noqa: S103 -- traversal only; files keep their modes
         if not self.database_url:
-            self.database_url = f"sqlite:///{self.run / 'sekisho.db'}"
+            self.database_url = f"sqlite:///{self._shared_sqlite_file()}"
+
+    def _shared_sqlite_file(self) -> Path:
+        """A SQLite store that Postfix (group postfix) can read while it is in WAL mode.
+
+        A WAL reader must open (and may create) the -shm file: the folder is group
+        writable, and SQLite gives -wal/-shm the owner and mode of the database file.
+        """
+        folder = self.run / "store"
+        folder.mkdir(exist_ok=True)
+        shutil.chown(folder, group="postfix")
+        folder.chmod(0o2770)
+        database = folder / "sekisho.db"
+        database.touch(exist_ok=True)
+        shutil.chown(database, group="postfix")
+        database.chmod(0o660)
+        return database
 
     @property
     def mail_root(self) -> Path:
@@ -104,6 +120,14 @@ class LocalStack:
                 process.stop()
         if self.postfix is not None:
             self.postfix.stop()
+
+    def pids(self) -> list[int]:
+        """The pids of sekisho's own processes (Postfix is stopped through its config)."""
+        return [
+            process.process.pid
+            for process in (self.milter, self.web)
+            if process is not None and process.process is not None
+        ]
 
     def clear_mail(self) -> None:
         for domain in self.domains:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, request, session
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_datetime, get_locale
 from flask_wtf.csrf import CSRFProtect
 
 from sekisho.config import Settings
@@ -32,12 +32,15 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     Babel(app, locale_selector=_select_locale)
     CSRFProtect(app)
 
-    from sekisho.webui import auth, overview, reject_from
+    from sekisho.webui import auth, overview, quarantine, reject_from
 
     auth.init_app(app)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(overview.blueprint)
     app.register_blueprint(reject_from.blueprint)
+    app.register_blueprint(quarantine.blueprint)
+
+    app.jinja_env.filters["datetimeformat"] = format_datetime
 
     @app.context_processor
     def languages() -> dict[str, Any]:

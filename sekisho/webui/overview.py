@@ -6,6 +6,7 @@ from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
 from sekisho.store.accounts import require_account
+from sekisho.store.quarantine import quarantined_for
 from sekisho.store.reject_lists import reject_from_values
 from sekisho.webui.context import store
 
@@ -22,4 +23,5 @@ def show() -> str:
             account=account,
             domain=account.domain,
             reject_from_count=len(reject_from_values(db, account.id)),
+            quarantine_count=len(quarantined_for(db, account.id)),
         )

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sekisho.store import accounts
+from sekisho.store.quarantine import quarantined_for
 from tests.e2e.conftest import MailHarness
 
 SEKISHO = str(Path(sys.executable).with_name("sekisho"))
@@ -54,6 +56,17 @@ def test_one_transaction_two_recipients_only_taro_quarantines(mail: MailHarness)
     delivered = files["example.jp/hanako/new"][0].read_text()
     assert "X-Sekisho-Quarantine-Reason" not in delivered
     assert "Subject: first" in delivered
+    with mail.store.read() as session:
+        taro = accounts.require_account(session, "taro@example.jp")
+        (record,) = quarantined_for(session, taro.id)
+    assert (record.rule, record.entry, record.sender, record.subject) == (
+        "reject_from",
+        "bad.example",
+        "someone@bad.example",
+        "first",
+    )
+    assert record.file_name == files["example.jp/taro/.Junk/new"][0].name
+    assert (record.expires_at - record.received_at).days == 7
     # The quarantine folder is a Maildir++ folder the delivery agent's uid owns.
     junk = mail.mail_root / "example.jp/taro/.Junk"
     assert (junk / "maildirfolder").exists()

@@ -1,0 +1,459 @@
+"""Milter throughput: how much of a real Postfix's speed is left with sekisho's milter in it.
+
+One invocation starts a private Postfix instance (sekisho.devstack.postfix) for each setup,
+all on 127.0.0.1, and pushes the same load through each of them:
+
+  bare                 no milter at all (smtpd_milters empty)
+  noop-unix            bench/noop_milter.py, the floor: a pymilter milter that receives
+                       envelope, headers and body and decides nothing, on a unix socket
+  noop-tcp             the same on inet:, libmilter as pymilter ships it (Nagle on)
+  noop-tcp+nodelay     the same with sekisho's TCP_NODELAY trick: the fair floor for TCP
+  sekisho-unix         `sekisho milter`; every recipient is an account with 50 From-reject
+                       entries (spamN.example) that the mail does not match
+  sekisho-tcp          the same on inet:
+  sekisho-unix+junk    extra, not in the goals: a share of the mail comes from a sender on
+                       the first recipient's list, so that copy is quarantined (.Junk)
+
+The load is smtp-source(1) from the postfix package: --sessions parallel SMTP sessions, a
+new connection per message (as inbound MX traffic), each message to --recipients mailboxes
+(smtp-source -r names them bench@, 2bench@, 3bench@ ... example.jp). Each batch is timed
+from the start of smtp-source to
+
+  accepted   smtp-source's exit: every message has had its 250 after DATA;
+  delivered  the last "status=sent" in Postfix's log: every copy is in its Maildir.
+
+The Maildir files are counted after each batch, so a lost message is an error, not a
+faster figure. Each instance first gets a warm-up batch (spawns smtpd, cleanup, virtual
+and the milter's threads), then the setups take turns for --rounds rounds, so that load from
+other processes on the machine falls on all of them alike; the median round is reported.
+
+Goals: sekisho >= 95 % of the floor (the no-op milter on the same transport) and >= 80 %
+of bare Postfix, on delivered messages per second.
+
+    .venv/bin/python bench/milter_throughput.py [--messages 2000] [--sessions 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from sekisho.devstack.ports import free_port, wait_for_tcp, wait_for_unix
+from sekisho.devstack.postfix import VMAIL_UID, PostfixInstance
+from sekisho.devstack.processes import milter_process
+from sekisho.store.accounts import add_account, add_domain, require_account
+from sekisho.store.db import Store
+from sekisho.store.migrate import upgrade
+from sekisho.store.reject_lists import add_reject_from
+
+DOMAIN = "example.jp"
+LOCAL_PART = "bench"
+SENDER = "load@sender.example"
+JUNK_SENDER = "load@junk.example"
+JUNK_ENTRY = "junk.example"  # on the first recipient's list, instead of one spamN entry
+REJECT_ENTRIES = 50
+NOOP_MILTER = Path(__file__).with_name("noop_milter.py")
+POLL_SECONDS = 0.01
+
+
+@dataclass(frozen=True)
+class Setup:
+    name: str
+    milter: str = ""  # "", "noop" or "sekisho"
+    transport: str = "unix"  # or "inet"
+    nodelay: bool = False  # noop only: TCP_NODELAY on libmilter's listener
+    junk: bool = False  # a share of the mail is quarantined for the first recipient
+
+
+SETUPS = (
+    Setup("bare"),
+    Setup("noop-unix", "noop"),
+    Setup("noop-tcp", "noop", "inet"),
+    Setup("noop-tcp+nodelay", "noop", "inet", nodelay=True),
+    Setup("sekisho-unix", "sekisho"),
+    Setup("sekisho-tcp", "sekisho", "inet"),
+    Setup("sekisho-unix+junk", "sekisho", junk=True),
+)
+
+# (numerator, denominator, goal or None): judged on delivered messages per second.
+RATIOS = (
+    ("sekisho-unix", "noop-unix", 0.95),
+    ("sekisho-unix", "bare", 0.80),
+    ("sekisho-tcp", "noop-tcp+nodelay", 0.95),
+    ("sekisho-tcp", "noop-tcp", None),
+    ("sekisho-tcp", "bare", 0.80),
+    ("noop-unix", "bare", None),
+    ("noop-tcp", "bare", None),
+    ("noop-tcp+nodelay", "bare", None),
+    ("sekisho-unix+junk", "sekisho-unix", None),
+)
+
+
+@dataclass(frozen=True)
+class Load:
+    messages: int
+    sessions: int
+    recipients: int
+    size: int  # payload bytes (smtp-source -l); 0: smtp-source's own four-line body
+
+    @property
+    def addresses(self) -> list[str]:
+        """What ``smtp-source -r N -t bench@…`` sends to: Nbench@, …, 2bench@, bench@."""
+        numbered = [f"{n}{LOCAL_PART}@{DOMAIN}" for n in range(self.recipients, 1, -1)]
+        return [f"{LOCAL_PART}@{DOMAIN}", *numbered]
+
+
+@dataclass(frozen=True)
+class Batch:
+    messages: int
+    accepted: float  # seconds until the last 250 after DATA
+    delivered: float  # seconds until the last copy was in its Maildir
+    quarantined: int
+
+
+@dataclass
+class Instance:
+    """One setup's running Postfix and the batches measured on it."""
+
+    setup: Setup
+    postfix: PostfixInstance
+    batches: list[Batch] = field(default_factory=list)
+
+    @property
+    def mail_root(self) -> Path:
+        return self.postfix.mail_root
+
+
+# --- the store and the processes ---------------------------------------------------------
+
+
+def create_store(path: Path, addresses: list[str]) -> str:
+    """sekisho's SQLite store: the domain, one account per recipient, 50 entries each."""
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    store = Store(url)
+    try:
+        with store.transaction() as session:
+            add_domain(session, DOMAIN, "bench", f"smtp.{DOMAIN}", f"pop.{DOMAIN}")
+            for index, address in enumerate(addresses):
+                add_account(session, address, "bench-password")
+                entries = [f"spam{i}.example" for i in range(REJECT_ENTRIES)]
+                if index == 0:
+                    entries[-1] = JUNK_ENTRY
+                add_reject_from(session, require_account(session, address).id, entries)
+    finally:
+        store.dispose()
+    return url
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float = 0.5) -> None:
+    """SIGTERM, then SIGKILL: libmilter may take ~10 s to exit on its own."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def start_noop_milter(listen: str, nodelay: bool, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    command = [sys.executable, str(NOOP_MILTER), "--listen", listen]
+    process = subprocess.Popen(
+        [*command, "--nodelay"] if nodelay else command, stdout=log, stderr=subprocess.STDOUT
+    )
+    kind, _, where = listen.partition(":")
+    try:
+        if kind == "unix":
+            wait_for_unix(Path(where))
+        else:
+            wait_for_tcp(int(where.rpartition(":")[2]))
+    except TimeoutError:
+        stop_process(process)
+        raise
+    return process
+
+
+def start_instance(
+    setup: Setup, root: Path, store_url: str, store_path: Path, stack: ExitStack
+) -> Instance:
+    """The setup's milter (if any) and Postfix; ``stack`` stops both, whatever happens."""
+    run = root / setup.name.replace("+", "-")
+    run.mkdir()
+    # smtpd (user postfix) must reach the milter socket, virtual (uid 5000) the Maildirs.
+    run.chmod(0o755)
+    mail_root = run / "mail"
+    listen = ""
+    if setup.transport == "inet":
+        listen = f"inet:127.0.0.1:{free_port()}"
+    elif setup.milter:
+        listen = f"unix:{run / 'milter.sock'}"
+    if setup.milter == "sekisho":
+        environment = {
+            "SEKISHO_DATABASE_URL": store_url,
+            "SEKISHO_MAIL_ROOT": str(mail_root),
+            "SEKISHO_MAILBOX_OWNER": f"{VMAIL_UID}:{VMAIL_UID}",
+            "SEKISHO_SECRET_KEY": "bench",
+        }
+        sekisho = milter_process(environment, listen, run / "milter.log")
+        stack.callback(sekisho.stop, 0.5)
+    elif setup.milter == "noop":
+        log = stack.enter_context((run / "milter.log").open("wb"))
+        noop = start_noop_milter(listen, setup.nodelay, log)
+        stack.callback(stop_process, noop)
+    postfix = PostfixInstance(
+        run=run,
+        mail_root=mail_root,
+        smtp_port=free_port(),
+        reinject_port=free_port(),
+        milter=listen,
+        sqlite_store=store_path,
+        domains=(DOMAIN,),
+    )
+    stack.callback(postfix.stop)
+    postfix.start()
+    return Instance(setup, postfix)
+
+
+# --- one batch -----------------------------------------------------------------------------
+
+
+class LogCounter:
+    """Counts ``status=sent`` lines appended to Postfix's log since it was created."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._offset = path.stat().st_size if path.exists() else 0
+        self._partial = b""
+        self.sent = 0
+
+    def update(self) -> int:
+        with self._path.open("rb") as log:
+            log.seek(self._offset)
+            data = log.read()
+        self._offset += len(data)
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        for line in lines:
+            if b" status=sent " in line:
+                self.sent += 1
+            elif b" status=" in line or b"milter-reject" in line:
+                raise RuntimeError("Postfix did not deliver: " + line.decode(errors="replace"))
+        return self.sent
+
+
+def count_files(mail_root: Path, addresses: list[str], folder: str) -> int:
+    total = 0
+    for address in addresses:
+        local = address.partition("@")[0]
+        try:
+            total += len(os.listdir(mail_root / DOMAIN / local / folder))
+        except FileNotFoundError:
+            continue
+    return total
+
+
+def smtp_source(
+    port: int, sender: str, messages: int, sessions: int, load: Load
+) -> subprocess.Popen[bytes]:
+    command = ["smtp-source", "-s", str(sessions), "-m", str(messages)]
+    command += ["-r", str(load.recipients), "-f", sender, "-t", f"{LOCAL_PART}@{DOMAIN}"]
+    command += ["-S", "sekisho milter benchmark"]
+    if load.size:
+        command += ["-l", str(load.size)]
+    return subprocess.Popen(
+        [*command, f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+def check_exit_status(clients: list[subprocess.Popen[bytes]]) -> None:
+    for client in clients:
+        if client.returncode != 0:
+            assert client.stderr is not None
+            error = client.stderr.read().decode(errors="replace")
+            raise RuntimeError(f"smtp-source failed: {error}")
+
+
+def check_deadline(deadline: float, progress: str) -> None:
+    if time.monotonic() > deadline:
+        raise TimeoutError(f"timed out: {progress}")
+
+
+def run_batch(instance: Instance, load: Load, junk_share: float) -> Batch:
+    """Send ``load`` and wait until every copy is delivered (or quarantined)."""
+    junk = round(load.messages * junk_share)
+    junk_sessions = max(1, round(load.sessions * junk_share)) if junk else 0
+    parts = [(SENDER, load.messages - junk, load.sessions - junk_sessions)]
+    if junk:
+        parts.append((JUNK_SENDER, junk, junk_sessions))
+    expected = load.messages * load.recipients - junk  # the first copy of junk is quarantined
+    addresses = load.addresses
+    files_before = count_files(instance.mail_root, addresses, "new")
+    junk_before = count_files(instance.mail_root, addresses[:1], ".Junk/new")
+    log = LogCounter(instance.postfix.log_file)
+    timeout = 30 + load.messages / 20
+    start = time.monotonic()
+    clients = [
+        smtp_source(instance.postfix.smtp_port, sender, messages, sessions, load)
+        for sender, messages, sessions in parts
+    ]
+    accepted = delivered = 0.0
+    try:
+        while not (accepted and delivered):
+            if not accepted and all(client.poll() is not None for client in clients):
+                accepted = time.monotonic() - start
+                check_exit_status(clients)
+            if not delivered and log.update() >= expected:
+                delivered = time.monotonic() - start
+            check_deadline(start + timeout, f"{log.sent} of {expected} copies delivered")
+            time.sleep(POLL_SECONDS)
+    except BaseException as error:
+        error.add_note(f"{instance.setup.name}: Postfix log:\n{instance.postfix.log_tail()}")
+        raise
+    finally:
+        for client in clients:
+            stop_process(client, grace=0)
+            if client.stderr is not None:
+                client.stderr.close()
+    files = count_files(instance.mail_root, addresses, "new") - files_before
+    quarantined = count_files(instance.mail_root, addresses[:1], ".Junk/new") - junk_before
+    if files != expected or quarantined != junk:
+        raise RuntimeError(
+            f"{instance.setup.name}: {files} of {expected} Maildir files, "
+            f"{quarantined} of {junk} quarantined"
+        )
+    return Batch(load.messages, accepted, max(accepted, delivered), quarantined)
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def median_rates(batches: list[Batch]) -> tuple[float, float]:
+    """(accepted, delivered) messages per second of the median round."""
+    accepted = statistics.median(b.messages / b.accepted for b in batches)
+    delivered = statistics.median(b.messages / b.delivered for b in batches)
+    return accepted, delivered
+
+
+def report(instances: list[Instance], load: Load, rounds: int) -> None:
+    print()
+    print(
+        f"{load.messages} messages x {load.recipients} recipients per batch, "
+        f"{load.sessions} smtp-source sessions, median of {rounds} round(s); "
+        f"{os.cpu_count()} CPUs, load average now {os.getloadavg()[0]:.2f}"
+    )
+    header = (
+        f"{'setup':<19} {'messages':>8} {'accepted s':>10} {'msg/s':>7} "
+        f"{'delivered s':>11} {'msg/s':>7}  delivered msg/s of each round"
+    )
+    print(header)
+    print("-" * len(header))
+    rates: dict[str, tuple[float, float]] = {}
+    for instance in instances:
+        batches = instance.batches
+        accepted, delivered = median_rates(batches)
+        rates[instance.setup.name] = accepted, delivered
+        rounds_text = " ".join(f"{b.messages / b.delivered:.0f}" for b in batches)
+        print(
+            f"{instance.setup.name:<19} {batches[0].messages:>8} "
+            f"{statistics.median(b.accepted for b in batches):>10.2f} {accepted:>7.0f} "
+            f"{statistics.median(b.delivered for b in batches):>11.2f} {delivered:>7.0f}  "
+            f"{rounds_text}"
+        )
+        if instance.setup.junk:
+            print(
+                f"{'':<19} ({batches[0].quarantined} of {batches[0].messages} messages "
+                f"quarantined for {load.addresses[0]}, the other copies delivered)"
+            )
+    print()
+    print(f"{'ratio of msg/s':<37} {'accepted':>8} {'delivered':>9}  goal (delivered)")
+    for numerator, denominator, goal in RATIOS:
+        if numerator not in rates or denominator not in rates:
+            continue
+        accepted = rates[numerator][0] / rates[denominator][0]
+        delivered = rates[numerator][1] / rates[denominator][1]
+        verdict = ""
+        if goal is not None:
+            verdict = f">= {goal:.2f} {'met' if delivered >= goal else 'NOT MET'}"
+        name = f"{numerator} / {denominator}"
+        print(f"{name:<37} {accepted:>8.2f} {delivered:>9.2f}  {verdict}")
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def run_directory(keep: bool) -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="sekisho-bench-"))
+    root.chmod(0o755)  # Postfix and uid 5000 traverse it
+    try:
+        yield root
+    finally:
+        if keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000, help="messages per batch")
+    parser.add_argument("--sessions", type=int, default=16, help="parallel SMTP sessions")
+    parser.add_argument("--recipients", type=int, default=2, help="recipients per message")
+    parser.add_argument("--rounds", type=int, default=3, help="batches per setup")
+    parser.add_argument("--size", type=int, default=0, help="payload bytes (smtp-source -l)")
+    parser.add_argument("--junk-share", type=float, default=0.25, help="for sekisho-unix+junk")
+    parser.add_argument("--only", default="", help="comma-separated setup names")
+    parser.add_argument("--keep", action="store_true", help="keep the run folder")
+    return parser.parse_args()
+
+
+def main() -> None:
+    options = parse_arguments()
+    # A SIGTERM unwinds like Ctrl-C, so that every Postfix and milter is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    wanted = set(filter(None, options.only.split(",")))
+    setups = [s for s in SETUPS if not wanted or s.name in wanted]
+    load = Load(options.messages, options.sessions, options.recipients, options.size)
+    warm_up = Load(options.sessions * 4, options.sessions, options.recipients, options.size)
+    with run_directory(options.keep) as root, ExitStack() as stack:
+        store_path = root / "store" / "sekisho.db"
+        store_url = create_store(store_path, load.addresses)
+        # Postfix reads the mailbox list read-only; SQLite can then open a WAL database only
+        # while its -wal and -shm files exist, that is while someone holds it open.
+        keeper = Store(store_url)
+        stack.callback(keeper.dispose)
+        stack.enter_context(keeper.engine.connect()).exec_driver_sql("SELECT 1 FROM accounts")
+        instances = []
+        for setup in setups:
+            print(f"starting {setup.name} ...", flush=True)
+            instance = start_instance(setup, root, store_url, store_path, stack)
+            run_batch(instance, warm_up, options.junk_share if setup.junk else 0.0)
+            instances.append(instance)
+        for round_number in range(1, options.rounds + 1):
+            for instance in instances:
+                share = options.junk_share if instance.setup.junk else 0.0
+                batch = run_batch(instance, load, share)
+                instance.batches.append(batch)
+                print(
+                    f"round {round_number} {instance.setup.name:<19} "
+                    f"accepted {batch.accepted:6.2f} s  delivered {batch.delivered:6.2f} s",
+                    flush=True,
+                )
+        report(instances, load, options.rounds)
+
+
+if __name__ == "__main__":
+    main()
