@@ -1,0 +1,106 @@
+"""MailTransaction with a real store and real Maildirs (no MTA): body handling, verdicts,
+and the same message presented twice (DESIGN.md: idempotent quarantine copies)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sekisho.milter.actions import Accept, Continue, DeleteRecipient, Discard, EndOfMessage
+from sekisho.milter.maildir import Ownership
+from sekisho.milter.quarantine import Quarantine
+from sekisho.milter.transaction import MailTransaction
+from sekisho.store import accounts
+from sekisho.store.db import Store
+from sekisho.store.policies import PolicyCache
+from sekisho.store.quarantine import quarantined_for
+from sekisho.store.reject_lists import add_reject_from
+
+
+@pytest.fixture
+def new_transaction(
+    store: Store, example_domain: str, tmp_path: Path
+) -> Callable[[], MailTransaction]:
+    with store.transaction() as session:
+        accounts.add_account(session, "taro@example.jp", "secret123")
+        accounts.add_account(session, "hanako@example.jp", "secret123")
+        add_reject_from(
+            session, accounts.require_account(session, "taro@example.jp").id, ["bad.example"]
+        )
+    cache = PolicyCache(store, 0.0)
+    quarantine = Quarantine(store, tmp_path / "mail", Ownership())
+
+    def build() -> MailTransaction:
+        return MailTransaction(cache.get, quarantine, spool_memory_bytes=64)
+
+    return build
+
+
+def run(
+    transaction: MailTransaction, sender: str, recipients: list[str], chunks: list[bytes]
+) -> object:
+    transaction.sender = sender
+    for recipient in recipients:
+        assert transaction.add_recipient(recipient) == Continue()
+    transaction.add_header("From", sender)
+    transaction.add_header("Subject", "=?ISO-2022-JP?B?GyRCTCQ+NUJ6OS05cBsoQg==?=")
+    transaction.add_header("Message-ID", "<1@bad.example>")
+    transaction.queue_id = "Q1"
+    if transaction.end_of_headers() == Accept():
+        return Accept()
+    for chunk in chunks:
+        transaction.add_body(chunk)
+    try:
+        return transaction.end_of_message()
+    finally:
+        transaction.close()
+
+
+def test_nothing_caught_accepts_at_end_of_headers(
+    new_transaction: Callable[[], MailTransaction],
+) -> None:
+    assert run(new_transaction(), "friend@good.example", ["<taro@example.jp>"], []) == Accept()
+
+
+def test_body_is_stored_with_lf_endings_even_across_chunks(
+    new_transaction,
+    tmp_path: Path,
+    store: Store,
+) -> None:
+    end = run(
+        new_transaction(),
+        "x@bad.example",
+        ["<taro@example.jp>", "<hanako@example.jp>"],
+        [b"line one\r", b"\nline two\r\n" * 20, b"last\r", b"\n"],
+    )
+    assert end.edits == (DeleteRecipient("<taro@example.jp>"),)
+    assert end.verdict == Accept()
+    (copy,) = (tmp_path / "mail/example.jp/taro/.Junk/new").iterdir()
+    data = copy.read_bytes()
+    assert b"\r" not in data
+    assert data.endswith(b"line two\nlast\n")
+    assert data.count(b"line two\n") == 20
+    with store.read() as session:
+        (record,) = quarantined_for(
+            session, accounts.require_account(session, "taro@example.jp").id
+        )
+    assert record.subject == "未承諾広告"
+
+
+def test_every_recipient_caught_discards(new_transaction: Callable[[], MailTransaction]) -> None:
+    end = run(new_transaction(), "x@bad.example", ["<taro@example.jp>"], [b"hi\r\n"])
+    assert isinstance(end, EndOfMessage)
+    assert end.verdict == Discard()
+
+
+def test_the_same_message_twice_is_quarantined_once(
+    new_transaction,
+    tmp_path: Path,
+) -> None:
+    for _ in range(2):
+        end = run(new_transaction(), "x@bad.example", ["<taro@example.jp>"], [b"same\r\n"])
+        assert isinstance(end, EndOfMessage)
+        assert end.verdict == Discard()
+    assert len(list((tmp_path / "mail/example.jp/taro/.Junk/new").iterdir())) == 1
