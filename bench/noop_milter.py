@@ -12,18 +12,22 @@ Run as its own process (libmilter is process-global)::
     python bench/noop_milter.py --listen inet:127.0.0.1:8891 [--nodelay]
 
 ``--listen`` takes Postfix syntax. ``--nodelay`` applies sekisho's TCP_NODELAY trick to
-the listening socket; without it this is libmilter exactly as pymilter ships it.
+the listening socket (sekisho.milter.server._disable_nagle_on_listener, repeated here
+with the descriptor of listdir itself skipped); without it this is libmilter exactly as
+pymilter ships it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 from pathlib import Path
 
 import Milter
 import milter
 
-from sekisho.milter.server import _disable_nagle_on_listener, libmilter_address
+from sekisho.milter.server import libmilter_address
 
 CONTINUE: int = Milter.CONTINUE
 
@@ -68,6 +72,27 @@ def _register() -> None:
     )
 
 
+def disable_nagle_on_listener(port: int) -> None:
+    """TCP_NODELAY on libmilter's listening socket; Linux copies it to accepted sockets."""
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            duplicate = os.dup(int(name))
+        except OSError:  # the descriptor listdir read the folder with, closed by now
+            continue
+        try:
+            probe = socket.socket(fileno=duplicate)
+        except OSError:
+            os.close(duplicate)
+            continue
+        with probe:
+            try:
+                listening = probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                if listening and probe.family == socket.AF_INET and probe.getsockname()[1] == port:
+                    probe.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                continue
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listen", required=True, help="unix:/path or inet:127.0.0.1:PORT")
@@ -84,7 +109,7 @@ def main() -> None:
         # Postfix's smtpd runs as the postfix user.
         Path(address.removeprefix("unix:")).chmod(0o666)
     elif options.nodelay:
-        _disable_nagle_on_listener(int(address.split(":")[1].split("@")[0]))
+        disable_nagle_on_listener(int(address.split(":")[1].split("@")[0]))
     milter.main()
 
 
