@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -26,7 +27,8 @@ def run_root() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="sekisho-test-"))
     root.chmod(0o755)
     yield root
-    shutil.rmtree(root, ignore_errors=True)
+    if not os.environ.get("SEKISHO_KEEP_TEST_RUN"):
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

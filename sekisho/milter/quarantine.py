@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sekisho.milter.headers import QUARANTINE_REASON, quarantine_reason
 from sekisho.milter.maildir import Ownership, deliver, ensure_maildir, mailbox_path
-from sekisho.rules.model import Policy, RuleHit
+from sekisho.rules.model import Policy, RuleHit, readable
 from sekisho.store.db import Store
 from sekisho.store.quarantine import QuarantineRecord, already_quarantined, record_quarantine
 
@@ -52,8 +52,8 @@ class Quarantine:
                     file_name=file_name,
                     rule=hit.rule,
                     entry=hit.entry,
-                    matched=hit.matched,
-                    sender=sender,
+                    matched=readable(hit.matched),
+                    sender=readable(sender),
                     subject=subject,
                     queue_id=queue_id,
                 ),

@@ -71,9 +71,27 @@ class Decision:
 DELIVER = Decision(Action.DELIVER)
 
 
+# Raw 8-bit header bytes seen in Japanese mail, most specific first (ISO-2022-JP is 7-bit
+# and arrives as valid text). Header values reach us with undecodable bytes kept as
+# surrogate escapes.
+_RAW_HEADER_CHARSETS = ("utf-8", "shift_jis", "euc-jp")
+
+
+def readable(text: str) -> str:
+    """Text safe to store and show: raw 8-bit bytes decoded as Japanese mail usually is."""
+    data = text.encode("utf-8", "surrogateescape")
+    for charset in _RAW_HEADER_CHARSETS:
+        try:
+            return data.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", "replace")
+
+
 def decode_subject(raw: str) -> str:
-    """The Subject as a reader sees it (RFC 2047 decoded); undecodable parts kept raw."""
+    """The Subject as a reader sees it: raw bytes and RFC 2047 encoded-words decoded."""
+    text = readable(raw)
     try:
-        return str(make_header(decode_header(raw)))
+        return str(make_header(decode_header(text)))
     except (ValueError, LookupError, UnicodeDecodeError):
-        return raw
+        return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import smtplib
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,38 @@ def test_large_message_is_quarantined_whole(mail: MailHarness) -> None:
     text = copy.read_text()
     assert text.count(line) == 40_000
     assert text.endswith(line)
+
+
+def test_raw_8bit_headers_and_a_broken_from_are_kept_byte_for_byte(mail: MailHarness) -> None:
+    """Malformed input is not a reason to lose or alter mail: the copy keeps the raw bytes
+    (after Postfix's own header rewriting, which the delivered copy shows as well)."""
+    mail.add_account("taro@example.jp")
+    mail.add_account("hanako@example.jp")
+    import_settings(mail, "taro@example.jp", {"reject_from": ["bad.example"]})
+    subject = "未承諾広告 テスト".encode("shift_jis")
+    raw = (
+        b"From: <<<not an address>>>\r\n"
+        b"To: taro@example.jp\r\n"
+        b"Subject: " + subject + b"\r\n"
+        b"Message-ID: <raw-1@bad.example>\r\n"
+        b"\r\n"
+        b"\x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd\r\n"
+    )
+    with smtplib.SMTP("127.0.0.1", mail.stack.smtp_port) as client:
+        client.sendmail("someone@bad.example", ["taro@example.jp", "hanako@example.jp"], raw)
+    (copy,) = mail.wait_for_files("example.jp/taro/.Junk/new")
+    (delivered,) = mail.wait_for_files("example.jp/hanako/new")
+    quarantined = copy.read_bytes()
+    assert b"Subject: " + subject + b"\n" in quarantined
+    assert quarantined.endswith(b"\n\n\x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd\n")
+    # The quarantined copy is the message hanako got, minus Postfix's delivery trace.
+    trace = (b"Return-Path:", b"X-Original-To:", b"Delivered-To:", b"Received:", b"\t", b" ")
+    head, _, body = delivered.read_bytes().partition(b"\n\n")
+    kept = [line for line in head.split(b"\n") if not line.startswith(trace)]
+    q_head, _, q_body = quarantined.partition(b"\n\n")
+    assert q_body == body
+    assert q_head.split(b"\n")[3:] == kept
+    with mail.store.read() as session:
+        taro = accounts.require_account(session, "taro@example.jp")
+        (record,) = quarantined_for(session, taro.id)
+    assert record.subject == "未承諾広告 テスト"

@@ -39,3 +39,13 @@ def test_null_sender_is_not_matched_by_domain_entries() -> None:
 def test_subject_is_decoded() -> None:
     message = Message("a@b.example", (("Subject", "=?UTF-8?B?5pyq5om/6Ku+5bqD5ZGK?="),))
     assert message.subject == "未承諾広告"
+
+
+def test_raw_shift_jis_subject_is_decoded_for_display() -> None:
+    raw = "未承諾広告".encode("shift_jis").decode("utf-8", "surrogateescape")
+    assert Message("a@b.example", (("Subject", raw),)).subject == "未承諾広告"
+
+
+def test_undecodable_subject_never_raises() -> None:
+    raw = b"\xff\xfe\xfd ok".decode("utf-8", "surrogateescape")
+    assert Message("a@b.example", (("Subject", raw),)).subject.endswith(" ok")
