@@ -16,6 +16,6 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 $SUDO apt-get update -q
-# policy-rc.d keeps the packages' own default instances from starting on a systemd-less box;
-# the tests and the demo start private instances on their own ports.
+# The tests and the demo start private instances on their own ports, never the packages'
+# default ones.
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -6,8 +6,8 @@ environment or the file.
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -71,6 +71,8 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
     target = {"str": str, "int": int, "float": float, "bool": bool, "Path": Path}[str(kind)]
     if isinstance(value, target) and not (target is int and isinstance(value, bool)):
         return value
+    if target is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
     if not isinstance(value, str):
         raise ConfigError(f"{name}: expected {target.__name__}, got {value!r}")
     if target is bool:
@@ -110,22 +112,27 @@ def load_settings(
             values[name] = env_value
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     settings = Settings(**{k: _coerce(k, known[k], v) for k, v in values.items()})
-    if not settings.secret_key:
-        settings = dataclasses.replace(settings, secret_key=_local_secret(settings))
+    if settings.mailbox_owner and not re.fullmatch(r"\d+(:\d+)?", settings.mailbox_owner):
+        raise ConfigError(f"mailbox_owner: {settings.mailbox_owner!r} is not uid:gid (numbers)")
     return settings
 
 
-def _local_secret(settings: Settings) -> str:
-    """A per-installation key kept beside the SQLite store; several nodes must set one."""
-    path = Path("var/secret_key")
-    if settings.database_url.startswith("sqlite:///"):
-        path = Path(settings.database_url.removeprefix("sqlite:///")).parent / "secret_key"
+def local_secret_key(settings: Settings) -> str:
+    """The configured key, or one kept beside a SQLite store (created once, race-free).
+
+    Several web nodes share one database and must share the key: with any other store
+    the key must be configured.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    if not settings.database_url.startswith("sqlite:///"):
+        raise ConfigError("secret_key must be set when the store is not a local SQLite file")
+    path = Path(settings.database_url.removeprefix("sqlite:///")).parent / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_hex(32)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(key)
-        return key
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_text().strip()

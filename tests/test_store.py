@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sekisho.rules.validate import check_address_entries
 from sekisho.store import accounts
 from sekisho.store.db import Store
+from sekisho.store.migrate import upgrade
 from sekisho.store.passwords import verify_password
 from sekisho.store.policies import PolicyCache, PolicyUnavailableError, load_policy
 from sekisho.store.reject_lists import add_reject_from, reject_from_values
@@ -110,13 +113,33 @@ def test_cache_notices_an_account_added_again(store: Store, example_domain: str)
     assert policy.reject_from.match("a@old.example") is None
 
 
-def test_cache_raises_when_the_store_is_gone(store: Store, example_domain: str) -> None:
+def test_cache_raises_when_the_store_goes_bad_under_it(tmp_path: Path) -> None:
+    """A cached snapshot is not a licence to go on: once the store fails, lookups fail."""
+    database = tmp_path / "gone.db"
+    url = f"sqlite:///{database}"
+    upgrade(url)
+    local = Store(url)
+    with local.transaction() as session:
+        accounts.add_domain(session, "example.jp", "ms246", "smtp.example.jp", "pop.example.jp")
+        accounts.add_account(session, "taro@example.jp", "secret123")
+    cache = PolicyCache(local, refresh_seconds=0.0)
+    assert cache.get("taro@example.jp") is not None
+    local.dispose()
+    for leftover in tmp_path.glob("gone.db*"):
+        leftover.unlink()
+    database.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(PolicyUnavailableError, match="not a database"):
+        cache.get("taro@example.jp")
+    local.dispose()
+
+
+def test_cache_is_bounded(store: Store, example_domain: str) -> None:
     _taro(store)
-    cache = PolicyCache(store, refresh_seconds=0.0)
-    cache.get("taro@example.jp")
-    broken = Store("sqlite:////nonexistent/dir/sekisho.db")
-    with pytest.raises(PolicyUnavailableError):
-        PolicyCache(broken, 0.0).get("taro@example.jp")
+    cache = PolicyCache(store, refresh_seconds=60.0, max_entries=3)
+    for i in range(10):
+        assert cache.get(f"stranger{i}@elsewhere.example") is None
+    assert cache.get("taro@example.jp") is not None
+    assert len(cache) == 3
 
 
 def test_reject_values_are_unique_per_account(store: Store, example_domain: str) -> None:

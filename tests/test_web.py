@@ -227,3 +227,29 @@ def test_quarantine_page_lists_why_and_until_when(client: FlaskClient, store: St
     assert "迷惑メールフォルダにメールはありません。" in hanako.get("/quarantine/").get_data(
         as_text=True
     )
+
+
+def test_register_refuses_entries_other_than_those_confirmed(
+    client: FlaskClient, store: Store
+) -> None:
+    login(client)
+    confirm = add_entries(client, "shown.example")
+    tampered = confirm.replace('value="shown.example"', 'value="other.example"')
+    assert tampered != confirm
+    register(client, tampered)
+    assert saved(store) == []
+
+
+def test_pages_forbid_framing_and_sessions_expire_when_idle(client: FlaskClient) -> None:
+    response = client.get("/login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    page = response.get_data(as_text=True)
+    response = client.post(
+        "/login",
+        data={"address": "taro@example.jp", "password": "taro1234", "csrf_token": csrf(page)},
+    )
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Expires=" in cookie  # permanent: 30 minutes, renewed by every request

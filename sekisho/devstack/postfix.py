@@ -118,9 +118,6 @@ class PostfixInstance:
         wait_for_tcp(self.smtp_port)
         wait_for_tcp(self.reinject_port)
 
-    def reload(self) -> None:
-        subprocess.run(["postfix", "-c", str(self.etc), "reload"], check=True, capture_output=True)
-
     def stop(self) -> None:
         subprocess.run(["postfix", "-c", str(self.etc), "stop"], check=False, capture_output=True)
 

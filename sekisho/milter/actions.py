@@ -24,9 +24,9 @@ class Discard:
 class TempFail:
     """4xx: the sending MTA keeps the message and retries."""
 
-    code: str = "451"
-    xcode: str = "4.3.0"
-    text: str = "Temporary local problem, please try again later"
+    code: str
+    xcode: str
+    text: str
 
 
 @dataclass(frozen=True)

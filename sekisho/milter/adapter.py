@@ -69,7 +69,7 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
             try:
                 self._transaction.add_header(name, value)
             except Exception:
-                log.exception("header_failed")
+                log.exception("header_failed queue_id=%s", self._transaction.queue_id)
                 self._failed = True
         return CONTINUE
 
@@ -86,7 +86,7 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
             try:
                 self._transaction.add_body(chunk)
             except Exception:
-                log.exception("body_failed")
+                log.exception("body_failed queue_id=%s", self._transaction.queue_id)
                 self._failed = True
         return CONTINUE
 

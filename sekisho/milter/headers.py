@@ -6,7 +6,7 @@ import re
 from email.header import Header
 from email.utils import quote
 
-from sekisho.rules.model import RuleHit
+from sekisho.rules.model import RuleHit, readable
 
 QUARANTINE_REASON = "X-Sekisho-Quarantine-Reason"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
@@ -18,7 +18,8 @@ def _quoted(value: str) -> str:
 
 def quarantine_reason(hit: RuleHit) -> str:
     """``rule=reject_from; entry="bad.example"; matched="a@bad.example"`` (RFC 2047 if needed)."""
-    text = f"rule={hit.rule}; entry={_quoted(hit.entry)}; matched={_quoted(hit.matched)}"
+    entry, matched = readable(hit.entry), readable(hit.matched)
+    text = f"rule={hit.rule}; entry={_quoted(entry)}; matched={_quoted(matched)}"
     if text.isascii():
         return text
     return Header(text, "utf-8").encode()

@@ -14,7 +14,11 @@ from sekisho.milter.headers import QUARANTINE_REASON, quarantine_reason
 from sekisho.milter.maildir import Ownership, deliver, ensure_maildir, mailbox_path
 from sekisho.rules.model import Policy, RuleHit, readable
 from sekisho.store.db import Store
-from sekisho.store.quarantine import QuarantineRecord, already_quarantined, record_quarantine
+from sekisho.store.quarantine import (
+    QuarantineRecord,
+    already_quarantined,
+    record_quarantine_once,
+)
 
 JUNK_FOLDER = ".Junk"
 
@@ -35,29 +39,33 @@ class Quarantine:
         message_key: str,
         message: Iterable[bytes],
     ) -> None:
-        with self._store.transaction() as session:
+        with self._store.read() as session:
             if already_quarantined(session, policy.account_id, message_key):
                 return
-            mailbox = mailbox_path(self._mail_root, policy.address)
-            ensure_maildir(mailbox, self._ownership, is_subfolder=False)
-            folder = mailbox / JUNK_FOLDER
-            ensure_maildir(folder, self._ownership, is_subfolder=True)
-            trace = _trace_headers(sender, policy.address, hit)
-            file_name = deliver(folder, _chain(trace, message), self._ownership)
-            record_quarantine(
-                session,
-                QuarantineRecord(
-                    account_id=policy.account_id,
-                    message_key=message_key,
-                    file_name=file_name,
-                    rule=hit.rule,
-                    entry=hit.entry,
-                    matched=readable(hit.matched),
-                    sender=readable(sender),
-                    subject=subject,
-                    queue_id=queue_id,
-                ),
-            )
+        mailbox = mailbox_path(self._mail_root, policy.address)
+        ensure_maildir(mailbox, self._ownership, is_subfolder=False)
+        folder = mailbox / JUNK_FOLDER
+        ensure_maildir(folder, self._ownership, is_subfolder=True)
+        trace = _trace_headers(sender, policy.address, hit)
+        file_name = deliver(folder, _chain(trace, message), self._ownership)
+        record = QuarantineRecord(
+            account_id=policy.account_id,
+            message_key=message_key,
+            file_name=file_name,
+            rule=hit.rule,
+            entry=readable(hit.entry),
+            matched=readable(hit.matched),
+            sender=readable(sender),
+            subject=subject,
+            queue_id=queue_id,
+        )
+        try:
+            recorded = record_quarantine_once(self._store, record)
+        except BaseException:
+            (folder / "new" / file_name).unlink(missing_ok=True)  # no copy without its row
+            raise
+        if not recorded:  # a concurrent attempt of the same message recorded its own copy
+            (folder / "new" / file_name).unlink(missing_ok=True)
 
 
 def _trace_headers(sender: str, recipient: str, hit: RuleHit) -> bytes:

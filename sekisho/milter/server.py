@@ -88,14 +88,13 @@ def _register() -> None:
 
 def _open_unix_socket_to_group(path: Path, group: str) -> None:
     """Postfix's smtpd runs as ``postfix``: let that group connect, nobody else."""
-    try:
-        gid = grp.getgrnam(group).gr_gid
-    except KeyError:
-        log.warning("milter_socket_group_missing group=%s mode=0666", group)
-        path.chmod(0o666)
+    path.chmod(0o660)
+    gid = next((g.gr_gid for g in grp.getgrall() if g.gr_name == group), None)
+    if gid is None:
+        # Never fall back to a world-writable socket: Postfix defers mail until fixed.
+        log.error("milter_socket_group_missing group=%s socket=%s", group, path)
         return
     os.chown(path, -1, gid)
-    path.chmod(0o660)
 
 
 def _disable_nagle_on_listener(port: int) -> None:

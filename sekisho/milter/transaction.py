@@ -60,7 +60,9 @@ class MailTransaction:
         try:
             policy = self.policies(address)
         except PolicyUnavailableError as error:
-            log.warning("policy_unavailable rcpt=%s error=%s", address, error)
+            log.warning(
+                "policy_unavailable queue_id=%s rcpt=%s error=%s", self.queue_id, address, error
+            )
             return STORE_DOWN
         self.recipients.append(Recipient(given, policy))
         return Continue()
@@ -98,8 +100,9 @@ class MailTransaction:
         edits = []
         for recipient in self.recipients:
             decision = recipient.decision
-            if decision is None or decision.hit is None or recipient.policy is None:
+            if decision is None or not decision.quarantined or recipient.policy is None:
                 continue
+            assert decision.hit is not None  # a quarantine always names its rule
             self.quarantine.put(
                 recipient.policy,
                 decision.hit,

@@ -9,13 +9,39 @@ A lookup costs O(labels of the address), whatever the number of entries.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 
 def normalize_address(address: str) -> str:
-    """Lower-case an envelope or header address and drop angle brackets and spaces."""
-    return address.strip().strip("<>").strip().lower()
+    """The canonical form Postfix delivers by, for matching and mailbox lookups.
+
+    Drops angle brackets, a source route (``@relay:``) and the quotes of a quoted local
+    part, folds full-width characters (NFKC: what a Japanese IME types), lower-cases,
+    removes the root dot of the domain and turns an internationalised domain into its
+    ASCII (IDNA) form, so ``<"Taro"@Example.JP.>`` and ``taro@example.jp`` are one address.
+    """
+    text = unicodedata.normalize("NFKC", address).strip().strip("<>").strip()
+    if text.startswith("@") and ":" in text:
+        text = text.rpartition(":")[2]
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return _ascii_domain(text) if "." in text else text.lower()
+    if len(local) >= 2 and local.startswith('"') and local.endswith('"'):
+        local = re.sub(r"\\(.)", r"\1", local[1:-1])
+    return f"{local.lower()}@{_ascii_domain(domain)}" if local or domain else ""
+
+
+def _ascii_domain(domain: str) -> str:
+    domain = domain.lower().rstrip(".")
+    if domain.isascii():
+        return domain
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
 
 
 def split_address(address: str) -> tuple[str, str]:

@@ -6,6 +6,7 @@ limit is the form's: a bulk import passes ``max_lines=None``.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ FORM_MAX_LINES = 20
 ENTRY_MAX_CHARS = 320
 # RFC 5322 specials that cannot appear unquoted in an address; quoted local parts are
 # not accepted in list entries (nobody types them, and they hide look-alike tricks).
-_FORBIDDEN = frozenset('<>()[],;:\\"')
+_FORBIDDEN = frozenset('<>()[],;:\\"/')
+# A domain label in its ASCII (IDNA) form; "_" occurs in real host names.
+_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,17 @@ def check_address_entry(entry: str, line: int | None = None) -> list[Problem]:
                 entry,
             )
         ]
+    if "*" in entry:
+        return [
+            Problem(
+                N_(
+                    "Line {line}: “{entry}”: no “*” is needed; a domain (example.com) already "
+                    "covers all its subdomains."
+                ),
+                line,
+                entry,
+            )
+        ]
     key = normalize_address(entry)
     if key.count("@") > 1:
         return [Problem(N_("Line {line}: “{entry}” contains more than one “@”."), line, entry)]
@@ -100,7 +114,7 @@ def check_address_entry(entry: str, line: int | None = None) -> list[Problem]:
             )
         ]
     name = domain if "@" in key else key
-    if not name or any(not label for label in name.split(".")):
+    if not name or not all(_LABEL.match(label) for label in name.split(".")):
         return [
             Problem(N_("Line {line}: “{entry}” is not a valid domain or address."), line, entry)
         ]
@@ -152,7 +166,7 @@ def check_address_entries(
             )
         else:
             first_line[key] = number
-            entries.append(key)
+            entries.append(stored_form(entry))
             if "@" not in key and "." not in key:
                 warnings.append(
                     Problem(
@@ -165,6 +179,15 @@ def check_address_entries(
                     )
                 )
     return EntryCheck(tuple(entries), tuple(problems), tuple(warnings))
+
+
+def stored_form(entry: str) -> str:
+    """How an entry is kept and shown: as typed, but width-folded and lower-cased.
+
+    Matching always goes through normalize_address, so ``例え.jp`` is listed as typed and
+    still matches mail for ``xn--r8jz45g.jp``.
+    """
+    return unicodedata.normalize("NFKC", entry).strip().lower().rstrip(".")
 
 
 def _shorten(entry: str) -> str:

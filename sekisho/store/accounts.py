@@ -9,7 +9,12 @@ from sqlalchemy.orm import Session
 
 from sekisho.rules.addresses import domain_suffixes, normalize_address, split_address
 from sekisho.store.models import Account, Domain, LoginSite
-from sekisho.store.passwords import hash_password, temporary_password, verify_password
+from sekisho.store.passwords import (
+    DECOY_HASH,
+    hash_password,
+    temporary_password,
+    verify_password,
+)
 
 
 class AccountError(ValueError):
@@ -101,11 +106,17 @@ def set_status(session: Session, address: str, status: str) -> None:
 
 
 def authenticate(session: Session, address: str, password: str) -> Account | None:
-    """The active account whose password matches, else None (the caller says nothing more)."""
+    """The active account whose password matches, else None (the caller says nothing more).
+
+    Unknown and suspended addresses cost one hash verification too, so response time
+    does not tell which addresses exist.
+    """
     account = find_account(session, address)
+    stored = account.password_hash if account is not None else DECOY_HASH
+    matches = verify_password(stored, password)
     if account is None or account.status != "active":
         return None
-    return account if verify_password(account.password_hash, password) else None
+    return account if matches else None
 
 
 def bump_settings_version(session: Session, account_id: int) -> None:

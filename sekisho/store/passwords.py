@@ -18,6 +18,7 @@ _TEMPORARY_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if
 
 
 def hash_password(password: str) -> str:
+    """The stored form: ``{ARGON2ID}$argon2id$v=19$…``."""
     return SCHEME + _hasher.hash(password)
 
 
@@ -36,3 +37,7 @@ def temporary_password(length: int = 12) -> str:
         candidate = "".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(length))
         if any(c.isdigit() for c in candidate) and any(c.isalpha() for c in candidate):
             return candidate
+
+
+# Verified when an address is unknown, so a failed login costs the same either way.
+DECOY_HASH = hash_password(secrets.token_hex(16))

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from sekisho.rules.addresses import SuffixMatcher, normalize_address
 from sekisho.rules.model import Policy
@@ -22,15 +24,21 @@ from sekisho.store.models import Account
 from sekisho.store.reject_lists import reject_from_values
 
 
+def _identity(session: Session, address: str) -> tuple[int, int] | None:
+    """(account id, settings version): an account deleted and added again is a new one."""
+    row = session.execute(
+        select(Account.id, Account.settings_version).where(Account.address == address)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 def load_policy(store: Store, address: str) -> Policy | None:
     """The current snapshot of ``address``, or None when it is not one of our mailboxes."""
     with store.read() as session:
-        row = session.execute(
-            select(Account.id, Account.settings_version).where(Account.address == address)
-        ).one_or_none()
-        if row is None:
+        identity = _identity(session, address)
+        if identity is None:
             return None
-        account_id, version = row
+        account_id, version = identity
         return Policy(
             address=address,
             account_id=account_id,
@@ -40,12 +48,8 @@ def load_policy(store: Store, address: str) -> Policy | None:
 
 
 def current_version(store: Store, address: str) -> tuple[int, int] | None:
-    """(account id, settings version): an account deleted and added again is a new one."""
     with store.read() as session:
-        row = session.execute(
-            select(Account.id, Account.settings_version).where(Account.address == address)
-        ).one_or_none()
-        return None if row is None else (row[0], row[1])
+        return _identity(session, address)
 
 
 class PolicyUnavailableError(RuntimeError):
@@ -59,18 +63,21 @@ class _Entry:
 
 
 class PolicyCache:
-    """Thread-safe: the milter runs one thread per SMTP connection."""
+    """Thread-safe (one milter thread per SMTP connection) and bounded: the least recently
+    used snapshots are dropped beyond ``max_entries``."""
 
     def __init__(
         self,
         store: Store,
         refresh_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 100_000,
     ) -> None:
         self._store = store
         self._refresh = refresh_seconds
         self._clock = clock
-        self._entries: dict[str, _Entry] = {}
+        self._max_entries = max_entries
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, address: str) -> Policy | None:
@@ -83,6 +90,8 @@ class PolicyCache:
         now = self._clock()
         with self._lock:
             cached = self._entries.get(key)
+            if cached is not None:
+                self._entries.move_to_end(key)
         if cached is not None and now - cached.checked_at < self._refresh:
             return cached.policy
         if cached is not None:
@@ -98,3 +107,9 @@ class PolicyCache:
     def _remember(self, key: str, entry: _Entry) -> None:
         with self._lock:
             self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sekisho.store.db import Store
 from sekisho.store.models import QuarantinedMessage, utcnow
 
 RETENTION = timedelta(days=7)
@@ -57,6 +59,16 @@ def record_quarantine(
             expires_at=received + RETENTION,
         )
     )
+
+
+def record_quarantine_once(store: Store, record: QuarantineRecord) -> bool:
+    """Commit the row; False when the same message was recorded first by another attempt."""
+    try:
+        with store.transaction() as session:
+            record_quarantine(session, record)
+    except IntegrityError:
+        return False
+    return True
 
 
 def quarantined_for(session: Session, account_id: int) -> list[QuarantinedMessage]:

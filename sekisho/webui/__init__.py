@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, Response, request, session
 from flask_babel import Babel, format_datetime, get_locale
 from flask_wtf.csrf import CSRFProtect
 
-from sekisho.config import Settings
+from sekisho.config import Settings, local_secret_key
 from sekisho.store.db import Store
 
 LANGUAGES = ("ja", "en")
@@ -18,7 +18,7 @@ LANGUAGES = ("ja", "en")
 def create_app(settings: Settings, store: Store | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        SECRET_KEY=local_secret_key(settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
@@ -41,6 +41,17 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     app.register_blueprint(quarantine.blueprint)
 
     app.jinja_env.filters["datetimeformat"] = format_datetime
+
+    @app.after_request
+    def protect(response: Response) -> Response:
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
 
     @app.context_processor
     def languages() -> dict[str, Any]:

@@ -54,6 +54,8 @@ def login() -> str | Response:
             user = User(account.id, account.address) if account else None
         if user is not None:
             session.clear()  # a fresh session at login: no fixation of an earlier one
+            # Permanent: the 30-minute lifetime restarts with every request (idle timeout).
+            session.permanent = True
             login_user(user)
             return redirect(url_for("overview.show"))
         error = gettext("The mail address or the POP account password is not correct.")

@@ -7,6 +7,7 @@ saves nothing twice.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from flask import Blueprint, redirect, render_template, session, url_for
@@ -57,7 +58,7 @@ def from_form() -> str:
         entries, problems, warnings = _check(form.entries.data or "")
         if not problems:
             token = secrets.token_urlsafe(16)
-            session[_PENDING_KEY] = token
+            session[_PENDING_KEY] = {"token": token, "digest": _digest(entries)}
             confirm = ConfirmEntriesForm(entries="\n".join(entries), token=token)
             return render_template(
                 "reject/from_confirm.html", form=confirm, entries=entries, warnings=warnings
@@ -70,10 +71,14 @@ def from_form() -> str:
 @login_required  # type: ignore[untyped-decorator]
 def from_register() -> str | Response:
     form = ConfirmEntriesForm()
-    if not form.validate_on_submit() or form.token.data != session.get(_PENDING_KEY):
+    pending = session.get(_PENDING_KEY) or {}
+    if not form.validate_on_submit() or form.token.data != pending.get("token"):
         # Already registered (a second click, the back button): nothing to do twice.
         return redirect(url_for("reject.from_list"))
     entries, problems, _ = _check(form.entries.data or "")
+    if not problems and _digest(entries) != pending.get("digest"):
+        # Only what the confirmation screen showed may be registered.
+        return redirect(url_for("reject.from_form"))
     if problems:
         return render_template(
             "reject/from_form.html", form=EntriesForm(entries=form.entries.data), problems=problems
@@ -82,6 +87,10 @@ def from_register() -> str | Response:
         add_reject_from(db, require_account(db, current_user.address).id, entries)
     session.pop(_PENDING_KEY, None)
     return redirect(url_for("reject.from_done", count=len(entries)))
+
+
+def _digest(entries: list[str]) -> str:
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
 
 
 @blueprint.route("/from/done")

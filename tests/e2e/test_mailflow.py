@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import smtplib
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from sekisho.store import accounts
 from sekisho.store.quarantine import quarantined_for
@@ -151,13 +154,79 @@ def test_raw_8bit_headers_and_a_broken_from_are_kept_byte_for_byte(mail: MailHar
     assert b"Subject: " + subject + b"\n" in quarantined
     assert quarantined.endswith(b"\n\n\x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd\n")
     # The quarantined copy is the message hanako got, minus Postfix's delivery trace.
-    trace = (b"Return-Path:", b"X-Original-To:", b"Delivered-To:", b"Received:", b"\t", b" ")
     head, _, body = delivered.read_bytes().partition(b"\n\n")
-    kept = [line for line in head.split(b"\n") if not line.startswith(trace)]
     q_head, _, q_body = quarantined.partition(b"\n\n")
     assert q_body == body
-    assert q_head.split(b"\n")[3:] == kept
+    assert header_fields(q_head)[3:] == [
+        field
+        for field in header_fields(head)
+        if not field.startswith(
+            (b"Return-Path:", b"X-Original-To:", b"Delivered-To:", b"Received:")
+        )
+    ]
     with mail.store.read() as session:
         taro = accounts.require_account(session, "taro@example.jp")
         (record,) = quarantined_for(session, taro.id)
     assert record.subject == "未承諾広告 テスト"
+
+
+def header_fields(head: bytes) -> list[bytes]:
+    """Header fields with their folded continuation lines kept together."""
+    fields: list[bytes] = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += b"\n" + line
+        else:
+            fields.append(line)
+    return fields
+
+
+def test_recipient_spelling_and_null_sender(mail: MailHarness) -> None:
+    """Case and quoting of RCPT do not skip the filter; a bounce (null sender) is still
+    matched by its header From."""
+    mail.add_account("taro@example.jp")
+    import_settings(mail, "taro@example.jp", {"reject_from": ["bad.example"]})
+    assert mail.send("x@bad.example", ['"TARO"@Example.JP']) == {}
+    mail.send("", ["taro@example.jp"], from_header="MAILER-DAEMON@mx.bad.example")
+    copies = mail.wait_for_files("example.jp/taro/.Junk/new", count=2)
+    mail.wait_until_delivered()
+    assert set(mail.files()) == {"example.jp/taro/.Junk/new"}
+    reasons = sorted(
+        c.read_text().split("X-Sekisho-Quarantine-Reason: ")[1].split("\n")[0] for c in copies
+    )
+    assert reasons == [
+        'rule=reject_from; entry="bad.example"; matched="mailer-daemon@mx.bad.example"',
+        'rule=reject_from; entry="bad.example"; matched="x@bad.example"',
+    ]
+
+
+def test_unwritable_quarantine_defers_everyone_then_the_retry_delivers(
+    mail: MailHarness,
+) -> None:
+    """A disk or permission problem in the quarantine is a 4xx for the whole message:
+    hanako does not get a copy that taro's filter could not handle, and nothing is lost."""
+    mail.add_account("taro@example.jp")
+    mail.add_account("hanako@example.jp")
+    import_settings(mail, "taro@example.jp", {"reject_from": ["bad.example"]})
+    blocker = mail.mail_root / "example.jp" / "taro"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    shutil.chown(blocker.parent, 5000, 5000)  # the domain folder stays the delivery uid's
+    blocker.write_text("a file where the Maildir should be")
+    with pytest.raises(smtplib.SMTPDataError) as deferred:
+        mail.send("x@bad.example", ["taro@example.jp", "hanako@example.jp"], subject="once")
+    assert deferred.value.smtp_code == 451
+    assert b"4.3.0 Temporary mail filter problem" in deferred.value.smtp_error
+    mail.wait_until_delivered()
+    assert mail.files() == {}
+
+    blocker.unlink()  # the operator fixes the disk; the client's retry goes through
+    assert (
+        mail.send("x@bad.example", ["taro@example.jp", "hanako@example.jp"], subject="once") == {}
+    )
+    mail.wait_for_files("example.jp/hanako/new")
+    mail.wait_for_files("example.jp/taro/.Junk/new")
+    mail.wait_until_delivered()
+    assert {k: len(v) for k, v in mail.files().items()} == {
+        "example.jp/hanako/new": 1,
+        "example.jp/taro/.Junk/new": 1,
+    }

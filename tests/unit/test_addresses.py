@@ -63,3 +63,25 @@ def test_lookup_cost_is_per_label_not_per_entry() -> None:
     assert counted.match("a@x.y.spam99999.example") == "spam99999.example"
     assert len(probes) <= len(domain_suffixes("x.y.spam99999.example"))
     assert len(big) == 100_000
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ('<"Taro"@Example.JP>', "taro@example.jp"),  # quoted local part, as Postfix delivers it
+        ("<@relay.example:taro@example.jp>", "taro@example.jp"),  # source route
+        ("taro@example.jp.", "taro@example.jp"),  # the root dot
+        ("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ", "taro@example.jp"),  # full width, as an IME types it
+        ("x@例え.jp", "x@xn--r8jz45g.jp"),  # internationalised domain → its ASCII form
+        ("<>", ""),
+    ],
+)
+def test_canonical_forms(given: str, canonical: str) -> None:
+    assert normalize_address(given) == canonical
+
+
+def test_trailing_dot_and_idn_senders_still_match() -> None:
+    matcher = SuffixMatcher.build(["bad.example", "例え.jp"])
+    assert matcher.match("x@bad.example.") == "bad.example"
+    assert matcher.match("x@xn--r8jz45g.jp") == "例え.jp"
+    assert matcher.match("x@sub.例え.jp") == "例え.jp"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sekisho.config import ConfigError, load_settings
+from sekisho.config import ConfigError, load_settings, local_secret_key
 
 EXAMPLE = Path(__file__).parents[2] / "deploy/sekisho.toml.example"
 
@@ -22,7 +22,8 @@ def test_defaults_without_any_file() -> None:
 def test_the_shipped_example_file_loads() -> None:
     settings = load_settings(EXAMPLE, environ={"SEKISHO_SECRET_KEY": "k"})
     assert settings.mail_root == Path("/var/mail/vhosts")
-    assert settings.mailbox_uid_gid == (5000, 5000)
+    assert settings.mailbox_uid_gid is None
+    assert settings.milter_listen == "unix:/var/spool/postfix/sekisho/milter.sock"
     assert settings.session_cookie_secure is True
 
 
@@ -48,3 +49,25 @@ def test_unknown_key_and_bad_value_are_named(tmp_path: Path) -> None:
         load_settings(environ={"SEKISHO_SECRET_KEY": "k", "SEKISHO_MILTER_TIMEOUT": "soon"})
     with pytest.raises(ConfigError, match="session_cookie_secure: 'maybe' is not a valid bool"):
         load_settings(environ={"SEKISHO_SECRET_KEY": "k", "SEKISHO_SESSION_COOKIE_SECURE": "maybe"})
+
+
+def test_integer_for_a_float_key_and_mailbox_owner_checked_at_load(tmp_path: Path) -> None:
+    config = tmp_path / "int.toml"
+    config.write_text("policy_refresh_seconds = 2\n")
+    assert load_settings(config, environ={}).policy_refresh_seconds == 2.0
+    with pytest.raises(ConfigError, match="mailbox_owner: 'vmail:vmail' is not uid:gid"):
+        load_settings(environ={"SEKISHO_MAILBOX_OWNER": "vmail:vmail"})
+
+
+def test_secret_key_is_required_without_a_local_sqlite_store() -> None:
+    settings = load_settings(environ={"SEKISHO_DATABASE_URL": "postgresql://db/sekisho"})
+    with pytest.raises(ConfigError, match="secret_key must be set"):
+        local_secret_key(settings)
+
+
+def test_local_secret_key_is_created_once(tmp_path: Path) -> None:
+    settings = load_settings(environ={"SEKISHO_DATABASE_URL": f"sqlite:///{tmp_path}/s.db"})
+    first = local_secret_key(settings)
+    assert len(first) == 64
+    assert local_secret_key(settings) == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600

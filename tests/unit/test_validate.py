@@ -91,3 +91,20 @@ def test_word_without_dot_is_accepted_with_a_warning() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     text = "good.example\nbad one\nx@\ngood.example"
     assert len(check_address_entries(text).problems) == 3
+
+
+def test_entries_that_could_never_match_are_refused() -> None:
+    assert messages("*.bad.example") == [
+        "Line 1: “*.bad.example”: no “*” is needed; a domain (example.com) already covers "
+        "all its subdomains."
+    ]
+    assert messages("bad.example/x") == [
+        "Line 1: “bad.example/x” contains a character that cannot be part of an address."
+    ]
+    assert messages("a@-") == ["Line 1: “a@-” is not a valid domain or address."]
+
+
+def test_full_width_and_idn_entries_are_kept_readable() -> None:
+    check = check_address_entries("ｂａｄ.example\n例え.JP\nBad.Example.")
+    assert check.entries == ("bad.example", "例え.jp")
+    assert [p.render() for p in check.problems] == ["Line 3: “Bad.Example.” repeats line 1."]

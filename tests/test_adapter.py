@@ -1,0 +1,123 @@
+"""The pymilter adapter driven through pymilter's own test context (no MTA): negotiated
+round trips, verdicts, and every failure becoming a 451 with nothing removed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import Milter
+import pytest
+from Milter.testctx import TestCtx as MilterContext
+
+from sekisho.milter.adapter import SekishoMilter
+from sekisho.milter.maildir import Ownership
+from sekisho.milter.quarantine import Quarantine
+from sekisho.milter.transaction import MailTransaction
+from sekisho.store import accounts
+from sekisho.store.db import Store
+from sekisho.store.policies import PolicyCache
+from sekisho.store.reject_lists import add_reject_from
+
+
+def context_for(store: Store, mail_root: Path, monkeypatch: pytest.MonkeyPatch) -> MilterContext:
+    cache = PolicyCache(store, 0.0)
+    quarantine = Quarantine(store, mail_root, Ownership())
+
+    def new_transaction() -> MailTransaction:
+        return MailTransaction(cache.get, quarantine, spool_memory_bytes=1024)
+
+    monkeypatch.setattr(Milter, "factory", lambda: SekishoMilter(new_transaction))
+    ctx = MilterContext()
+    ctx._negotiate()
+    return ctx
+
+
+@pytest.fixture
+def ctx(
+    store: Store, example_domain: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MilterContext]:
+    with store.transaction() as session:
+        accounts.add_account(session, "taro@example.jp", "secret123")
+        accounts.add_account(session, "hanako@example.jp", "secret123")
+        add_reject_from(
+            session, accounts.require_account(session, "taro@example.jp").id, ["bad.example"]
+        )
+    context = context_for(store, tmp_path / "mail", monkeypatch)
+    yield context
+    context._close()
+
+
+def begin(ctx: MilterContext, sender: str, *recipients: str) -> list[int]:
+    codes = [ctx._priv.envfrom(f"<{sender}>")]
+    codes += [ctx._priv.envrcpt(f"<{r}>") for r in recipients]
+    codes.append(ctx._priv.header("From", sender))
+    codes.append(ctx._priv.header("Subject", "hello"))
+    return codes
+
+
+def test_negotiation_skips_what_sekisho_does_not_need(ctx: MilterContext) -> None:
+    for step in (
+        Milter.P_NOCONNECT,
+        Milter.P_NOHELO,
+        Milter.P_NODATA,
+        Milter.P_NOUNKNOWN,
+        Milter.P_NR_MAIL,
+        Milter.P_NR_HDR,
+        Milter.P_NR_BODY,
+    ):
+        assert ctx._protocol & step
+    # RCPT must be answered: a store failure is a per-recipient 451.
+    assert not ctx._protocol & (Milter.P_NORCPT | Milter.P_NR_RCPT)
+
+
+def test_nobody_caught_is_accepted_at_end_of_headers(ctx: MilterContext) -> None:
+    assert begin(ctx, "friend@good.example", "taro@example.jp") == [
+        Milter.NOREPLY,
+        Milter.CONTINUE,
+        Milter.NOREPLY,
+        Milter.NOREPLY,
+    ]
+    assert ctx._priv.eoh() == Milter.ACCEPT
+
+
+def test_caught_recipient_is_removed_and_the_other_kept(ctx: MilterContext, tmp_path: Path) -> None:
+    begin(ctx, "x@bad.example", "taro@example.jp", "hanako@example.jp")
+    assert ctx._priv.eoh() == Milter.CONTINUE
+    assert ctx._priv.body(b"body\r\n") == Milter.NOREPLY
+    assert ctx._eom() == Milter.ACCEPT
+    assert ctx._delrcpt == ["<taro@example.jp>"]
+    assert len(list((tmp_path / "mail/example.jp/taro/.Junk/new").iterdir())) == 1
+
+
+def test_everyone_caught_is_discarded(ctx: MilterContext) -> None:
+    begin(ctx, "x@bad.example", "taro@example.jp")
+    ctx._priv.eoh()
+    ctx._priv.body(b"body\r\n")
+    assert ctx._eom() == Milter.DISCARD
+
+
+def test_unwritable_quarantine_defers_the_whole_message(ctx: MilterContext, tmp_path: Path) -> None:
+    (tmp_path / "mail").write_text("not a folder")  # the Maildir root cannot be created
+    begin(ctx, "x@bad.example", "taro@example.jp", "hanako@example.jp")
+    ctx._priv.eoh()
+    ctx._priv.body(b"body\r\n")
+    assert ctx._eom() == Milter.TEMPFAIL
+    assert ctx._reply == ("451", "4.3.0", "Temporary mail filter problem, try again later")
+    assert ctx._delrcpt == []
+
+
+def test_store_down_defers_the_recipient(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not a database" * 100)
+    ctx = context_for(Store(f"sqlite:///{broken}"), tmp_path / "mail", monkeypatch)
+    assert ctx._priv.envfrom("<x@bad.example>") == Milter.NOREPLY
+    assert ctx._priv.envrcpt("<taro@example.jp>") == Milter.TEMPFAIL
+    assert ctx._reply == ("451", "4.3.0", "Mail filter settings are unavailable, try again later")
+    ctx._close()
+
+
+def test_callbacks_without_a_transaction_defer(ctx: MilterContext) -> None:
+    """An end of headers with no MAIL FROM seen (a lost state) must not accept."""
+    assert ctx._priv.eoh() == Milter.TEMPFAIL
+    assert ctx._reply[0] == "451"
