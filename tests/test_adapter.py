@@ -3,6 +3,7 @@ round trips, verdicts, and every failure becoming a 451 with nothing removed."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,3 +122,16 @@ def test_callbacks_without_a_transaction_defer(ctx: MilterContext) -> None:
     """An end of headers with no MAIL FROM seen (a lost state) must not accept."""
     assert ctx._priv.eoh() == Milter.TEMPFAIL
     assert ctx._reply[0] == "451"
+
+
+def test_spool_failure_while_collecting_defers_at_end_of_message(
+    ctx: MilterContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body chunk gets no reply, so a failure there is answered 451 at end of message."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    begin(ctx, "x@bad.example", "taro@example.jp")
+    assert ctx._priv.eoh() == Milter.CONTINUE
+    assert ctx._priv.body(b"x" * 4096) == Milter.NOREPLY  # over spool_memory_bytes: to disk
+    assert ctx._eom() == Milter.TEMPFAIL
+    assert ctx._reply == ("451", "4.3.0", "Temporary mail filter problem, try again later")
+    assert ctx._delrcpt == []

@@ -65,13 +65,7 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
 
     @Milter.noreply  # type: ignore[untyped-decorator]
     def header(self, name: str, value: str) -> int:
-        if self._transaction is not None and not self._failed:
-            try:
-                self._transaction.add_header(name, value)
-            except Exception:
-                log.exception("header_failed queue_id=%s", self._transaction.queue_id)
-                self._failed = True
-        return CONTINUE
+        return self._collect(lambda t: t.add_header(name, value))
 
     def eoh(self) -> int:
         def step(transaction: MailTransaction) -> int:
@@ -82,13 +76,7 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
 
     @Milter.noreply  # type: ignore[untyped-decorator]
     def body(self, chunk: bytes) -> int:
-        if self._transaction is not None and not self._failed:
-            try:
-                self._transaction.add_body(chunk)
-            except Exception:
-                log.exception("body_failed queue_id=%s", self._transaction.queue_id)
-                self._failed = True
-        return CONTINUE
+        return self._collect(lambda t: t.add_body(chunk))
 
     def eom(self) -> int:
         def step(transaction: MailTransaction) -> int:
@@ -105,6 +93,16 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
 
     def close(self) -> int:
         self._reset()
+        return CONTINUE
+
+    def _collect(self, step: Callable[[MailTransaction], None]) -> int:
+        """A callback the MTA awaits no reply to: a failure is answered at the next reply."""
+        if self._transaction is not None and not self._failed:
+            try:
+                step(self._transaction)
+            except Exception:
+                log.exception("collect_failed queue_id=%s", self._transaction.queue_id)
+                self._failed = True
         return CONTINUE
 
     def _guarded(self, step: Callable[[MailTransaction], int]) -> int:
