@@ -13,6 +13,8 @@ all on 127.0.0.1, and pushes the same load through each of them:
   sekisho-tcp          the same on inet:
   sekisho-unix+junk    extra, not in the goals: --junk-share of the mail comes from a
                        sender on the first recipient's list, so that copy is quarantined
+  sekisho-tcp+junk     the same on inet:, where quarantining answers end-of-message with
+                       two packets (delete recipient, accept): the case Nagle would stall
 
 The load is smtp-source(1) from the postfix package: --sessions parallel SMTP sessions, a
 new connection per message (as inbound MX traffic), each message to --recipients mailboxes
@@ -95,6 +97,7 @@ SETUPS = (
     Setup("sekisho-unix", "sekisho"),
     Setup("sekisho-tcp", "sekisho", "inet"),
     Setup("sekisho-unix+junk", "sekisho", junk=True),
+    Setup("sekisho-tcp+junk", "sekisho", "inet", junk=True),
 )
 
 SETUPS_BY_NAME = {setup.name: setup for setup in SETUPS}
@@ -110,6 +113,7 @@ RATIOS = (
     ("noop-tcp", "bare", None),
     ("noop-tcp+nodelay", "bare", None),
     ("sekisho-unix+junk", "sekisho-unix", None),
+    ("sekisho-tcp+junk", "sekisho-tcp", None),
 )
 
 
@@ -150,6 +154,11 @@ class Instance:
     @property
     def mail_root(self) -> Path:
         return self.postfix.mail_root
+
+    def milter_log_tail(self, lines: int = 5) -> str:
+        log = self.postfix.run / "milter.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return "\n".join("    " + line for line in text.splitlines()[-lines:])
 
 
 # --- the store and the processes ---------------------------------------------------------
@@ -610,7 +619,13 @@ def main() -> None:
             shift = (round_number - 1) % max(1, len(instances))
             for instance in instances[shift:] + instances[:shift]:
                 share = options.junk_share if instance.setup.junk else 0.0
-                batch = run_batch(instance, load, share)
+                try:
+                    batch = run_batch(instance, load, share)
+                except (TimeoutError, RuntimeError) as error:
+                    print(f"  {instance.setup.name} left out, it failed: {last_line(error)}")
+                    print(instance.milter_log_tail(), flush=True)
+                    instances.remove(instance)
+                    continue
                 instance.batches.append(batch)
                 print(
                     f"round {round_number} {instance.setup.name:<19} "

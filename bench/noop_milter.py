@@ -11,23 +11,24 @@ Run as its own process (libmilter is process-global)::
     python bench/noop_milter.py --listen unix:/run/x/noop.sock
     python bench/noop_milter.py --listen inet:127.0.0.1:8891 [--nodelay]
 
-``--listen`` takes Postfix syntax. ``--nodelay`` applies sekisho's TCP_NODELAY trick to
-the listening socket (sekisho.milter.server._disable_nagle_on_listener, repeated here
-with the descriptor of listdir itself skipped); without it this is libmilter exactly as
-pymilter ships it.
+``--listen`` takes Postfix syntax. The callback wiring is sekisho's (the same as
+Milter.runmilter's); ``--nodelay`` applies sekisho's TCP_NODELAY trick to the listening
+socket, without it this is libmilter exactly as pymilter ships it.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 from pathlib import Path
 
 import Milter
 import milter
 
-from sekisho.milter.server import libmilter_address
+from sekisho.milter.server import (
+    disable_nagle_on_listener,
+    libmilter_address,
+    register_callbacks,
+)
 
 CONTINUE: int = Milter.CONTINUE
 
@@ -52,47 +53,6 @@ class NoopMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no type h
         return CONTINUE
 
 
-def _register() -> None:
-    """Milter.runmilter's wiring, which leaves no hook between opening the socket and main."""
-    milter.set_connect_callback(Milter.connect_callback)
-    milter.set_helo_callback(lambda ctx, host: ctx.getpriv().hello(host))
-    milter.set_envfrom_callback(lambda ctx, *b: ctx.getpriv().envfrom_bytes(*b))
-    milter.set_envrcpt_callback(lambda ctx, *b: ctx.getpriv().envrcpt_bytes(*b))
-    milter.set_header_callback(lambda ctx, f, v: ctx.getpriv().header_bytes(f, v))
-    milter.set_eoh_callback(lambda ctx: ctx.getpriv().eoh())
-    milter.set_body_callback(lambda ctx, chunk: ctx.getpriv().body(chunk))
-    milter.set_eom_callback(lambda ctx: ctx.getpriv().eom())
-    milter.set_abort_callback(lambda ctx: ctx.getpriv().abort())
-    milter.set_close_callback(Milter.close_callback)
-    milter.register(
-        "noop",
-        data=lambda ctx: ctx.getpriv().data(),
-        unknown=lambda ctx, cmd: ctx.getpriv().unknown(cmd),
-        negotiate=Milter.negotiate_callback,
-    )
-
-
-def disable_nagle_on_listener(port: int) -> None:
-    """TCP_NODELAY on libmilter's listening socket; Linux copies it to accepted sockets."""
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            duplicate = os.dup(int(name))
-        except OSError:  # the descriptor listdir read the folder with, closed by now
-            continue
-        try:
-            probe = socket.socket(fileno=duplicate)
-        except OSError:
-            os.close(duplicate)
-            continue
-        with probe:
-            try:
-                listening = probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
-                if listening and probe.family == socket.AF_INET and probe.getsockname()[1] == port:
-                    probe.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                continue
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listen", required=True, help="unix:/path or inet:127.0.0.1:PORT")
@@ -100,7 +60,7 @@ def main() -> None:
     options = parser.parse_args()
 
     Milter.factory = NoopMilter
-    _register()
+    register_callbacks("noop")
     address = libmilter_address(options.listen)
     milter.setconn(address)
     milter.settimeout(60)

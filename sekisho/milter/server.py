@@ -45,7 +45,7 @@ def serve(settings: Settings) -> None:
         return MailTransaction(policies.get, quarantine, settings.spool_memory_bytes)
 
     Milter.factory = lambda: SekishoMilter(new_transaction)
-    _register()
+    register_callbacks("sekisho")
     address = libmilter_address(settings.milter_listen)
     if address.startswith("unix:"):
         Path(address.removeprefix("unix:")).parent.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -57,7 +57,7 @@ def serve(settings: Settings) -> None:
             Path(address.removeprefix("unix:")), settings.milter_socket_group
         )
     else:
-        _disable_nagle_on_listener(int(address.split(":")[1].split("@")[0]))
+        disable_nagle_on_listener(int(address.split(":")[1].split("@")[0]))
     log.info(
         "milter_listening address=%s database=%s",
         settings.milter_listen,
@@ -66,7 +66,7 @@ def serve(settings: Settings) -> None:
     milter.main()
 
 
-def _register() -> None:
+def register_callbacks(name: str) -> None:
     """The callback wiring of Milter.runmilter, which gives no hook between open and main."""
     milter.set_connect_callback(Milter.connect_callback)
     milter.set_helo_callback(lambda ctx, host: ctx.getpriv().hello(host))
@@ -79,7 +79,7 @@ def _register() -> None:
     milter.set_abort_callback(lambda ctx: ctx.getpriv().abort())
     milter.set_close_callback(Milter.close_callback)
     milter.register(
-        "sekisho",
+        name,
         data=lambda ctx: ctx.getpriv().data(),
         unknown=lambda ctx, cmd: ctx.getpriv().unknown(cmd),
         negotiate=Milter.negotiate_callback,
@@ -97,13 +97,17 @@ def _open_unix_socket_to_group(path: Path, group: str) -> None:
     os.chown(path, -1, gid)
 
 
-def _disable_nagle_on_listener(port: int) -> None:
+def disable_nagle_on_listener(port: int) -> None:
     """Set TCP_NODELAY on libmilter's listening socket; Linux copies it to accepted sockets.
 
-    Without it every small reply at end-of-message waits on a delayed ACK (~40 ms here).
+    Without it, replies sent back to back (delrcpt then the verdict, when a recipient is
+    quarantined) wait on a delayed ACK: 166 against 266 msg/s in bench/ here.
     """
     for name in os.listdir("/proc/self/fd"):
-        duplicate = os.dup(int(name))
+        try:
+            duplicate = os.dup(int(name))
+        except OSError:  # the descriptor listdir itself read with, closed by now
+            continue
         try:
             probe = socket.socket(fileno=duplicate)
         except OSError:

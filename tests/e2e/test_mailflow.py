@@ -13,7 +13,7 @@ import pytest
 
 from sekisho.store import accounts
 from sekisho.store.quarantine import quarantined_for
-from tests.e2e.conftest import MailHarness
+from tests.e2e.conftest import MailHarness, start_harness
 
 SEKISHO = str(Path(sys.executable).with_name("sekisho"))
 
@@ -230,3 +230,21 @@ def test_unwritable_quarantine_defers_everyone_then_the_retry_delivers(
         "example.jp/hanako/new": 1,
         "example.jp/taro/.Junk/new": 1,
     }
+
+
+def test_milter_on_tcp_quarantines_too(run_root: Path) -> None:
+    """inet: listening (TCP_NODELAY set on libmilter's socket) works end to end."""
+    harness = start_harness(run_root / "tcp", milter_transport="inet")
+    mail = next(harness)
+    try:
+        mail.reset()
+        mail.add_account("taro@example.jp")
+        mail.add_account("hanako@example.jp")
+        import_settings(mail, "taro@example.jp", {"reject_from": ["bad.example"]})
+        mail.send("x@bad.example", ["taro@example.jp", "hanako@example.jp"])
+        mail.wait_for_files("example.jp/taro/.Junk/new")
+        mail.wait_for_files("example.jp/hanako/new")
+        mail.wait_until_delivered()
+        assert set(mail.files()) == {"example.jp/taro/.Junk/new", "example.jp/hanako/new"}
+    finally:
+        harness.close()
