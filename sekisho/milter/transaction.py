@@ -24,7 +24,7 @@ from sekisho.milter.actions import (
 from sekisho.milter.quarantine import Quarantine
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.decide import decide
-from sekisho.rules.model import Decision, Message, Policy
+from sekisho.rules.model import Decision, Message, Policy, readable
 from sekisho.store.policies import PolicyUnavailableError
 
 log = logging.getLogger("sekisho.milter")
@@ -75,7 +75,7 @@ class MailTransaction:
         for recipient in self.recipients:
             if recipient.policy is not None:
                 recipient.decision = decide(recipient.policy, message)
-                self._log_decision(recipient)
+        self._log_decisions()
         if not any(r.decision and r.decision.quarantined for r in self.recipients):
             return Accept()
         # Closed by close(), which the adapter calls at end of message, abort and close.
@@ -141,18 +141,28 @@ class MailTransaction:
         if carry:
             yield carry
 
-    def _log_decision(self, recipient: Recipient) -> None:
-        decision = recipient.decision
-        assert decision is not None
-        hit = decision.hit
-        log.info(
-            "decision queue_id=%s rcpt=%s action=%s rule=%s entry=%s",
-            self.queue_id,
-            normalize_address(recipient.given),
-            decision.action.value,
-            hit.rule if hit else "-",
-            hit.entry if hit else "-",
-        )
+    def _log_decisions(self) -> None:
+        """One line per message: each filtered recipient, its action and the rule that hit.
+
+        ``decisions queue_id=Q taro@example.jp=quarantine:reject_from:"bad.example"
+        hanako@example.jp=deliver`` (one line, not one per recipient: the log lock is
+        the milter's largest Python cost).
+        """
+        parts = []
+        for recipient in self.recipients:
+            decision = recipient.decision
+            if decision is None:
+                continue
+            part = f"{normalize_address(recipient.given)}={decision.action.value}"
+            if decision.hit is not None:
+                part += f":{decision.hit.rule}:{_quoted(decision.hit.entry)}"
+            parts.append(part)
+        if parts:
+            log.info("decisions queue_id=%s %s", self.queue_id, " ".join(parts))
+
+
+def _quoted(text: str) -> str:
+    return '"' + readable(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _header_line(name: str, value: str) -> bytes:

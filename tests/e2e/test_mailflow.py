@@ -71,6 +71,12 @@ def test_one_transaction_two_recipients_only_taro_quarantines(mail: MailHarness)
     )
     assert record.file_name == files["example.jp/taro/.Junk/new"][0].name
     assert (record.expires_at - record.received_at).days == 7
+    # The milter's log names the Postfix queue id and each recipient's decision.
+    assert record.queue_id != "NOQUEUE"
+    assert (
+        f"decisions queue_id={record.queue_id} taro@example.jp=quarantine:reject_from:"
+        f'"bad.example" hanako@example.jp=deliver'
+    ) in mail.stack.milter.log_text()
     # The quarantine folder is a Maildir++ folder the delivery agent's uid owns.
     junk = mail.mail_root / "example.jp/taro/.Junk"
     assert (junk / "maildirfolder").exists()
