@@ -60,9 +60,9 @@ from pathlib import Path
 from statistics import median
 from typing import IO
 
-from sekisho.devstack.ports import free_port, wait_for_tcp, wait_for_unix
+from sekisho.devstack.ports import free_port, wait_for_listener
 from sekisho.devstack.postfix import VMAIL_UID, PostfixInstance
-from sekisho.devstack.processes import milter_process
+from sekisho.devstack.processes import milter_process, stop_process
 from sekisho.store.accounts import add_account, add_domain, require_account
 from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
@@ -183,30 +183,15 @@ def create_store(path: Path, addresses: list[str]) -> str:
     return url
 
 
-def stop_process(process: subprocess.Popen[bytes], grace: float = 0.5) -> None:
-    """SIGTERM, then SIGKILL: libmilter may take ~10 s to exit on its own."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def start_noop_milter(listen: str, nodelay: bool, log: IO[bytes]) -> subprocess.Popen[bytes]:
     command = [sys.executable, str(NOOP_MILTER), "--listen", listen]
     process = subprocess.Popen(
         [*command, "--nodelay"] if nodelay else command, stdout=log, stderr=subprocess.STDOUT
     )
-    kind, _, where = listen.partition(":")
     try:
-        if kind == "unix":
-            wait_for_unix(Path(where))
-        else:
-            wait_for_tcp(int(where.rpartition(":")[2]))
+        wait_for_listener(listen)
     except TimeoutError:
-        stop_process(process)
+        stop_process(process, grace=0.5)
         raise
     return process
 
@@ -240,7 +225,7 @@ def start_instance(
     elif setup.milter == "noop":
         log = stack.enter_context(milter_log.open("wb"))
         milter = start_noop_milter(listen, setup.nodelay, log)
-        stack.callback(stop_process, milter)
+        stack.callback(stop_process, milter, 0.5)
     postfix = PostfixInstance(
         run=run,
         mail_root=mail_root,

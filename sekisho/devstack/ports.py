@@ -36,3 +36,12 @@ def wait_for_unix(path: Path, timeout: float = 15.0) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listens on {path}") from None
             time.sleep(0.05)
+
+
+def wait_for_listener(listen: str, timeout: float = 15.0) -> None:
+    """Wait for ``unix:/path`` or ``inet:host:port`` (Postfix syntax) to accept connections."""
+    kind, _, where = listen.partition(":")
+    if kind == "unix":
+        wait_for_unix(Path(where), timeout)
+    else:
+        wait_for_tcp(int(where.rpartition(":")[2]), timeout)

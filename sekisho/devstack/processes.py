@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from sekisho.devstack.ports import wait_for_tcp, wait_for_unix
+from sekisho.devstack.ports import wait_for_listener, wait_for_tcp
 
 SEKISHO = Path(sys.executable).with_name("sekisho")
 
@@ -36,13 +35,8 @@ class SekishoProcess:
 
     def stop(self, grace: float = 2.0) -> None:
         """SIGTERM, then SIGKILL: libmilter may take ~10 s to exit on its own."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, grace)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -51,15 +45,22 @@ class SekishoProcess:
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
 
 
+def stop_process(process: subprocess.Popen[bytes], grace: float = 2.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds: libmilter may take ~10 s to exit."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def milter_process(environment: dict[str, str], listen: str, log_file: Path) -> SekishoProcess:
     milter = SekishoProcess(("milter", "--listen", listen), environment, log_file)
     milter.start()
-    kind, _, where = listen.partition(":")
     try:
-        if kind == "unix":
-            wait_for_unix(Path(where))
-        else:
-            wait_for_tcp(int(where.rpartition(":")[2]))
+        wait_for_listener(listen)
     except TimeoutError:
         milter.stop()
         raise TimeoutError("the milter did not start:\n" + milter.log_text()) from None
