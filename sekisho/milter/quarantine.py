@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from sekisho.milter.headers import QUARANTINE_REASON, quarantine_reason
 from sekisho.milter.maildir import Ownership, deliver, ensure_maildir, mailbox_path
 from sekisho.rules.model import Policy, RuleHit, readable
-from sekisho.store.db import Store
+from sekisho.store.db import IoRunner, Store, run_here
 from sekisho.store.quarantine import (
     QuarantineRecord,
     already_quarantined,
@@ -24,12 +25,28 @@ JUNK_FOLDER = ".Junk"
 
 
 class Quarantine:
-    def __init__(self, store: Store, mail_root: Path, ownership: Ownership) -> None:
+    def __init__(
+        self, store: Store, mail_root: Path, ownership: Ownership, io: IoRunner[Any] = run_here
+    ) -> None:
         self._store = store
         self._mail_root = mail_root
         self._ownership = ownership
+        self._io = io
 
     def put(
+        self,
+        policy: Policy,
+        hit: RuleHit,
+        sender: str,
+        subject: str,
+        queue_id: str,
+        message_key: str,
+        message: Iterable[bytes],
+    ) -> None:
+        """Write the copy durably, then its row (through ``io``: the milter's store threads)."""
+        self._io(lambda: self._put(policy, hit, sender, subject, queue_id, message_key, message))
+
+    def _put(
         self,
         policy: Policy,
         hit: RuleHit,

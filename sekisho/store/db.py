@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+# Runs a piece of store I/O and returns its result; the milter runs it on Python's own
+# threads (see sekisho.milter.server), everything else calls it directly.
+IoRunner = Callable[[Callable[[], T]], T]
+
+
+def run_here(work: Callable[[], T]) -> T:
+    return work()
 
 
 def make_engine(database_url: str) -> Engine:

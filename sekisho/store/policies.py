@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from sekisho.rules.addresses import SuffixMatcher, normalize_address
 from sekisho.rules.model import Policy
-from sekisho.store.db import Store
+from sekisho.store.db import IoRunner, Store, run_here
 from sekisho.store.models import Account
 from sekisho.store.reject_lists import reject_from_values
 
@@ -72,11 +73,13 @@ class PolicyCache:
         refresh_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = 100_000,
+        io: IoRunner[Any] = run_here,
     ) -> None:
         self._store = store
         self._refresh = refresh_seconds
         self._clock = clock
         self._max_entries = max_entries
+        self._io = io
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -97,10 +100,10 @@ class PolicyCache:
         if cached is not None:
             known = cached.policy
             identity = (known.account_id, known.version) if known is not None else None
-            if current_version(self._store, key) == identity:
+            if self._io(lambda: current_version(self._store, key)) == identity:
                 self._remember(key, _Entry(known, now))
                 return known
-        fresh = load_policy(self._store, key)
+        fresh: Policy | None = self._io(lambda: load_policy(self._store, key))
         self._remember(key, _Entry(fresh, now))
         return fresh
 
