@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from sekisho.devstack.ports import wait_for_listener, wait_for_tcp
+from sekisho.devstack.ports import wait_for_listener
 
 SEKISHO = Path(sys.executable).with_name("sekisho")
 
@@ -56,23 +56,22 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 2.0) -> None:
             process.wait()
 
 
-def milter_process(environment: dict[str, str], listen: str, log_file: Path) -> SekishoProcess:
-    milter = SekishoProcess(("milter", "--listen", listen), environment, log_file)
-    milter.start()
+def _started(process: SekishoProcess, listen: str, what: str) -> SekishoProcess:
+    process.start()
     try:
         wait_for_listener(listen)
     except TimeoutError:
-        milter.stop()
-        raise TimeoutError("the milter did not start:\n" + milter.log_text()) from None
-    return milter
+        process.stop()
+        raise TimeoutError(f"the {what} did not start:\n" + process.log_text()) from None
+    return process
+
+
+def milter_process(environment: dict[str, str], listen: str, log_file: Path) -> SekishoProcess:
+    milter = SekishoProcess(("milter", "--listen", listen), environment, log_file)
+    return _started(milter, listen, "milter")
 
 
 def web_process(environment: dict[str, str], port: int, log_file: Path) -> SekishoProcess:
-    web = SekishoProcess(("web", "--listen", f"127.0.0.1:{port}"), environment, log_file)
-    web.start()
-    try:
-        wait_for_tcp(port)
-    except TimeoutError:
-        web.stop()
-        raise TimeoutError("the web UI did not start:\n" + web.log_text()) from None
-    return web
+    listen = f"127.0.0.1:{port}"
+    web = SekishoProcess(("web", "--listen", listen), environment, log_file)
+    return _started(web, f"inet:{listen}", "web UI")

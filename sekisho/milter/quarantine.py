@@ -44,45 +44,37 @@ class Quarantine:
         message: Iterable[bytes],
     ) -> None:
         """Write the copy durably, then its row (through ``io``: the milter's store threads)."""
-        self._io(lambda: self._put(policy, hit, sender, subject, queue_id, message_key, message))
 
-    def _put(
-        self,
-        policy: Policy,
-        hit: RuleHit,
-        sender: str,
-        subject: str,
-        queue_id: str,
-        message_key: str,
-        message: Iterable[bytes],
-    ) -> None:
-        with self._store.read() as session:
-            if already_quarantined(session, policy.account_id, message_key):
-                return
-        mailbox = mailbox_path(self._mail_root, policy.address)
-        ensure_maildir(mailbox, self._ownership, is_subfolder=False)
-        folder = mailbox / JUNK_FOLDER
-        ensure_maildir(folder, self._ownership, is_subfolder=True)
-        trace = _trace_headers(sender, policy.address, hit)
-        file_name = deliver(folder, _chain(trace, message), self._ownership)
-        record = QuarantineRecord(
-            account_id=policy.account_id,
-            message_key=message_key,
-            file_name=file_name,
-            rule=hit.rule,
-            entry=readable(hit.entry),
-            matched=readable(hit.matched),
-            sender=readable(sender),
-            subject=subject,
-            queue_id=queue_id,
-        )
-        try:
-            recorded = record_quarantine_once(self._store, record)
-        except BaseException:
-            (folder / "new" / file_name).unlink(missing_ok=True)  # no copy without its row
-            raise
-        if not recorded:  # a concurrent attempt of the same message recorded its own copy
-            (folder / "new" / file_name).unlink(missing_ok=True)
+        def work() -> None:
+            with self._store.read() as session:
+                if already_quarantined(session, policy.account_id, message_key):
+                    return
+            mailbox = mailbox_path(self._mail_root, policy.address)
+            ensure_maildir(mailbox, self._ownership, is_subfolder=False)
+            folder = mailbox / JUNK_FOLDER
+            ensure_maildir(folder, self._ownership, is_subfolder=True)
+            trace = _trace_headers(sender, policy.address, hit)
+            file_name = deliver(folder, _chain(trace, message), self._ownership)
+            record = QuarantineRecord(
+                account_id=policy.account_id,
+                message_key=message_key,
+                file_name=file_name,
+                rule=hit.rule,
+                entry=readable(hit.entry),
+                matched=readable(hit.matched),
+                sender=readable(sender),
+                subject=subject,
+                queue_id=queue_id,
+            )
+            try:
+                recorded = record_quarantine_once(self._store, record)
+            except BaseException:
+                (folder / "new" / file_name).unlink(missing_ok=True)  # no copy without its row
+                raise
+            if not recorded:  # a concurrent attempt of the same message recorded its own copy
+                (folder / "new" / file_name).unlink(missing_ok=True)
+
+        self._io(work)
 
 
 def _trace_headers(sender: str, recipient: str, hit: RuleHit) -> bytes:
