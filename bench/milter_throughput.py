@@ -63,10 +63,11 @@ from typing import IO
 from sekisho.devstack.ports import free_port, wait_for_listener
 from sekisho.devstack.postfix import VMAIL_UID, PostfixInstance
 from sekisho.devstack.processes import milter_process, stop_process
+from sekisho.rules.lists import REJECT_FROM
 from sekisho.store.accounts import add_account, add_domain, require_account
 from sekisho.store.db import Store
+from sekisho.store.lists import add_values
 from sekisho.store.migrate import upgrade
-from sekisho.store.reject_lists import add_reject_from
 
 DOMAIN = "example.jp"
 LOCAL_PART = "bench"
@@ -177,7 +178,7 @@ def create_store(path: Path, addresses: list[str]) -> str:
                 entries = [f"spam{i}.example" for i in range(REJECT_ENTRIES)]
                 if index == 0:
                     entries[-1] = JUNK_ENTRY
-                add_reject_from(session, require_account(session, address).id, entries)
+                add_values(session, require_account(session, address).id, REJECT_FROM, entries)
     finally:
         store.dispose()
     return url

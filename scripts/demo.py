@@ -17,9 +17,10 @@ from pathlib import Path
 
 from sekisho.devstack.ports import wait_for_tcp
 from sekisho.devstack.stack import LocalStack
+from sekisho.rules.lists import REJECT_FROM
 from sekisho.store import accounts
 from sekisho.store.db import Store
-from sekisho.store.reject_lists import add_reject_from
+from sekisho.store.lists import add_values, values
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = Path(os.environ.get("SEKISHO_DEMO_DIR", ROOT / "var" / "demo"))
@@ -54,8 +55,8 @@ def seed(database_url: str) -> None:
             if accounts.find_account(session, address) is None:
                 accounts.add_account(session, address, password)
         taro = accounts.require_account(session, "taro@example.jp")
-        if not taro.reject_from:
-            add_reject_from(session, taro.id, ["bad.example", "spam@junk.example"])
+        if not values(session, taro.id, REJECT_FROM):
+            add_values(session, taro.id, REJECT_FROM, ["bad.example", "spam@junk.example"])
     store.dispose()
 
 

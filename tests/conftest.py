@@ -17,6 +17,7 @@ from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
 
+pytest_plugins = ["tests.webclient"]
 _database_numbers = itertools.count()
 
 

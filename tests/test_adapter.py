@@ -15,10 +15,12 @@ from sekisho.milter.adapter import SekishoMilter
 from sekisho.milter.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
+from sekisho.rules.lists import REJECT_FROM
 from sekisho.store import accounts
 from sekisho.store.db import Store
+from sekisho.store.hits import HitCounter
+from sekisho.store.lists import add_values
 from sekisho.store.policies import PolicyCache
-from sekisho.store.reject_lists import add_reject_from
 
 
 def context_for(store: Store, mail_root: Path, monkeypatch: pytest.MonkeyPatch) -> MilterContext:
@@ -26,7 +28,9 @@ def context_for(store: Store, mail_root: Path, monkeypatch: pytest.MonkeyPatch) 
     quarantine = Quarantine(store, mail_root, Ownership())
 
     def new_transaction() -> MailTransaction:
-        return MailTransaction(cache.get, quarantine, spool_memory_bytes=1024)
+        return MailTransaction(
+            cache.get, quarantine, spool_memory_bytes=1024, record_hit=HitCounter(store).record
+        )
 
     monkeypatch.setattr(Milter, "factory", lambda: SekishoMilter(new_transaction))
     ctx = MilterContext()
@@ -41,8 +45,11 @@ def ctx(
     with store.transaction() as session:
         accounts.add_account(session, "taro@example.jp", "secret123")
         accounts.add_account(session, "hanako@example.jp", "secret123")
-        add_reject_from(
-            session, accounts.require_account(session, "taro@example.jp").id, ["bad.example"]
+        add_values(
+            session,
+            accounts.require_account(session, "taro@example.jp").id,
+            REJECT_FROM,
+            ["bad.example"],
         )
     context = context_for(store, tmp_path / "mail", monkeypatch)
     yield context

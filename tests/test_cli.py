@@ -70,12 +70,38 @@ def test_suspend_and_resume(sekisho: CliRunner) -> None:
 
 def test_settings_round_trip_without_the_form_limit(sekisho: CliRunner) -> None:
     sekisho.invoke(main, ["account", "add", "taro@example.jp", "--password", "secret123"])
-    entries = [f"spam{i}.example" for i in range(50)]
-    document = json.dumps({"reject_from": entries})
-    result = sekisho.invoke(main, ["settings", "import", "taro@example.jp", "-"], input=document)
+    document = {
+        "reject_from": [f"spam{i}.example" for i in range(50)],
+        "reject_subject": ["未承諾広告", "Hello"] + [f"offer {i}" for i in range(30)],
+        "reject_header": {
+            "from_missing": True,
+            "from_empty_angle": False,
+            "from_empty": True,
+            "subject_missing": False,
+            "subject_empty": False,
+        },
+        "allow_from": ["friend@bad.example", "partner.example"],
+    }
+    result = sekisho.invoke(
+        main, ["settings", "import", "taro@example.jp", "-"], input=json.dumps(document)
+    )
     assert result.exit_code == 0, result.output
     exported = sekisho.invoke(main, ["settings", "export", "taro@example.jp"])
-    assert json.loads(exported.output) == {"reject_from": entries}
+    assert json.loads(exported.output) == document
+
+
+def test_header_keys_left_out_keep_their_value(sekisho: CliRunner) -> None:
+    sekisho.invoke(main, ["account", "add", "taro@example.jp", "--password", "secret123"])
+    for document in (
+        {"reject_header": {"from_missing": True}},
+        {"reject_header": {"subject_empty": True}},
+    ):
+        sekisho.invoke(
+            main, ["settings", "import", "taro@example.jp", "-"], input=json.dumps(document)
+        )
+    exported = json.loads(sekisho.invoke(main, ["settings", "export", "taro@example.jp"]).output)
+    on = {key for key, value in exported["reject_header"].items() if value}
+    assert on == {"from_missing", "subject_empty"}
 
 
 @pytest.mark.parametrize(
@@ -85,6 +111,11 @@ def test_settings_round_trip_without_the_form_limit(sekisho: CliRunner) -> None:
         ({"reject_from": ["a.example", "A.example"]}, "repeats line 1"),
         ({"reject_from": ["x" * 321]}, "at most 320 are allowed"),
         ({"reject_from": "bad.example"}, "must be a list of strings"),
+        ({"reject_subject": ["ｱｲｳ"]}, "half-width katakana (ｱｲｳ)"),
+        ({"reject_subject": ["x"]}, "enter at least 2 characters"),
+        ({"allow_from": ["taro@"]}, "is a local part alone"),
+        ({"reject_header": {"from_missing": "yes"}}, "must be an object of true/false values"),
+        ({"reject_header": {"from_gone": True}}, "Unknown key “reject_header.from_gone”"),
         ({"reject_frm": ["bad.example"]}, "Unknown key “reject_frm”"),
         ({"virus_scan": True}, "“virus_scan” is not supported by this version"),
         (["bad.example"], "must be a JSON object"),
@@ -101,4 +132,5 @@ def test_import_is_all_or_nothing(sekisho: CliRunner, document: object, reason: 
     assert reason in result.output
     assert "nothing was imported" in result.output
     exported = sekisho.invoke(main, ["settings", "export", "taro@example.jp"])
-    assert json.loads(exported.output) == {"reject_from": ["kept.example"]}
+    assert json.loads(exported.output)["reject_from"] == ["kept.example"]
+    assert json.loads(exported.output)["reject_subject"] == []

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from sekisho.rules.validate import check_address_entries
+from sekisho.rules.lists import REJECT_FROM
 from sekisho.store import accounts
 from sekisho.store.db import Store
+from sekisho.store.lists import add_values, values
 from sekisho.store.migrate import upgrade
 from sekisho.store.passwords import verify_password
 from sekisho.store.policies import PolicyCache, PolicyUnavailableError, load_policy
-from sekisho.store.reject_lists import add_reject_from, reject_from_values
 
 
 def test_account_with_temporary_password(store: Store, example_domain: str) -> None:
@@ -67,7 +67,7 @@ def _taro(store: Store) -> int:
 def test_policy_snapshot_holds_the_list(store: Store, example_domain: str) -> None:
     account_id = _taro(store)
     with store.transaction() as session:
-        add_reject_from(session, account_id, check_address_entries("bad.example").entries)
+        add_values(session, account_id, REJECT_FROM, ["bad.example"])
     policy = load_policy(store, "taro@example.jp")
     assert policy is not None
     assert policy.reject_from.match("x@bad.example") == "bad.example"
@@ -82,7 +82,7 @@ def test_cache_trusts_a_snapshot_for_the_refresh_window(store: Store, example_do
     assert first is not None
     assert not len(first.reject_from)
     with store.transaction() as session:
-        add_reject_from(session, account_id, ["bad.example"])
+        add_values(session, account_id, REJECT_FROM, ["bad.example"])
     now[0] = 0.5
     assert cache.get("taro@example.jp") is first  # inside the window: no query at all
     now[0] = 1.5
@@ -96,7 +96,7 @@ def test_cache_trusts_a_snapshot_for_the_refresh_window(store: Store, example_do
 def test_cache_notices_an_account_added_again(store: Store, example_domain: str) -> None:
     account_id = _taro(store)
     with store.transaction() as session:
-        add_reject_from(session, account_id, ["old.example"])
+        add_values(session, account_id, REJECT_FROM, ["old.example"])
     cache = PolicyCache(store, refresh_seconds=0.0)
     cached = cache.get("taro@example.jp")
     assert cached is not None
@@ -104,7 +104,7 @@ def test_cache_notices_an_account_added_again(store: Store, example_domain: str)
         session.delete(accounts.require_account(session, "taro@example.jp"))
     new_id = _taro(store)
     with store.transaction() as session:
-        add_reject_from(session, new_id, ["new.example"])  # the same version number again
+        add_values(session, new_id, REJECT_FROM, ["new.example"])  # the same version number again
     assert new_id != account_id  # ids are never reused
     policy = cache.get("taro@example.jp")
     assert policy is not None
@@ -145,6 +145,6 @@ def test_cache_is_bounded(store: Store, example_domain: str) -> None:
 def test_reject_values_are_unique_per_account(store: Store, example_domain: str) -> None:
     account_id = _taro(store)
     with store.transaction() as session:
-        add_reject_from(session, account_id, ["a.example", "b.example"])
+        add_values(session, account_id, REJECT_FROM, ["a.example", "b.example"])
     with store.read() as session:
-        assert reject_from_values(session, account_id) == ["a.example", "b.example"]
+        assert values(session, account_id, REJECT_FROM) == ["a.example", "b.example"]

@@ -12,28 +12,38 @@ from sekisho.milter.actions import Accept, Continue, DeleteRecipient, Discard, E
 from sekisho.milter.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
+from sekisho.rules.lists import REJECT_FROM
 from sekisho.store import accounts
 from sekisho.store.db import Store
+from sekisho.store.hits import HitCounter
+from sekisho.store.lists import add_values
 from sekisho.store.policies import PolicyCache
 from sekisho.store.quarantine import quarantined_for
-from sekisho.store.reject_lists import add_reject_from
+
+
+@pytest.fixture
+def hits(store: Store) -> HitCounter:
+    return HitCounter(store)
 
 
 @pytest.fixture
 def new_transaction(
-    store: Store, example_domain: str, tmp_path: Path
+    store: Store, example_domain: str, tmp_path: Path, hits: HitCounter
 ) -> Callable[[], MailTransaction]:
     with store.transaction() as session:
         accounts.add_account(session, "taro@example.jp", "secret123")
         accounts.add_account(session, "hanako@example.jp", "secret123")
-        add_reject_from(
-            session, accounts.require_account(session, "taro@example.jp").id, ["bad.example"]
+        add_values(
+            session,
+            accounts.require_account(session, "taro@example.jp").id,
+            REJECT_FROM,
+            ["bad.example"],
         )
     cache = PolicyCache(store, 0.0)
     quarantine = Quarantine(store, tmp_path / "mail", Ownership())
 
     def build() -> MailTransaction:
-        return MailTransaction(cache.get, quarantine, spool_memory_bytes=64)
+        return MailTransaction(cache.get, quarantine, spool_memory_bytes=64, record_hit=hits.record)
 
     return build
 

@@ -6,7 +6,8 @@ import re
 from email.header import Header
 from email.utils import quote
 
-from sekisho.rules.model import RuleHit, readable
+from sekisho.rules.encoded_words import readable
+from sekisho.rules.model import RuleHit
 
 QUARANTINE_REASON = "X-Sekisho-Quarantine-Reason"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")

@@ -13,7 +13,8 @@ from typing import Any
 
 from sekisho.milter.headers import QUARANTINE_REASON, quarantine_reason
 from sekisho.milter.maildir import Ownership, deliver, ensure_maildir, mailbox_path
-from sekisho.rules.model import Policy, RuleHit, readable
+from sekisho.rules.encoded_words import readable
+from sekisho.rules.model import Policy, RuleHit
 from sekisho.store.db import IoRunner, Store, run_here
 from sekisho.store.quarantine import (
     QuarantineRecord,

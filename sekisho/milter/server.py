@@ -6,6 +6,7 @@ import grp
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,10 +21,13 @@ from sekisho.milter.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
 from sekisho.store.db import Store
+from sekisho.store.hits import HitCounter
 from sekisho.store.policies import PolicyCache
 
 log = logging.getLogger("sekisho.milter")
 T = TypeVar("T")
+# How stale the hit counters shown in the UI may be; one UPDATE per counter per flush.
+HIT_FLUSH_SECONDS = 2.0
 
 
 def libmilter_address(listen: str) -> str:
@@ -56,8 +60,12 @@ def serve(settings: Settings) -> None:
         io=on_store_thread,
     )
 
+    hits = HitCounter(store)
+    stop_hits = threading.Event()
+    hits.run_every(HIT_FLUSH_SECONDS, stop_hits)
+
     def new_transaction() -> MailTransaction:
-        return MailTransaction(policies.get, quarantine, settings.spool_memory_bytes)
+        return MailTransaction(policies.get, quarantine, settings.spool_memory_bytes, hits.record)
 
     Milter.factory = lambda: SekishoMilter(new_transaction)
     register_callbacks("sekisho")
@@ -78,7 +86,11 @@ def serve(settings: Settings) -> None:
         settings.milter_listen,
         store.engine.url.render_as_string(hide_password=True),
     )
-    milter.main()
+    try:
+        milter.main()
+    finally:
+        stop_hits.set()
+        hits.flush()
 
 
 def register_callbacks(name: str) -> None:

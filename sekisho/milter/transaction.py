@@ -24,12 +24,14 @@ from sekisho.milter.actions import (
 from sekisho.milter.quarantine import Quarantine
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.decide import decide
-from sekisho.rules.model import Decision, Message, Policy, readable
+from sekisho.rules.encoded_words import readable
+from sekisho.rules.model import Decision, Message, Policy, RuleHit
 from sekisho.store.policies import PolicyUnavailableError
 
 log = logging.getLogger("sekisho.milter")
 
 PolicyLookup = Callable[[str], Policy | None]
+HitRecorder = Callable[[int, RuleHit], None]
 STORE_DOWN = TempFail("451", "4.3.0", "Mail filter settings are unavailable, try again later")
 # Header fields that change between two attempts of the same message.
 _NOT_IN_KEY = frozenset({"received", "return-path"})
@@ -48,6 +50,7 @@ class MailTransaction:
     policies: PolicyLookup
     quarantine: Quarantine
     spool_memory_bytes: int
+    record_hit: HitRecorder
     sender: str = ""
     recipients: list[Recipient] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
@@ -77,6 +80,7 @@ class MailTransaction:
                 recipient.decision = decide(recipient.policy, message)
         self._log_decisions()
         if not any(r.decision and r.decision.quarantined for r in self.recipients):
+            self._record_hits()
             return Accept()
         # Closed by close(), which the adapter calls at end of message, abort and close.
         self._body = tempfile.SpooledTemporaryFile(max_size=self.spool_memory_bytes)  # noqa: SIM115
@@ -114,6 +118,7 @@ class MailTransaction:
             )
             edits.append(DeleteRecipient(recipient.given))
         verdict = Discard() if len(edits) == len(self.recipients) else Accept()
+        self._record_hits()
         log.info(
             "end queue_id=%s quarantined=%d delivered=%d verdict=%s",
             self.queue_id,
@@ -140,6 +145,13 @@ class MailTransaction:
             yield data[: len(data) - len(carry)].replace(b"\r\n", b"\n")
         if carry:
             yield carry
+
+    def _record_hits(self) -> None:
+        """Count the rules that decided, once the verdict is final (a temp-fail counts none)."""
+        for recipient in self.recipients:
+            hit = recipient.decision.hit if recipient.decision is not None else None
+            if recipient.policy is not None and hit is not None:
+                self.record_hit(recipient.policy.account_id, hit)
 
     def _log_decisions(self) -> None:
         """One line per message: each filtered recipient, its action and the rule that hit.

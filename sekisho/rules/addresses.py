@@ -68,11 +68,15 @@ class SuffixMatcher:
 
     @classmethod
     def build(cls, entries: Iterable[str]) -> SuffixMatcher:
+        return cls.from_keys((normalize_address(entry), entry) for entry in entries)
+
+    @classmethod
+    def from_keys(cls, pairs: Iterable[tuple[str, str]]) -> SuffixMatcher:
+        """From (normalised key, entry as registered) pairs, as the store keeps them."""
         addresses: dict[str, str] = {}
         exact_domains: dict[str, str] = {}
         domain_trees: dict[str, str] = {}
-        for entry in entries:
-            key = normalize_address(entry)
+        for key, entry in pairs:
             if key.startswith("@"):
                 exact_domains[key[1:]] = entry
             elif "@" in key:

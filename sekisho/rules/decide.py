@@ -1,7 +1,9 @@
 """The decision table: the order of checks is data, walked by one loop (SPEC.md precedence).
 
-Each row is a rule module with ``name`` and ``check(policy, message) -> RuleHit | None``
-and the action a hit leads to. The first hit decides; a miss of every row delivers.
+Each row is a rule module's ``check(policy, message) -> RuleHit | None`` and the action a
+hit leads to. The first hit decides; a miss of every row delivers. The allow list comes
+first, so an allowed sender is delivered whatever the reject rules say; its decision
+still names the allow entry (hit counters, and the spam scan must skip it).
 """
 
 from __future__ import annotations
@@ -9,18 +11,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sekisho.rules import reject_from
+from sekisho.rules import allow_from, reject_from, reject_header, reject_subject
 from sekisho.rules.model import DELIVER, Action, Decision, Message, Policy, RuleHit
 
 
 @dataclass(frozen=True)
 class Row:
-    name: str
     check: Callable[[Policy, Message], RuleHit | None]
     action: Action
 
 
-DECISION_TABLE: tuple[Row, ...] = (Row(reject_from.name, reject_from.check, Action.QUARANTINE),)
+DECISION_TABLE: tuple[Row, ...] = (
+    Row(allow_from.check, Action.DELIVER),
+    Row(reject_from.check, Action.QUARANTINE),
+    Row(reject_subject.check, Action.QUARANTINE),
+    Row(reject_header.check, Action.QUARANTINE),
+)
 
 
 def decide(policy: Policy, message: Message, table: tuple[Row, ...] = DECISION_TABLE) -> Decision:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email.header import decode_header, make_header
 from email.utils import getaddresses
-from enum import Enum
+from enum import Enum, StrEnum
 from functools import cached_property
 
 from sekisho.rules.addresses import EMPTY_MATCHER, SuffixMatcher, normalize_address
+from sekisho.rules.encoded_words import decode_header_text
+from sekisho.rules.subjects import EMPTY_SUBSTRING_MATCHER, SubstringMatcher
 
 
 @dataclass(frozen=True)
@@ -22,16 +23,27 @@ class Message:
         wanted = name.lower()
         return [value for field_name, value in self.headers if field_name.lower() == wanted]
 
-    @property
+    @cached_property
     def subject(self) -> str:
+        """The first Subject as a reader sees it (RFC 2047 and raw 8-bit decoded)."""
         values = self.header_values("Subject")
-        return decode_subject(values[0]) if values else ""
+        return decode_header_text(values[0]) if values else ""
 
     @cached_property
     def header_from_addresses(self) -> tuple[str, ...]:
         """Every address of every From field, normalised (empty ones dropped)."""
         pairs = getaddresses(self.header_values("From"))
         return tuple(a for a in (normalize_address(addr) for _, addr in pairs) if a)
+
+
+class HeaderCheck(StrEnum):
+    """The five header reject checkboxes of SPEC.md §5, in the guide's order."""
+
+    FROM_MISSING = "from_missing"
+    FROM_EMPTY_ANGLE = "from_empty_angle"
+    FROM_EMPTY = "from_empty"
+    SUBJECT_MISSING = "subject_missing"
+    SUBJECT_EMPTY = "subject_empty"
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,9 @@ class Policy:
     account_id: int
     version: int
     reject_from: SuffixMatcher = field(default=EMPTY_MATCHER)
+    reject_subject: SubstringMatcher = field(default=EMPTY_SUBSTRING_MATCHER)
+    reject_header: frozenset[HeaderCheck] = frozenset()
+    allow_from: SuffixMatcher = field(default=EMPTY_MATCHER)
 
 
 class Action(Enum):
@@ -67,31 +82,10 @@ class Decision:
     def quarantined(self) -> bool:
         return self.action is Action.QUARANTINE
 
+    @property
+    def allowed(self) -> bool:
+        """Delivered because of the allow list: later scans (spam) must not catch it."""
+        return self.action is Action.DELIVER and self.hit is not None
+
 
 DELIVER = Decision(Action.DELIVER)
-
-
-# Raw 8-bit header bytes seen in Japanese mail, most specific first (ISO-2022-JP is 7-bit
-# and arrives as valid text). Header values reach us with undecodable bytes kept as
-# surrogate escapes.
-_RAW_HEADER_CHARSETS = ("utf-8", "shift_jis", "euc-jp")
-
-
-def readable(text: str) -> str:
-    """Text safe to store and show: raw 8-bit bytes decoded as Japanese mail usually is."""
-    data = text.encode("utf-8", "surrogateescape")
-    for charset in _RAW_HEADER_CHARSETS:
-        try:
-            return data.decode(charset)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("utf-8", "replace")
-
-
-def decode_subject(raw: str) -> str:
-    """The Subject as a reader sees it: raw bytes and RFC 2047 encoded-words decoded."""
-    text = readable(raw)
-    try:
-        return str(make_header(decode_header(text)))
-    except (ValueError, LookupError, UnicodeDecodeError):
-        return text

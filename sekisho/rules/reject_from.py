@@ -10,7 +10,6 @@ from __future__ import annotations
 from sekisho.rules.model import Message, Policy, RuleHit
 
 name = "reject_from"
-description = "The sender address matches an entry of the From reject list."
 
 
 def check(policy: Policy, message: Message) -> RuleHit | None:

@@ -1,4 +1,4 @@
-"""Validators for address-list entries (From reject list, later the allow list).
+"""Validators for list entries: the rules every list shares, and address entries.
 
 The same functions serve the web form, the CLI and ``settings import``. The 20-lines
 limit is the form's: a bulk import passes ``max_lines=None``.
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sekisho.rules.addresses import normalize_address, split_address
 from sekisho.rules.problems import N_, Problem
@@ -23,17 +24,28 @@ _FORBIDDEN = frozenset('<>()[],;:\\"/')
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
 
 
+class ListEntry(NamedTuple):
+    """An entry as it is stored and shown, and the key that matching compares."""
+
+    value: str
+    key: str
+
+
 @dataclass(frozen=True)
 class EntryCheck:
     """The result of checking a submission: the clean entries, warnings and problems."""
 
-    entries: tuple[str, ...]
+    entries: tuple[ListEntry, ...]
     problems: tuple[Problem, ...]
     warnings: tuple[Problem, ...]
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(entry.value for entry in self.entries)
 
 
 def split_lines(text: str) -> list[tuple[int, str]]:
@@ -49,8 +61,8 @@ def _is_control(char: str) -> bool:
     return unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 
-def check_address_entry(entry: str, line: int | None = None) -> list[Problem]:
-    """Problems of one address-list entry on its own (length, characters, shape)."""
+def length_or_control_problems(entry: str, line: int | None) -> list[Problem]:
+    """The checks every list shares: at most 320 characters, no control character."""
     if len(entry) > ENTRY_MAX_CHARS:
         return [
             Problem(
@@ -69,6 +81,14 @@ def check_address_entry(entry: str, line: int | None = None) -> list[Problem]:
                 N_("Line {line}: “{entry}” contains a control character."), line, _printable(entry)
             )
         ]
+    return []
+
+
+def check_address_entry(entry: str, line: int | None = None) -> list[Problem]:
+    """Problems of one address-list entry on its own (length, characters, shape)."""
+    shared = length_or_control_problems(entry, line)
+    if shared:
+        return shared
     if any(c.isspace() for c in entry):
         return [
             Problem(
@@ -123,10 +143,48 @@ def check_address_entry(entry: str, line: int | None = None) -> list[Problem]:
 
 def check_address_entries(
     text_or_lines: str | Sequence[str],
-    existing: Iterable[str] = (),
+    registered: Container[str] = frozenset(),
     max_lines: int | None = FORM_MAX_LINES,
 ) -> EntryCheck:
-    """Check a submission of address entries against each other and the registered ones."""
+    """Check a submission of address entries (From reject list, allow list).
+
+    ``registered`` holds the match keys (normalize_address) already on the list.
+    """
+    return check_entries(
+        text_or_lines,
+        ListRules(
+            check_one=check_address_entry,
+            stored_form=stored_form,
+            match_key=normalize_address,
+            nothing_entered=N_("Enter at least one address or domain."),
+            warn=_tld_warning,
+        ),
+        registered,
+        max_lines,
+    )
+
+
+@dataclass(frozen=True)
+class ListRules:
+    """What differs between lists: one entry's own problems, its stored and matched forms."""
+
+    check_one: Callable[[str, int | None], list[Problem]]
+    stored_form: Callable[[str], str]
+    match_key: Callable[[str], str]
+    nothing_entered: str
+    warn: Callable[[str, str, int], Problem | None] = lambda _entry, _key, _line: None
+
+
+def check_entries(
+    text_or_lines: str | Sequence[str],
+    rules: ListRules,
+    registered: Container[str] = frozenset(),
+    max_lines: int | None = FORM_MAX_LINES,
+) -> EntryCheck:
+    """Check a submission against itself and the registered keys: the rules every list shares.
+
+    Nothing is half-accepted: the caller saves ``entries`` only when ``problems`` is empty.
+    """
     if isinstance(text_or_lines, str):
         lines = split_lines(text_or_lines)
     else:
@@ -134,7 +192,7 @@ def check_address_entries(
     problems: list[Problem] = []
     warnings: list[Problem] = []
     if not lines:
-        problems.append(Problem(N_("Enter at least one address or domain.")))
+        problems.append(Problem(rules.nothing_entered))
     if max_lines is not None and len(lines) > max_lines:
         problems.append(
             Problem(
@@ -142,15 +200,15 @@ def check_address_entries(
                 params={"limit": max_lines, "count": len(lines)},
             )
         )
-    registered = {normalize_address(e) for e in existing}
     first_line: dict[str, int] = {}
-    entries: list[str] = []
+    entries: list[ListEntry] = []
     for number, entry in lines:
-        own = check_address_entry(entry, number)
+        own = rules.check_one(entry, number)
         if own:
             problems.extend(own)
             continue
-        key = normalize_address(entry)
+        value = rules.stored_form(entry)
+        key = rules.match_key(value)
         if key in registered:
             problems.append(
                 Problem(N_("Line {line}: “{entry}” is already registered."), number, entry)
@@ -166,19 +224,24 @@ def check_address_entries(
             )
         else:
             first_line[key] = number
-            entries.append(stored_form(entry))
-            if "@" not in key and "." not in key:
-                warnings.append(
-                    Problem(
-                        N_(
-                            "Line {line}: “{entry}” has no dot, so it blocks every address under "
-                            "the top-level domain .{entry}."
-                        ),
-                        number,
-                        entry,
-                    )
-                )
+            entries.append(ListEntry(value, key))
+            warning = rules.warn(entry, key, number)
+            if warning is not None:
+                warnings.append(warning)
     return EntryCheck(tuple(entries), tuple(problems), tuple(warnings))
+
+
+def _tld_warning(entry: str, key: str, line: int) -> Problem | None:
+    if "@" in key or "." in key:
+        return None
+    return Problem(
+        N_(
+            "Line {line}: “{entry}” has no dot, so it blocks every address under "
+            "the top-level domain .{entry}."
+        ),
+        line,
+        entry,
+    )
 
 
 def stored_form(entry: str) -> str:

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -79,25 +80,48 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     domain: Mapped[Domain] = relationship()
-    reject_from: Mapped[list[RejectFromEntry]] = relationship(
-        back_populates="account", cascade="all, delete-orphan", order_by="RejectFromEntry.id"
+
+
+class ListEntryRecord(Base):
+    """One entry of a mailbox's From reject, Subject reject or allow list, with its hits.
+
+    ``kind`` is the list's name (sekisho.rules.lists); ``value`` is what the owner sees,
+    ``match_key`` what matching compares; ``key_digest`` (sha256 of the key) makes the key
+    unique per list without indexing 320-character texts. The hit counters are written
+    by the milter and never bump the settings version.
+    """
+
+    __tablename__ = "list_entries"
+    __table_args__ = (
+        UniqueConstraint("account_id", "kind", "key_digest"),
+        Index("ix_list_entries_account_kind_id", "account_id", "kind", "id"),
+        # Ids only grow, so 「全て削除」 can remove exactly what its confirmation counted.
+        {"sqlite_autoincrement": True},
     )
-
-
-class RejectFromEntry(Base):
-    """One line of the From (sender address) reject list, normalised to lower case."""
-
-    __tablename__ = "reject_from_entries"
-    __table_args__ = (UniqueConstraint("account_id", "value"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
-    value: Mapped[str] = mapped_column(String(320))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(Text)
+    match_key: Mapped[str] = mapped_column(Text)
+    key_digest: Mapped[str] = mapped_column(String(64))
+    hit_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_hit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    account: Mapped[Account] = relationship(back_populates="reject_from")
+
+class HeaderRuleRecord(Base):
+    """One checked box of the header reject settings; unchecking deletes the row."""
+
+    __tablename__ = "reject_header_rules"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    header_check: Mapped[str] = mapped_column(String(20), primary_key=True)
+    hit_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_hit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class QuarantinedMessage(Base):

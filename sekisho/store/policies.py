@@ -19,10 +19,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sekisho.rules.addresses import SuffixMatcher, normalize_address
+from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT
 from sekisho.rules.model import Policy
+from sekisho.rules.subjects import SubstringMatcher
+from sekisho.rules.validate import ListEntry
 from sekisho.store.db import IoRunner, Store, run_here
+from sekisho.store.header_rules import header_checks
+from sekisho.store.lists import match_pairs
 from sekisho.store.models import Account
-from sekisho.store.reject_lists import reject_from_values
 
 
 def _identity(session: Session, address: str) -> tuple[int, int] | None:
@@ -44,7 +48,13 @@ def load_policy(store: Store, address: str) -> Policy | None:
             address=address,
             account_id=account_id,
             version=version,
-            reject_from=SuffixMatcher.build(reject_from_values(session, account_id)),
+            reject_from=SuffixMatcher.from_keys(match_pairs(session, account_id, REJECT_FROM)),
+            reject_subject=SubstringMatcher.build(
+                ListEntry(value, key)
+                for key, value in match_pairs(session, account_id, REJECT_SUBJECT)
+            ),
+            reject_header=header_checks(session, account_id),
+            allow_from=SuffixMatcher.from_keys(match_pairs(session, account_id, ALLOW_FROM)),
         )
 
 

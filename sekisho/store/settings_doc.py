@@ -2,8 +2,10 @@
 
 Import is all or nothing: every entry is checked with the UI's validators (without the
 form's 20-lines limit) and nothing is written when one fails. Keys left out keep their
-current value; keys of the contract that this version does not implement yet are
-refused by name rather than silently ignored.
+current value, also inside ``reject_header``; a list given replaces the list (entries
+kept keep their hit counters).
+Keys of the contract that this version does not implement yet are refused by name
+rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from sekisho.rules.lists import LIST_KINDS
+from sekisho.rules.model import HeaderCheck
 from sekisho.rules.problems import N_, Problem
-from sekisho.rules.validate import check_address_entries
+from sekisho.rules.validate import ListEntry
 from sekisho.store.accounts import require_account
-from sekisho.store.reject_lists import reject_from_values, replace_reject_from
+from sekisho.store.header_rules import header_checks, set_header_checks
+from sekisho.store.lists import replace_entries, values
 
-IMPLEMENTED_KEYS = frozenset({"reject_from"})
+REJECT_HEADER = "reject_header"
+IMPLEMENTED_KEYS = frozenset({*LIST_KINDS, REJECT_HEADER})
 CONTRACT_KEYS = frozenset(
     {
         "forwarding",
@@ -41,36 +47,68 @@ class SettingsImportError(ValueError):
 
 def export_settings(session: Session, address: str) -> dict[str, Any]:
     account = require_account(session, address)
-    return {"reject_from": reject_from_values(session, account.id)}
+    document: dict[str, Any] = {
+        name: values(session, account.id, kind) for name, kind in LIST_KINDS.items()
+    }
+    checks = header_checks(session, account.id)
+    document[REJECT_HEADER] = {check.value: check in checks for check in HeaderCheck}
+    return document
 
 
-def _problems_of(document: object) -> tuple[list[Problem], dict[str, list[str]]]:
+class _Parsed:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.lists: dict[str, list[ListEntry]] = {}
+        self.header: dict[HeaderCheck, bool] = {}
+
+
+def _parse(document: object) -> _Parsed:
+    parsed = _Parsed()
     if not isinstance(document, dict):
-        return [Problem(N_("The settings document must be a JSON object."))], {}
-    problems: list[Problem] = []
+        parsed.problems.append(Problem(N_("The settings document must be a JSON object.")))
+        return parsed
     for key in sorted(set(document) - CONTRACT_KEYS):
-        problems.append(Problem(N_("Unknown key “{entry}”."), entry=key))
+        parsed.problems.append(Problem(N_("Unknown key “{entry}”."), entry=key))
     for key in sorted((set(document) & CONTRACT_KEYS) - IMPLEMENTED_KEYS):
-        problems.append(Problem(N_("Key “{entry}” is not supported by this version."), entry=key))
-    lists: dict[str, list[str]] = {}
-    if "reject_from" in document:
-        value = document["reject_from"]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            problems.append(
-                Problem(N_("“{entry}” must be a list of strings."), entry="reject_from")
-            )
-        else:
-            check = check_address_entries(value, max_lines=None)
-            if value and not check.ok:
-                problems.extend(check.problems)
-            lists["reject_from"] = list(check.entries)
-    return problems, lists
+        parsed.problems.append(
+            Problem(N_("Key “{entry}” is not supported by this version."), entry=key)
+        )
+    for name, kind in LIST_KINDS.items():
+        if name not in document:
+            continue
+        given = document[name]
+        if not isinstance(given, list) or not all(isinstance(v, str) for v in given):
+            parsed.problems.append(Problem(N_("“{entry}” must be a list of strings."), entry=name))
+            continue
+        check = kind.check_entries(given, max_lines=None)
+        if given and not check.ok:
+            parsed.problems.extend(check.problems)
+        parsed.lists[name] = list(check.entries)
+    if REJECT_HEADER in document:
+        parsed.header = _header_checks(document[REJECT_HEADER], parsed.problems)
+    return parsed
+
+
+def _header_checks(given: object, problems: list[Problem]) -> dict[HeaderCheck, bool]:
+    names = {check.value for check in HeaderCheck}
+    if not isinstance(given, dict) or not all(isinstance(v, bool) for v in given.values()):
+        problems.append(
+            Problem(N_("“{entry}” must be an object of true/false values."), entry=REJECT_HEADER)
+        )
+        return {}
+    for key in sorted(set(given) - names):
+        problems.append(Problem(N_("Unknown key “{entry}”."), entry=f"{REJECT_HEADER}.{key}"))
+    return {HeaderCheck(key): on for key, on in given.items() if key in names}
 
 
 def import_settings(session: Session, address: str, document: object) -> None:
     account = require_account(session, address)
-    problems, lists = _problems_of(document)
-    if problems:
-        raise SettingsImportError(problems)
-    if "reject_from" in lists:
-        replace_reject_from(session, account.id, lists["reject_from"])
+    parsed = _parse(document)
+    if parsed.problems:
+        raise SettingsImportError(parsed.problems)
+    for name, entries in parsed.lists.items():
+        replace_entries(session, account.id, LIST_KINDS[name], entries)
+    if parsed.header:
+        current = header_checks(session, account.id)
+        turned_on = {check for check, on in parsed.header.items() if on}
+        set_header_checks(session, account.id, (current - set(parsed.header)) | turned_on)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, request, session
-from flask_babel import Babel, format_datetime, get_locale
+from flask import Flask, Response, render_template, request, session
+from flask_babel import Babel, format_datetime, get_locale, gettext
 from flask_wtf.csrf import CSRFProtect
 
 from sekisho.config import Settings, local_secret_key
 from sekisho.store.db import Store
 
 LANGUAGES = ("ja", "en")
+MAX_UPLOAD_BYTES = 40 * 1024 * 1024
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Flask:
@@ -26,18 +27,22 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="ja",
         BABEL_DEFAULT_TIMEZONE="Asia/Tokyo",
         WTF_CSRF_TIME_LIMIT=None,
+        # A CSV upload of a list with 100,000 entries of 320 characters fits.
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
     )
     app.extensions["sekisho.settings"] = settings
     app.extensions["sekisho.store"] = store or Store(settings.database_url)
     Babel(app, locale_selector=_select_locale)
     CSRFProtect(app)
 
-    from sekisho.webui import auth, overview, quarantine, reject_from
+    from sekisho.webui import auth, lists, overview, quarantine, reject
 
     auth.init_app(app)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(overview.blueprint)
-    app.register_blueprint(reject_from.blueprint)
+    app.register_blueprint(reject.blueprint)
+    for screens in lists.SCREENS:
+        app.register_blueprint(lists.make_blueprint(screens))
     app.register_blueprint(quarantine.blueprint)
 
     app.jinja_env.filters["datetimeformat"] = format_datetime
@@ -52,6 +57,14 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+    @app.errorhandler(413)
+    def too_large(_error: Exception) -> tuple[str, int]:
+        message = gettext(
+            "The file is too large: at most %(megabytes)d MB can be uploaded.",
+            megabytes=MAX_UPLOAD_BYTES // (1024 * 1024),
+        )
+        return render_template("error.html", message=message), 413
 
     @app.context_processor
     def languages() -> dict[str, Any]:

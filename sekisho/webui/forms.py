@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField, TextAreaField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
+
+from sekisho.rules.model import HeaderCheck
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type hints
@@ -26,3 +29,26 @@ class ConfirmEntriesForm(FlaskForm):  # type: ignore[misc]
 
     entries = HiddenField()
     token = HiddenField()
+
+
+class TokenForm(FlaskForm):  # type: ignore[misc]
+    """A step that changes something: CSRF plus the flow's one-time token."""
+
+    token = HiddenField()
+
+
+class UploadForm(FlaskForm):  # type: ignore[misc]
+    file = FileField(_l("CSV file"), validators=[FileRequired()])
+
+
+class HeaderChecksForm(FlaskForm):  # type: ignore[misc]
+    """The five header reject checkboxes (field names are HeaderCheck values)."""
+
+    from_missing = BooleanField()
+    from_empty_angle = BooleanField()
+    from_empty = BooleanField()
+    subject_missing = BooleanField()
+    subject_empty = BooleanField()
+
+    def chosen(self) -> set[HeaderCheck]:
+        return {check for check in HeaderCheck if self[check.value].data}

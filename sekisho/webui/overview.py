@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
+from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT
 from sekisho.store.accounts import require_account
+from sekisho.store.header_rules import header_checks
+from sekisho.store.lists import count_and_last_id
 from sekisho.store.quarantine import quarantined_for
-from sekisho.store.reject_lists import reject_from_values
 from sekisho.webui.context import store
 
 blueprint = Blueprint("overview", __name__)
@@ -22,6 +24,9 @@ def show() -> str:
             "overview.html",
             account=account,
             domain=account.domain,
-            reject_from_count=len(reject_from_values(db, account.id)),
+            reject_from_count=count_and_last_id(db, account.id, REJECT_FROM)[0],
+            reject_subject_count=count_and_last_id(db, account.id, REJECT_SUBJECT)[0],
+            header_check_count=len(header_checks(db, account.id)),
+            allow_count=count_and_last_id(db, account.id, ALLOW_FROM)[0],
             quarantine_count=len(quarantined_for(db, account.id)),
         )

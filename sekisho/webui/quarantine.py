@@ -9,11 +9,13 @@ from flask import Blueprint, render_template
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from sekisho.rules import reject_from
+from sekisho.rules import reject_from, reject_header, reject_subject
+from sekisho.rules.model import HeaderCheck
 from sekisho.store.accounts import require_account
 from sekisho.store.models import QuarantinedMessage
 from sekisho.store.quarantine import quarantined_for
 from sekisho.webui.context import store
+from sekisho.webui.reject import HEADER_CHECK_TEXTS
 
 blueprint = Blueprint("quarantine", __name__, url_prefix="/quarantine")
 
@@ -31,4 +33,9 @@ def reason_text(message: QuarantinedMessage) -> str:
     """Why a copy was caught, in the reader's language: the rule and the entry that hit."""
     if message.rule == reject_from.name:
         return str(gettext("From reject list: “%(entry)s”", entry=message.entry))
+    if message.rule == reject_subject.name:
+        return str(gettext("Subject reject list: “%(entry)s”", entry=message.entry))
+    if message.rule == reject_header.name and message.entry in set(HeaderCheck):
+        label, _ = HEADER_CHECK_TEXTS[HeaderCheck(message.entry)]
+        return str(gettext("Header reject setting: %(label)s", label=label))
     return message.rule

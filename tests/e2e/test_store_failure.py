@@ -12,10 +12,11 @@ from sqlalchemy import create_engine, text
 from sekisho.devstack.ports import free_port
 from sekisho.devstack.postgres import PostgresInstance
 from sekisho.devstack.processes import milter_process
+from sekisho.rules.lists import REJECT_FROM
 from sekisho.store import accounts
 from sekisho.store.db import Store
+from sekisho.store.lists import add_values
 from sekisho.store.migrate import upgrade
-from sekisho.store.reject_lists import add_reject_from
 from tests.e2e.conftest import MailHarness
 
 STORE_DOWN = b"4.3.0 Mail filter settings are unavailable, try again later"
@@ -26,7 +27,7 @@ def harness(mail: MailHarness) -> Iterator[MailHarness]:
     mail.add_account("taro@example.jp")
     with mail.store.transaction() as session:
         taro = accounts.require_account(session, "taro@example.jp")
-        add_reject_from(session, taro.id, ["bad.example"])
+        add_values(session, taro.id, REJECT_FROM, ["bad.example"])
     yield mail
     restart_milter(mail, mail.stack.database_url)  # the next test gets the healthy store
 
@@ -72,8 +73,11 @@ def test_store_going_down_under_a_running_milter_defers_then_the_retry_is_filter
     with milter_store.transaction() as session:
         accounts.add_domain(session, "example.jp", "ms246", "smtp.example.jp", "pop.example.jp")
         accounts.add_account(session, "taro@example.jp", "secret123")
-        add_reject_from(
-            session, accounts.require_account(session, "taro@example.jp").id, ["bad.example"]
+        add_values(
+            session,
+            accounts.require_account(session, "taro@example.jp").id,
+            REJECT_FROM,
+            ["bad.example"],
         )
     milter_store.dispose()
     restart_milter(harness, url)

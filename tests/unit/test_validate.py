@@ -12,7 +12,7 @@ def messages(text: str, existing: tuple[str, ...] = ()) -> list[str]:
 def test_clean_entries_are_normalised_and_blank_lines_ignored() -> None:
     check = check_address_entries("\n  Bad.Example \n\nTaro@Spam.JP\n\n")
     assert check.ok
-    assert check.entries == ("bad.example", "taro@spam.jp")
+    assert check.values == ("bad.example", "taro@spam.jp")
 
 
 def test_twenty_lines_pass_and_twenty_one_are_refused() -> None:
@@ -106,5 +106,5 @@ def test_entries_that_could_never_match_are_refused() -> None:
 
 def test_full_width_and_idn_entries_are_kept_readable() -> None:
     check = check_address_entries("ｂａｄ.example\n例え.JP\nBad.Example.")
-    assert check.entries == ("bad.example", "例え.jp")
+    assert check.values == ("bad.example", "例え.jp")
     assert [p.render() for p in check.problems] == ["Line 3: “Bad.Example.” repeats line 1."]

@@ -1,0 +1,436 @@
+"""The entry lists' screens: From and Subject reject lists (受信拒否設定) and the allow list
+(受信許可設定), one blueprint each, built from one set of views and templates.
+
+Flows, as the guide shows them:
+- add: 一覧参照 → 「設定」 → textarea → 「次へ」 → 確認 → 「登録」 → 完了;
+- delete: tick → 「削除」 (top or bottom) → 削除確認 → 「了解」 → 削除完了;
+- delete all: 「全て削除」 → 完全削除確認 → 「了解」 → 完全削除最終確認 → 「了解」 → 完全削除完了;
+- beyond the guide: search, pages, hit counters, CSV download and upload (replaces the list).
+Every step that changes something is a POST carrying a one-time token kept in the
+session, so a second post (back button, double click) changes nothing twice; every
+change redirects to its completion screen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Response as FlaskResponse
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT, ListKind
+from sekisho.rules.validate import EntryCheck
+from sekisho.store import lists
+from sekisho.store.accounts import require_account
+from sekisho.webui import csv_lists
+from sekisho.webui.context import store
+from sekisho.webui.forms import ConfirmEntriesForm, EntriesForm, TokenForm, UploadForm
+
+PER_PAGE = 50
+# The upload confirmation lists at most this many added and removed entries of each.
+SHOWN_CHANGES = 50
+
+
+@dataclass(frozen=True)
+class ListScreens:
+    """Everything one list's screens say differently from the others'."""
+
+    kind: ListKind
+    url_prefix: str
+    back_endpoint: str
+    list_title: Any
+    form_title: Any
+    confirm_title: Any
+    done_title: Any
+    delete_confirm_title: Any
+    delete_done_title: Any
+    purge_confirm_title: Any
+    purge_final_title: Any
+    purge_done_title: Any
+    column: Any
+    empty: Any
+    hits_heading: Any
+    instructions: tuple[Any, ...]
+    done_text: Any
+
+
+SCREENS = (
+    ListScreens(
+        kind=REJECT_FROM,
+        url_prefix="/reject/from",
+        back_endpoint="reject.select",
+        list_title=_l("From (sender address) reject list"),
+        form_title=_l("From (sender address) reject settings"),
+        confirm_title=_l("From (sender address) reject settings confirmation"),
+        done_title=_l("From (sender address) reject settings complete"),
+        delete_confirm_title=_l("From (sender address) reject settings deletion confirmation"),
+        delete_done_title=_l("From (sender address) reject settings deletion complete"),
+        purge_confirm_title=_l("From (sender address) reject settings delete-all confirmation"),
+        purge_final_title=_l("From (sender address) reject settings delete-all final confirmation"),
+        purge_done_title=_l("From (sender address) reject settings delete-all complete"),
+        column=_l("Sender address or domain"),
+        empty=_l("No sender address is registered."),
+        hits_heading=_l("Mails caught"),
+        instructions=(
+            _l("Enter one sender address or domain per line."),
+            _l("Up to 20 lines at a time; there is no limit on the total."),
+            _l("At most 320 characters per line."),
+            _l(
+                "“example.com” rejects every address of that domain and its subdomains; "
+                "“taro@example.com” rejects that address only."
+            ),
+            _l(
+                "A local part alone (“taro@”) cannot be matched; a name without a dot (“xyz”) "
+                "rejects that whole top-level domain."
+            ),
+        ),
+        done_text=_l(
+            "The sender addresses were registered. Mail from them now goes to your spam folder."
+        ),
+    ),
+    ListScreens(
+        kind=REJECT_SUBJECT,
+        url_prefix="/reject/subject",
+        back_endpoint="reject.select",
+        list_title=_l("Subject reject list"),
+        form_title=_l("Subject reject settings"),
+        confirm_title=_l("Subject reject settings confirmation"),
+        done_title=_l("Subject reject settings complete"),
+        delete_confirm_title=_l("Subject reject settings deletion confirmation"),
+        delete_done_title=_l("Subject reject settings deletion complete"),
+        purge_confirm_title=_l("Subject reject settings delete-all confirmation"),
+        purge_final_title=_l("Subject reject settings delete-all final confirmation"),
+        purge_done_title=_l("Subject reject settings delete-all complete"),
+        column=_l("Subject"),
+        empty=_l("No subject is registered."),
+        hits_heading=_l("Mails caught"),
+        instructions=(
+            _l("Enter one subject per line."),
+            _l("Up to 20 lines at a time; there is no limit on the total."),
+            _l("From 2 to 320 characters per line; half-width katakana cannot be entered."),
+            _l(
+                "A subject is caught when it contains the text anywhere: “Hello” catches "
+                "every subject with Hello in it. Upper and lower case and full-width and "
+                "half-width letters are treated alike."
+            ),
+        ),
+        done_text=_l("The subjects were registered. Mail with them now goes to your spam folder."),
+    ),
+    ListScreens(
+        kind=ALLOW_FROM,
+        url_prefix="/allow",
+        back_endpoint="overview.show",
+        list_title=_l("Allow list"),
+        form_title=_l("Allow settings"),
+        confirm_title=_l("Allow settings confirmation"),
+        done_title=_l("Allow settings complete"),
+        delete_confirm_title=_l("Allow settings deletion confirmation"),
+        delete_done_title=_l("Allow settings deletion complete"),
+        purge_confirm_title=_l("Allow settings delete-all confirmation"),
+        purge_final_title=_l("Allow settings delete-all final confirmation"),
+        purge_done_title=_l("Allow settings delete-all complete"),
+        column=_l("Sender address or domain"),
+        empty=_l("No sender address is allowed."),
+        hits_heading=_l("Mails let through"),
+        instructions=(
+            _l("Enter one sender address or domain per line."),
+            _l("Up to 20 lines at a time; there is no limit on the total."),
+            _l("At most 320 characters per line."),
+            _l(
+                "Mail whose From address matches is never caught by the reject settings or "
+                "the spam scan. A virus is still removed."
+            ),
+            _l(
+                "“example.com” allows every address of that domain and its subdomains; "
+                "“taro@example.com” allows that address only."
+            ),
+        ),
+        done_text=_l(
+            "The sender addresses were allowed. Mail from them is no longer caught by the "
+            "reject settings or the spam scan."
+        ),
+    ),
+)
+
+
+def _account_id() -> int:
+    with store().read() as db:
+        return require_account(db, current_user.address).id
+
+
+def _digest(values: list[str]) -> str:
+    return hashlib.sha256("\n".join(values).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Pending:
+    """One-time tokens of a list's flows, in the session: a token is used at most once."""
+
+    def __init__(self, flow: str, step: str) -> None:
+        self._key = f"pending:{flow}:{step}"
+
+    def issue(self, **data: Any) -> str:
+        token = secrets.token_urlsafe(16)
+        session[self._key] = {"token": token, **data}
+        return token
+
+    def take(self, token: str | None) -> dict[str, Any] | None:
+        pending = session.get(self._key)
+        if not pending or not token or not secrets.compare_digest(pending["token"], token):
+            return None
+        session.pop(self._key, None)
+        return dict(pending)
+
+
+def make_blueprint(screens: ListScreens) -> Blueprint:
+    kind = screens.kind
+    blueprint = Blueprint(kind.name, __name__, url_prefix=screens.url_prefix)
+    add_pending = Pending(kind.name, "add")
+    delete_pending = Pending(kind.name, "delete")
+    purge_pending = Pending(kind.name, "purge")
+    import_pending = Pending(kind.name, "import")
+
+    def render(template: str, **context: Any) -> str:
+        return render_template(template, screens=screens, endpoint=kind.name, **context)
+
+    def check(text_or_lines: str | list[str], max_lines: int | None) -> EntryCheck:
+        lines = text_or_lines.splitlines() if isinstance(text_or_lines, str) else text_or_lines
+        with store().read() as db:
+            account_id = require_account(db, current_user.address).id
+            registered = lists.registered_among(db, account_id, kind, lines)
+        return kind.check_entries(text_or_lines, registered, max_lines)
+
+    @blueprint.route("/")
+    @login_required  # type: ignore[untyped-decorator]
+    def show() -> str:
+        search = request.args.get("q", "").strip()
+        number = request.args.get("page", 1, type=int) or 1
+        with store().read() as db:
+            account_id = require_account(db, current_user.address).id
+            page = lists.page_of(db, account_id, kind, number, PER_PAGE, search)
+            count, _ = lists.count_and_last_id(db, account_id, kind)
+            return render(
+                "lists/list.html",
+                page=page,
+                search=search,
+                count=count,
+                form=TokenForm(),
+                upload=UploadForm(),
+            )
+
+    @blueprint.route("/new", methods=["GET", "POST"])
+    @login_required  # type: ignore[untyped-decorator]
+    def new() -> str:
+        form = EntriesForm()
+        if not form.validate_on_submit():
+            return render("lists/form.html", form=form, problems=[])
+        result = check(form.entries.data or "", max_lines=20)
+        if not result.ok:
+            problems = [p.render(gettext) for p in result.problems]
+            return render("lists/form.html", form=form, problems=problems)
+        token = add_pending.issue(digest=_digest(list(result.values)))
+        return render(
+            "lists/confirm.html",
+            form=ConfirmEntriesForm(formdata=None, entries="\n".join(result.values), token=token),
+            entries=result.values,
+            warnings=[w.render(gettext) for w in result.warnings],
+            action=url_for(f"{kind.name}.register"),
+        )
+
+    @blueprint.route("/confirm", methods=["POST"])
+    @login_required  # type: ignore[untyped-decorator]
+    def register() -> str | Response:
+        form = ConfirmEntriesForm()
+        pending = add_pending.take(form.token.data) if form.validate_on_submit() else None
+        if pending is None:
+            # Already registered (a second click, the back button): nothing to do twice.
+            return redirect(url_for(f"{kind.name}.show"))
+        result = check(form.entries.data or "", max_lines=20)
+        if not result.ok:
+            problems = [p.render(gettext) for p in result.problems]
+            return render(
+                "lists/form.html", form=EntriesForm(entries=form.entries.data), problems=problems
+            )
+        if _digest(list(result.values)) != pending["digest"]:
+            # Only what the confirmation screen showed may be registered.
+            return redirect(url_for(f"{kind.name}.new"))
+        with store().transaction() as db:
+            account_id = require_account(db, current_user.address).id
+            lists.add_entries(db, account_id, kind, result.entries)
+        return redirect(url_for(f"{kind.name}.done"))
+
+    @blueprint.route("/done")
+    @login_required  # type: ignore[untyped-decorator]
+    def done() -> str:
+        return render("lists/done.html", title=screens.done_title, text=screens.done_text)
+
+    @blueprint.route("/delete", methods=["POST"])
+    @login_required  # type: ignore[untyped-decorator]
+    def delete() -> str | Response:
+        form = TokenForm()
+        ids = [int(v) for v in request.form.getlist("entry") if v.isdigit()]
+        if not form.validate_on_submit() or not ids:
+            flash(gettext("Tick the entries to delete first."), "warning")
+            return redirect(url_for(f"{kind.name}.show"))
+        account_id = _account_id()
+        with store().read() as db:
+            entries = lists.entries_by_ids(db, account_id, kind, ids)
+        token = delete_pending.issue(ids=[entry.id for entry in entries])
+        return render(
+            "lists/delete_confirm.html",
+            entries=[entry.value for entry in entries],
+            form=TokenForm(formdata=None, token=token),
+        )
+
+    @blueprint.route("/delete/confirm", methods=["POST"])
+    @login_required  # type: ignore[untyped-decorator]
+    def delete_confirmed() -> Response:
+        form = TokenForm()
+        pending = delete_pending.take(form.token.data) if form.validate_on_submit() else None
+        if pending is None:
+            return redirect(url_for(f"{kind.name}.show"))
+        with store().transaction() as db:
+            account_id = require_account(db, current_user.address).id
+            lists.delete_entries(db, account_id, kind, pending["ids"])
+        return redirect(url_for(f"{kind.name}.delete_done"))
+
+    @blueprint.route("/delete/done")
+    @login_required  # type: ignore[untyped-decorator]
+    def delete_done() -> str:
+        return render(
+            "lists/done.html",
+            title=screens.delete_done_title,
+            text=gettext("The selected entries were deleted."),
+        )
+
+    @blueprint.route("/purge")
+    @login_required  # type: ignore[untyped-decorator]
+    def purge() -> str | Response:
+        account_id = _account_id()
+        with store().read() as db:
+            count, last_id = lists.count_and_last_id(db, account_id, kind)
+        if not count:
+            return redirect(url_for(f"{kind.name}.show"))
+        token = purge_pending.issue(last_id=last_id, count=count, stage="first")
+        return render(
+            "lists/purge_confirm.html",
+            title=screens.purge_confirm_title,
+            count=count,
+            form=TokenForm(formdata=None, token=token),
+            final=False,
+        )
+
+    @blueprint.route("/purge/confirm", methods=["POST"])
+    @login_required  # type: ignore[untyped-decorator]
+    def purge_confirmed() -> str | Response:
+        form = TokenForm()
+        pending = purge_pending.take(form.token.data) if form.validate_on_submit() else None
+        if pending is None or pending["stage"] != "first":
+            return redirect(url_for(f"{kind.name}.show"))
+        token = purge_pending.issue(
+            last_id=pending["last_id"], count=pending["count"], stage="final"
+        )
+        return render(
+            "lists/purge_confirm.html",
+            title=screens.purge_final_title,
+            count=pending["count"],
+            form=TokenForm(formdata=None, token=token),
+            final=True,
+        )
+
+    @blueprint.route("/purge/final", methods=["POST"])
+    @login_required  # type: ignore[untyped-decorator]
+    def purge_final() -> Response:
+        form = TokenForm()
+        pending = purge_pending.take(form.token.data) if form.validate_on_submit() else None
+        if pending is None or pending["stage"] != "final":
+            return redirect(url_for(f"{kind.name}.show"))
+        with store().transaction() as db:
+            account_id = require_account(db, current_user.address).id
+            lists.delete_up_to(db, account_id, kind, pending["last_id"])
+        return redirect(url_for(f"{kind.name}.purge_done"))
+
+    @blueprint.route("/purge/done")
+    @login_required  # type: ignore[untyped-decorator]
+    def purge_done() -> str:
+        return render(
+            "lists/done.html",
+            title=screens.purge_done_title,
+            text=gettext("Every entry of the list was deleted."),
+        )
+
+    @blueprint.route("/export.csv")
+    @login_required  # type: ignore[untyped-decorator]
+    def export() -> Response:
+        account_id = _account_id()
+        with store().read() as db:
+            entries = lists.all_entries(db, account_id, kind)
+        return FlaskResponse(
+            csv_lists.to_csv(entries),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{kind.name}.csv"'},
+        )
+
+    @blueprint.route("/import", methods=["POST"])
+    @login_required  # type: ignore[untyped-decorator]
+    def upload() -> str | Response:
+        form = UploadForm()
+        if not form.validate_on_submit():
+            flash(gettext("Choose a CSV file to upload."), "warning")
+            return redirect(url_for(f"{kind.name}.show"))
+        try:
+            lines = csv_lists.entry_column(form.file.data.read())
+        except csv_lists.CsvError as error:
+            return render("lists/upload_problems.html", problems=[error.problem.render(gettext)])
+        result = kind.check_entries(lines, max_lines=None)
+        if not result.ok:
+            problems = [p.render(gettext) for p in result.problems]
+            return render("lists/upload_problems.html", problems=problems)
+        account_id = _account_id()
+        with store().read() as db:
+            current = set(lists.values(db, account_id, kind))
+        values = list(result.values)
+        token = import_pending.issue(digest=_digest(values))
+        added = [v for v in values if v not in current]
+        removed = sorted(current - set(values))
+        return render(
+            "lists/upload_confirm.html",
+            form=ConfirmEntriesForm(formdata=None, entries="\n".join(values), token=token),
+            total=len(values),
+            added=added[:SHOWN_CHANGES],
+            added_count=len(added),
+            removed=removed[:SHOWN_CHANGES],
+            removed_count=len(removed),
+        )
+
+    @blueprint.route("/import/confirm", methods=["POST"])
+    @login_required  # type: ignore[untyped-decorator]
+    def upload_confirmed() -> Response:
+        form = ConfirmEntriesForm()
+        pending = import_pending.take(form.token.data) if form.validate_on_submit() else None
+        if pending is None:
+            return redirect(url_for(f"{kind.name}.show"))
+        result = kind.check_entries((form.entries.data or "").split("\n"), max_lines=None)
+        if not result.ok or _digest(list(result.values)) != pending["digest"]:
+            return redirect(url_for(f"{kind.name}.show"))
+        with store().transaction() as db:
+            account_id = require_account(db, current_user.address).id
+            lists.replace_entries(db, account_id, kind, result.entries)
+        return redirect(url_for(f"{kind.name}.upload_done"))
+
+    @blueprint.route("/import/done")
+    @login_required  # type: ignore[untyped-decorator]
+    def upload_done() -> str:
+        return render(
+            "lists/done.html",
+            title=screens.done_title,
+            text=gettext("The list was replaced with the uploaded file."),
+        )
+
+    return blueprint
