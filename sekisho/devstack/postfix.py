@@ -85,6 +85,11 @@ class PostfixInstance:
                 "inet_interfaces = 127.0.0.1",
                 "inet_protocols = ipv4",
                 "mynetworks = 127.0.0.0/8",
+                # Test clients connect from 127.0.0.1, which Postfix treats as local and
+                # whose headers it completes (a missing From or Date added, bare addresses
+                # qualified). Mail to an MX comes from outside and is left as sent; the
+                # header rules must see it that way.
+                "local_header_rewrite_clients =",
                 "disable_dns_lookups = yes",
                 "smtpd_peername_lookup = no",
                 f"maillog_file = {self.log_file}",

@@ -11,6 +11,8 @@ from sekisho.rules.model import RuleHit
 
 QUARANTINE_REASON = "X-Sekisho-Quarantine-Reason"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+# A matched subject can be long; the reason header names it, the copy itself has it all.
+_MATCHED_MAX_CHARS = 200
 
 
 def _quoted(value: str) -> str:
@@ -18,9 +20,20 @@ def _quoted(value: str) -> str:
 
 
 def quarantine_reason(hit: RuleHit) -> str:
-    """``rule=reject_from; entry="bad.example"; matched="a@bad.example"`` (RFC 2047 if needed)."""
-    entry, matched = readable(hit.entry), readable(hit.matched)
-    text = f"rule={hit.rule}; entry={_quoted(entry)}; matched={_quoted(matched)}"
-    if text.isascii():
-        return text
-    return Header(text, "utf-8").encode()
+    """``rule=reject_from; entry="bad.example"; matched="a@bad.example"``.
+
+    Non-ASCII values become RFC 2047 words of their own, so ``rule=`` stays readable
+    to a grep and a decoding reader sees the whole text.
+    """
+    parts = [
+        f"rule={hit.rule}; entry=",
+        _quoted(readable(hit.entry)),
+        "; matched=",
+        _quoted(readable(hit.matched)[:_MATCHED_MAX_CHARS]),
+    ]
+    if all(part.isascii() for part in parts):
+        return "".join(parts)
+    header = Header()
+    for part in parts:
+        header.append(part, "us-ascii" if part.isascii() else "utf-8")
+    return header.encode()

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from sekisho.rules.lists import REJECT_SUBJECT
+from sekisho.store import accounts
+from sekisho.store.lists import add_values, values
 from tests.e2e.conftest import MailHarness, start_harness
 
 pytestmark = pytest.mark.browser
@@ -101,3 +104,50 @@ def test_bad_input_in_the_browser_names_the_line(web_stack: MailHarness, page: P
     expect(page.get_by_role("alert")).to_contain_text(
         "2行目：「bad one.example」に空白が含まれています。"
     )
+
+
+def log_in(page: Page, mail: MailHarness) -> None:
+    page.goto(mail.stack.web_url + "/login")
+    page.get_by_label("メールアドレス", exact=True).fill("taro@example.jp")
+    page.get_by_label("POP アカウントパスワード").fill("taro1234")
+    page.get_by_role("button", name="ログイン").click()
+    expect(page.locator("h1")).to_have_text("メールアカウント情報参照")
+
+
+def test_delete_one_and_delete_all_with_the_guide_labels(
+    web_stack: MailHarness, page: Page
+) -> None:
+    mail = web_stack
+    mail.reset()
+    mail.add_account("taro@example.jp", "taro1234")
+    with mail.store.transaction() as session:
+        taro = accounts.require_account(session, "taro@example.jp").id
+        add_values(session, taro, REJECT_SUBJECT, ["未承諾広告", "当選しました", "Hello"])
+    log_in(page, mail)
+    page.get_by_role("link", name="受信拒否設定", exact=True).click()
+    page.get_by_role("link", name="Subject（件名）受信拒否設定").click()
+    title = "Subject（件名）受信拒否設定"
+    expect(page.locator("h1")).to_have_text(f"{title}一覧参照")
+
+    page.get_by_label("未承諾広告").check()
+    page.get_by_label("Hello").check()
+    delete_buttons = page.get_by_role("button", name="削除", exact=True)
+    expect(delete_buttons).to_have_count(2)
+    delete_buttons.last.click()  # the bottom one; the top one does the same
+    expect(page.locator("h1")).to_have_text(f"{title}削除確認")
+    expect(page.locator("td")).to_have_text(["未承諾広告", "Hello"])
+    page.get_by_role("button", name="了解").click()
+    expect(page.locator("h1")).to_have_text(f"{title}削除完了")
+    page.get_by_role("link", name="一覧へ戻る").click()
+    expect(page.locator("label")).to_have_text(["当選しました"])
+
+    page.get_by_role("button", name="全て削除").click()
+    expect(page.locator("h1")).to_have_text(f"{title}完全削除確認")
+    page.get_by_role("button", name="了解").click()
+    expect(page.locator("h1")).to_have_text(f"{title}完全削除最終確認")
+    page.get_by_role("button", name="了解").click()
+    expect(page.locator("h1")).to_have_text(f"{title}完全削除完了")
+    page.get_by_role("link", name="一覧へ戻る").click()
+    expect(page.get_by_text("登録されている件名はありません。")).to_be_visible()
+    with mail.store.read() as session:
+        assert values(session, taro, REJECT_SUBJECT) == []
