@@ -52,6 +52,8 @@ _TESTS: dict[HeaderCheck, Callable[[Message], str | None]] = {
 
 
 def check(policy: Policy, message: Message) -> RuleHit | None:
+    if not policy.reject_header:
+        return None
     for header_check in HeaderCheck:
         if header_check in policy.reject_header:
             found = _TESTS[header_check](message)

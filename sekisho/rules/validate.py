@@ -21,6 +21,7 @@ ENTRY_MAX_CHARS = 320
 # not accepted in list entries (nobody types them, and they hide look-alike tricks).
 _FORBIDDEN = frozenset('<>()[],;:\\"/')
 # A domain label in its ASCII (IDNA) form; "_" occurs in real host names.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
 
 
@@ -49,10 +50,14 @@ class EntryCheck:
 
 
 def split_lines(text: str) -> list[tuple[int, str]]:
-    """(line number, stripped text) of every non-blank line; blank lines are ignored."""
+    """(line number, stripped text) of every non-blank line; blank lines are ignored.
+
+    Only CR and LF end a line, as in the textarea: str.splitlines would also split at
+    form feeds, U+2028 and other separators, hiding them from the control-character check.
+    """
     return [
         (number, line.strip())
-        for number, line in enumerate(text.splitlines(), start=1)
+        for number, line in enumerate(_LINE_BREAK.split(text), start=1)
         if line.strip()
     ]
 

@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Dialect,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -27,6 +29,29 @@ NAMING = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on every backend.
+
+    SQLite keeps no offset and hands back naive values; PostgreSQL hands back its session
+    time zone. Both come back as UTC here, so comparisons and display never mix the two.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -77,7 +102,7 @@ class Account(Base):
     # Bumped in the same transaction as every settings change; the milter's cached
     # policy snapshot is valid while this number is unchanged.
     settings_version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     domain: Mapped[Domain] = relationship()
 
@@ -106,8 +131,8 @@ class ListEntryRecord(Base):
     match_key: Mapped[str] = mapped_column(Text)
     key_digest: Mapped[str] = mapped_column(String(64))
     hit_count: Mapped[int] = mapped_column(Integer, default=0)
-    last_hit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_hit_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class HeaderRuleRecord(Base):
@@ -120,8 +145,8 @@ class HeaderRuleRecord(Base):
     )
     header_check: Mapped[str] = mapped_column(String(20), primary_key=True)
     hit_count: Mapped[int] = mapped_column(Integer, default=0)
-    last_hit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_hit_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class QuarantinedMessage(Base):
@@ -146,5 +171,5 @@ class QuarantinedMessage(Base):
     sender: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(Text)
     queue_id: Mapped[str] = mapped_column(String(32))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

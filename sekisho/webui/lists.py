@@ -26,7 +26,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT, ListKind
-from sekisho.rules.validate import EntryCheck
+from sekisho.rules.validate import EntryCheck, split_lines
 from sekisho.store import lists
 from sekisho.store.accounts import require_account
 from sekisho.webui import csv_lists
@@ -200,7 +200,10 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         return render_template(template, screens=screens, endpoint=kind.name, **context)
 
     def check(text_or_lines: str | list[str], max_lines: int | None) -> EntryCheck:
-        lines = text_or_lines.splitlines() if isinstance(text_or_lines, str) else text_or_lines
+        if isinstance(text_or_lines, str):
+            lines = [line for _, line in split_lines(text_or_lines)]
+        else:
+            lines = text_or_lines
         with store().read() as db:
             account_id = require_account(db, current_user.address).id
             registered = lists.registered_among(db, account_id, kind, lines)

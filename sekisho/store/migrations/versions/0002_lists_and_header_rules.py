@@ -63,10 +63,22 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("account_id", "header_check", name="pk_reject_header_rules"),
     )
-    connection = op.get_bind()
-    old = connection.execute(
-        sa.text("SELECT account_id, value, created_at FROM reject_from_entries ORDER BY id")
-    ).all()
+    old_entries = sa.table(
+        "reject_from_entries",
+        sa.column("id", sa.Integer()),
+        sa.column("account_id", sa.Integer()),
+        sa.column("value", sa.String()),
+        sa.column("created_at", TZ),
+    )
+    old = (
+        op.get_bind()
+        .execute(
+            sa.select(
+                old_entries.c.account_id, old_entries.c.value, old_entries.c.created_at
+            ).order_by(old_entries.c.id)
+        )
+        .all()
+    )
     rows = []
     for account_id, value, created_at in old:
         key = normalize_address(value)
