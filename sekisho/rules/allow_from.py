@@ -6,7 +6,8 @@ envelope sender of a newsletter or mailing list is a bounce address they never s
 exception should be as narrow as the customer meant it: matching the envelope sender
 too would let any message whose bounce address happens to be allowed pass the reject
 list whatever its From says. When a From field names several addresses, every one of
-them must be allowed; a message without a header From is never allowed.
+them must be allowed; a message without a header From, or with one the parser had to
+guess at (``a@bad.example b@ok.example``, ``<>, b@ok.example``), is never allowed.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ name = "allow_from"
 def check(policy: Policy, message: Message) -> RuleHit | None:
     if not len(policy.allow_from):
         return None  # before parsing From: most mailboxes have no allow list
+    if not message.header_from_is_clean:
+        return None  # a From the parser had to guess at is no ground for an exception
     addresses = message.header_from_addresses
-    if not addresses:
-        return None
     entries = [policy.allow_from.match(address) for address in addresses]
     if None in entries:
         return None

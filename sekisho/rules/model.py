@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 from enum import Enum, StrEnum
@@ -10,6 +11,16 @@ from functools import cached_property
 from sekisho.rules.addresses import EMPTY_MATCHER, SuffixMatcher, normalize_address
 from sekisho.rules.encoded_words import decode_header_text
 from sekisho.rules.subjects import EMPTY_SUBSTRING_MATCHER, SubstringMatcher
+
+# Quoted strings and (non-nested) comments of a header may hold anything, "<", ">" and
+# text shaped like an address included.
+QUOTED_OR_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"|\((?:[^()\\]|\\.)*\)', re.DOTALL)
+_ADDRESS_SHAPED = re.compile(r'[^\s<>()\[\],;:"@]+@[^\s<>()\[\],;:"@]+')
+
+
+def _well_formed(address: str) -> bool:
+    local, at, domain = address.rpartition("@")
+    return bool(at and local and domain) and "@" not in local
 
 
 @dataclass(frozen=True)
@@ -24,16 +35,49 @@ class Message:
         return [value for field_name, value in self.headers if field_name.lower() == wanted]
 
     @cached_property
+    def subjects(self) -> tuple[str, ...]:
+        """Every Subject field as a reader sees it (RFC 2047 and raw 8-bit decoded)."""
+        return tuple(decode_header_text(value) for value in self.header_values("Subject"))
+
+    @property
     def subject(self) -> str:
-        """The first Subject as a reader sees it (RFC 2047 and raw 8-bit decoded)."""
-        values = self.header_values("Subject")
-        return decode_header_text(values[0]) if values else ""
+        """The first Subject: the one mail programs show."""
+        return self.subjects[0] if self.subjects else ""
+
+    @cached_property
+    def _from_fields(self) -> tuple[tuple[tuple[str, ...], frozenset[str], bool], ...]:
+        """Per From field: its parsed addresses, the address-shaped texts in it, and
+        whether the parser returned only well-formed addresses."""
+        fields = []
+        for value in self.header_values("From"):
+            parsed = [normalize_address(address) for _, address in getaddresses([value])]
+            valid = tuple(a for a in parsed if _well_formed(a))
+            shaped = frozenset(
+                normalize_address(found)
+                for found in _ADDRESS_SHAPED.findall(QUOTED_OR_COMMENT.sub(" ", value))
+            )
+            fields.append((valid, shaped, bool(parsed) and len(valid) == len(parsed)))
+        return tuple(fields)
 
     @cached_property
     def header_from_addresses(self) -> tuple[str, ...]:
-        """Every address of every From field, normalised (empty ones dropped)."""
-        pairs = getaddresses(self.header_values("From"))
-        return tuple(a for a in (normalize_address(addr) for _, addr in pairs) if a)
+        """Every well-formed address the From fields parse into, normalised."""
+        return tuple(a for valid, _, _ in self._from_fields for a in valid)
+
+    @cached_property
+    def header_from_candidates(self) -> tuple[str, ...]:
+        """The parsed addresses plus every address-shaped text outside quotes and comments:
+        a broken field (``a@bad.example b@ok.example``) that the parser mangles still
+        shows the reject list every address in it."""
+        shaped = (a for _, found, _ in self._from_fields for a in sorted(found))
+        return tuple(dict.fromkeys((*self.header_from_addresses, *shaped)))
+
+    @cached_property
+    def header_from_is_clean(self) -> bool:
+        """Every From field parsed into well-formed addresses and nothing address-shaped
+        was lost on the way: only then may the allow list trust the From."""
+        fields = self._from_fields
+        return bool(fields) and all(clean and found <= set(valid) for valid, found, clean in fields)
 
 
 class HeaderCheck(StrEnum):

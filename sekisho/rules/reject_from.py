@@ -16,7 +16,7 @@ def check(policy: Policy, message: Message) -> RuleHit | None:
     matcher = policy.reject_from
     if not len(matcher):
         return None
-    for address in (message.sender, *message.header_from_addresses):
+    for address in (message.sender, *message.header_from_candidates):
         entry = matcher.match(address)
         if entry is not None:
             return RuleHit(name, entry, address)

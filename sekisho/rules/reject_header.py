@@ -3,7 +3,7 @@
 - ``from_missing``: no From field at all;
 - ``from_empty_angle``: a From field holding no address but ``<>`` (``From: <>``, also
   with a display name: ``From: "Shop" <>``);
-- ``from_empty``: a From field with nothing in it (``From:``);
+- ``from_empty``: a From field with nothing in it once decoded (``From:``);
 - ``subject_missing``: no Subject field at all;
 - ``subject_empty``: a Subject field that is empty once decoded (``Subject:``).
 """
@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from sekisho.rules.model import HeaderCheck, Message, Policy, RuleHit
+from sekisho.rules.encoded_words import decode_header_text
+from sekisho.rules.model import QUOTED_OR_COMMENT, HeaderCheck, Message, Policy, RuleHit
 
 name = "reject_header"
 
@@ -25,11 +26,13 @@ def _from_missing(message: Message) -> str | None:
 
 
 def _from_empty_angle(message: Message) -> str | None:
-    return next((v for v in message.header_values("From") if _EMPTY_ANGLE.fullmatch(v)), None)
+    values = message.header_values("From")
+    return next((v for v in values if _EMPTY_ANGLE.fullmatch(QUOTED_OR_COMMENT.sub("", v))), None)
 
 
 def _from_empty(message: Message) -> str | None:
-    return next((v for v in message.header_values("From") if not v.strip()), None)
+    values = message.header_values("From")
+    return next((v for v in values if not decode_header_text(v).strip()), None)
 
 
 def _subject_missing(message: Message) -> str | None:

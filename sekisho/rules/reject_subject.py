@@ -1,4 +1,8 @@
-"""Subject (件名) reject list: SPEC.md §5. An entry contained in the decoded subject hits."""
+"""Subject (件名) reject list: SPEC.md §5. An entry contained in the decoded subject hits.
+
+Every Subject field is searched, not only the first that mail programs show: a second
+Subject must not be a way around the list.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ name = "reject_subject"
 def check(policy: Policy, message: Message) -> RuleHit | None:
     if not len(policy.reject_subject):
         return None
-    subject = message.subject
-    entry = policy.reject_subject.match(subject)
-    return None if entry is None else RuleHit(name, entry, subject)
+    for subject in message.subjects:
+        entry = policy.reject_subject.match(subject)
+        if entry is not None:
+            return RuleHit(name, entry, subject)
+    return None

@@ -52,7 +52,7 @@ def check_subject_entry(entry: str, line: int | None = None) -> list[Problem]:
     shared = length_or_control_problems(entry, line)
     if shared:
         return shared
-    katakana = [c for c in entry if _is_half_width_katakana(c)]
+    katakana = "".join(dict.fromkeys(c for c in entry if _is_half_width_katakana(c)))
     if katakana:
         return [
             Problem(
@@ -62,10 +62,8 @@ def check_subject_entry(entry: str, line: int | None = None) -> list[Problem]:
                 ),
                 line,
                 entry,
-                {
-                    "found": "".join(dict.fromkeys(katakana)),
-                    "suggestion": unicodedata.normalize("NFKC", "".join(dict.fromkeys(katakana))),
-                },
+                # The whole entry converted: a voiced mark (ﾞ) belongs to the kana before it.
+                {"found": katakana, "suggestion": unicodedata.normalize("NFKC", entry)},
             )
         ]
     return []
@@ -88,12 +86,15 @@ def check_subject_entries(
     return check_entries(text_or_lines, SUBJECT_RULES, registered, max_lines)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SubstringMatcher:
-    """Finds the first registered entry contained in a subject."""
+    """Finds the first registered entry contained in a subject.
+
+    Equal only to itself: two automatons cannot be compared by content cheaply.
+    """
 
     size: int
-    automaton: Any = field(default=None, compare=False, repr=False)
+    automaton: Any = field(default=None, repr=False)
 
     @classmethod
     def build(cls, entries: Iterable[ListEntry]) -> SubstringMatcher:

@@ -114,13 +114,6 @@ def test_display_name_that_looks_like_an_allowed_address_does_not_allow() -> Non
     assert check(("ok.example",), '"friend@ok.example" <spam@bad.example>') is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Message.header_from_addresses keeps whatever email.utils.getaddresses makes of a "
-    "malformed From and drops the empty results: 'a@bad b@ok' parses to the single key "
-    "'@ok.example' (bad address lost, local part empty), which a domain entry then allows; "
-    "the allow list fails open instead of requiring every address of the field to match",
-)
 @pytest.mark.parametrize(
     "from_value",
     [

@@ -81,11 +81,6 @@ def test_from_empty_angle_hits_when_any_of_several_from_fields_is_empty_angles()
     assert found == RuleHit("reject_header", "from_empty_angle", '"X" <>')
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_EMPTY_ANGLE is [^<>]*<\\s*>\\s*: a quoted display name holding < or >, or a "
-    "comment (CFWS) after <>, lets a From with no address but <> escape the check",
-)
 @pytest.mark.parametrize("value", ['"Shop <news>" <>', '"<>" <>', "<> (Mail Delivery System)"])
 def test_from_empty_angle_hits_with_any_valid_display_name_or_comment(value: str) -> None:
     assert hit(HeaderCheck.FROM_EMPTY_ANGLE, ("From", value)) is not None
@@ -246,3 +241,9 @@ def test_header_check_order_is_the_guides_order() -> None:
         "subject_missing",
         "subject_empty",
     ]
+
+
+def test_from_empty_hits_a_from_that_decodes_to_nothing() -> None:
+    found = hit(HeaderCheck.FROM_EMPTY, ("From", "=?UTF-8?B??="), NORMAL_SUBJECT)
+    assert found is not None
+    assert found.entry == "from_empty"
