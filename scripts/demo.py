@@ -17,10 +17,9 @@ from pathlib import Path
 
 from sekisho.devstack.ports import wait_for_tcp
 from sekisho.devstack.stack import LocalStack
-from sekisho.rules.lists import REJECT_FROM
 from sekisho.store import accounts
 from sekisho.store.db import Store
-from sekisho.store.lists import add_values, values
+from sekisho.store.settings_doc import import_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = Path(os.environ.get("SEKISHO_DEMO_DIR", ROOT / "var" / "demo"))
@@ -29,6 +28,16 @@ REINJECT_PORT = int(os.environ.get("SEKISHO_DEMO_REINJECT_PORT", "10026"))
 WEB_PORT = int(os.environ.get("SEKISHO_DEMO_WEB_PORT", "8080"))
 ACCOUNTS = {"taro@example.jp": "taro1234", "hanako@example.jp": "hanako123"}
 STATE = "demo-state.json"
+DEMO_RULES = {
+    "taro@example.jp": {
+        "reject_from": ["bad.example", "spam@junk.example"],
+        "reject_subject": ["未承諾広告"],
+        "reject_header": {"from_missing": True},
+        "allow_from": ["friend@bad.example"],
+    }
+}
+# 「【未承諾広告】セール」 as a mail program sends it (RFC 2047, ISO-2022-JP).
+JAPANESE_SUBJECT = "=?ISO-2022-JP?B?GyRCIVpMJD41Qno5LTlwIVslOyE8JWsbKEI=?="
 
 
 def start() -> int:
@@ -47,6 +56,7 @@ def start() -> int:
 
 
 def seed(database_url: str) -> None:
+    """Demo accounts with a few rules; a demo started again keeps what was changed."""
     store = Store(database_url)
     with store.transaction() as session:
         if accounts.domain_for(session, "x@example.jp") is None:
@@ -54,9 +64,7 @@ def seed(database_url: str) -> None:
         for address, password in ACCOUNTS.items():
             if accounts.find_account(session, address) is None:
                 accounts.add_account(session, address, password)
-        taro = accounts.require_account(session, "taro@example.jp")
-        if not values(session, taro.id, REJECT_FROM):
-            add_values(session, taro.id, REJECT_FROM, ["bad.example", "spam@junk.example"])
+                import_settings(session, address, DEMO_RULES.get(address, {}))
     store.dispose()
 
 
@@ -65,8 +73,10 @@ def instructions(stack: LocalStack) -> str:
 sekisho demo is running (everything on 127.0.0.1; stop it with `make demo-stop`).
 
   Web UI       {stack.web_url}/login
-               taro@example.jp / taro1234    (From reject list: bad.example, spam@junk.example)
+               taro@example.jp / taro1234    (rules below)
                hanako@example.jp / hanako123 (no rules)
+  taro's rules From reject list bad.example, spam@junk.example; Subject list 未承諾広告;
+               header check "From missing"; allow list friend@bad.example
   SMTP in      127.0.0.1:{stack.smtp_port}  (Postfix with the sekisho milter)
   Maildirs     {stack.mail_root}/example.jp/<user>/  (quarantine: .Junk/)
   Logs         {stack.run}/postfix.log  {stack.run}/milter.log  {stack.run}/web.log
@@ -78,6 +88,14 @@ Try it:
   -> hanako gets it in {stack.mail_root}/example.jp/hanako/new/
   -> taro's copy is in {stack.mail_root}/example.jp/taro/.Junk/new/ and on the
      迷惑メールフォルダ page: log in as taro at {stack.web_url}/login
+
+More to try:
+  swaks --server 127.0.0.1:{stack.smtp_port} --from shop@ads.example --to taro@example.jp \
+        --header "Subject: {JAPANESE_SUBJECT}"
+  -> quarantined by the Subject list (the subject reads 【未承諾広告】セール)
+  swaks --server 127.0.0.1:{stack.smtp_port} --from friend@bad.example --to taro@example.jp
+  -> delivered to taro's inbox: the allow list wins over the From reject list
+  Each list page (受信拒否設定, 受信許可設定) shows how many mails every entry caught.
 """
 
 
@@ -89,7 +107,7 @@ def stop() -> int:
     state = json.loads(state_file.read_text())
     for pid in state["pids"]:
         try:
-            os.kill(pid, signal.SIGKILL)  # nothing to flush: the store commits per change
+            os.kill(pid, signal.SIGKILL)  # loses at most the last 2 s of hit counts
         except ProcessLookupError:
             continue
     subprocess.run(["postfix", "-c", state["postfix"], "stop"], check=False, capture_output=True)

@@ -32,25 +32,26 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
     )
     try:
         assert started.returncode == 0, started.stderr
-        swaks = re.search(r"(swaks --server .*?)\n\n", started.stdout, re.S)
-        assert swaks, started.stdout
-        command = swaks.group(1).replace("\\\n", " ")
-        # The printed command line, run as a newcomer would paste it into a shell.
-        sent = subprocess.run(  # noqa: S602
-            command,
-            shell=True,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-        assert "250 2.0.0 Ok: queued" in sent.stdout, sent.stdout
-
+        commands = re.findall(r"(swaks --server .*?)\n  ->", started.stdout, re.S)
+        assert len(commands) == 3, started.stdout
         junk = run / "mail/example.jp/taro/.Junk/new"
-        deadline = time.monotonic() + 15
-        while not (junk.exists() and any(junk.iterdir())):
-            assert time.monotonic() < deadline, "nothing in taro's quarantine"
-            time.sleep(0.1)
+        inbox = run / "mail/example.jp/taro/new"
+        # Each printed command line, run as a newcomer would paste it into a shell: the
+        # From list and the Subject list quarantine, the allow list delivers.
+        for command, folder, count in zip(commands, (junk, junk, inbox), (1, 2, 1), strict=True):
+            sent = subprocess.run(  # noqa: S602
+                command.replace("\\\n", " "),
+                shell=True,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=60,
+            )
+            assert "250 2.0.0 Ok: queued" in sent.stdout, sent.stdout
+            deadline = time.monotonic() + 15
+            while not (folder.exists() and len(list(folder.iterdir())) >= count):
+                assert time.monotonic() < deadline, f"{command}: nothing in {folder}"
+                time.sleep(0.1)
 
         web = re.search(r"Web UI\s+(http://\S+)/login", started.stdout)
         assert web
@@ -58,6 +59,7 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
         assert "迷惑メールフォルダ" in page
         assert "hello from bad.example" in page
         assert "someone@bad.example" in page
+        assert "【未承諾広告】セール" in page
     finally:
         stopped = subprocess.run(
             [*demo, "stop"],
