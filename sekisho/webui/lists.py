@@ -14,11 +14,10 @@ change redirects to its completion screen.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask import Response as FlaskResponse
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -31,6 +30,7 @@ from sekisho.store import lists
 from sekisho.store.accounts import require_account
 from sekisho.webui import csv_lists
 from sekisho.webui.context import store
+from sekisho.webui.flows import Pending, change, current_account_id
 from sekisho.webui.forms import ConfirmEntriesForm, EntriesForm, TokenForm, UploadForm
 
 PER_PAGE = 50
@@ -160,32 +160,8 @@ SCREENS = (
 )
 
 
-def _account_id() -> int:
-    with store().read() as db:
-        return require_account(db, current_user.address).id
-
-
 def _digest(values: list[str]) -> str:
     return hashlib.sha256("\n".join(values).encode("utf-8", "surrogatepass")).hexdigest()
-
-
-class Pending:
-    """One-time tokens of a list's flows, in the session: a token is used at most once."""
-
-    def __init__(self, flow: str, step: str) -> None:
-        self._key = f"pending:{flow}:{step}"
-
-    def issue(self, **data: Any) -> str:
-        token = secrets.token_urlsafe(16)
-        session[self._key] = {"token": token, **data}
-        return token
-
-    def take(self, token: str | None) -> dict[str, Any] | None:
-        pending = session.get(self._key)
-        if not pending or not token or not secrets.compare_digest(pending["token"], token):
-            return None
-        session.pop(self._key, None)
-        return dict(pending)
 
 
 def make_blueprint(screens: ListScreens) -> Blueprint:
@@ -250,7 +226,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     @login_required  # type: ignore[untyped-decorator]
     def register() -> str | Response:
         form = ConfirmEntriesForm()
-        pending = add_pending.take(form.token.data) if form.validate_on_submit() else None
+        pending = add_pending.take(form)
         if pending is None:
             # Already registered (a second click, the back button): nothing to do twice.
             return redirect(url_for(f"{kind.name}.show"))
@@ -263,9 +239,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         if _digest(list(result.values)) != pending["digest"]:
             # Only what the confirmation screen showed may be registered.
             return redirect(url_for(f"{kind.name}.new"))
-        with store().transaction() as db:
-            account_id = require_account(db, current_user.address).id
-            lists.add_entries(db, account_id, kind, result.entries)
+        change(lambda db, account_id: lists.add_entries(db, account_id, kind, result.entries))
         return redirect(url_for(f"{kind.name}.done"))
 
     @blueprint.route("/done")
@@ -277,11 +251,13 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     @login_required  # type: ignore[untyped-decorator]
     def delete() -> str | Response:
         form = TokenForm()
-        ids = [int(v) for v in request.form.getlist("entry") if v.isdigit()]
+        # A page shows PER_PAGE boxes; more ids are not from this form (and would swell the
+        # session cookie that carries them to 「了解」).
+        ids = [int(v) for v in request.form.getlist("entry") if v.isdigit()][:PER_PAGE]
         if not form.validate_on_submit() or not ids:
             flash(gettext("Tick the entries to delete first."), "warning")
             return redirect(url_for(f"{kind.name}.show"))
-        account_id = _account_id()
+        account_id = current_account_id()
         with store().read() as db:
             entries = lists.entries_by_ids(db, account_id, kind, ids)
         token = delete_pending.issue(ids=[entry.id for entry in entries])
@@ -294,13 +270,10 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     @blueprint.route("/delete/confirm", methods=["POST"])
     @login_required  # type: ignore[untyped-decorator]
     def delete_confirmed() -> Response:
-        form = TokenForm()
-        pending = delete_pending.take(form.token.data) if form.validate_on_submit() else None
+        pending = delete_pending.take(TokenForm())
         if pending is None:
             return redirect(url_for(f"{kind.name}.show"))
-        with store().transaction() as db:
-            account_id = require_account(db, current_user.address).id
-            lists.delete_entries(db, account_id, kind, pending["ids"])
+        change(lambda db, account_id: lists.delete_entries(db, account_id, kind, pending["ids"]))
         return redirect(url_for(f"{kind.name}.delete_done"))
 
     @blueprint.route("/delete/done")
@@ -315,7 +288,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     @blueprint.route("/purge")
     @login_required  # type: ignore[untyped-decorator]
     def purge() -> str | Response:
-        account_id = _account_id()
+        account_id = current_account_id()
         with store().read() as db:
             count, last_id = lists.count_and_last_id(db, account_id, kind)
         if not count:
@@ -332,8 +305,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     @blueprint.route("/purge/confirm", methods=["POST"])
     @login_required  # type: ignore[untyped-decorator]
     def purge_confirmed() -> str | Response:
-        form = TokenForm()
-        pending = purge_pending.take(form.token.data) if form.validate_on_submit() else None
+        pending = purge_pending.take(TokenForm())
         if pending is None or pending["stage"] != "first":
             return redirect(url_for(f"{kind.name}.show"))
         token = purge_pending.issue(
@@ -350,13 +322,10 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     @blueprint.route("/purge/final", methods=["POST"])
     @login_required  # type: ignore[untyped-decorator]
     def purge_final() -> Response:
-        form = TokenForm()
-        pending = purge_pending.take(form.token.data) if form.validate_on_submit() else None
+        pending = purge_pending.take(TokenForm())
         if pending is None or pending["stage"] != "final":
             return redirect(url_for(f"{kind.name}.show"))
-        with store().transaction() as db:
-            account_id = require_account(db, current_user.address).id
-            lists.delete_up_to(db, account_id, kind, pending["last_id"])
+        change(lambda db, account_id: lists.delete_up_to(db, account_id, kind, pending["last_id"]))
         return redirect(url_for(f"{kind.name}.purge_done"))
 
     @blueprint.route("/purge/done")
@@ -371,7 +340,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     @blueprint.route("/export.csv")
     @login_required  # type: ignore[untyped-decorator]
     def export() -> Response:
-        account_id = _account_id()
+        account_id = current_account_id()
         with store().read() as db:
             entries = lists.all_entries(db, account_id, kind)
         return FlaskResponse(
@@ -395,7 +364,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         if not result.ok:
             problems = [p.render(gettext) for p in result.problems]
             return render("lists/upload_problems.html", problems=problems)
-        account_id = _account_id()
+        account_id = current_account_id()
         with store().read() as db:
             current = set(lists.values(db, account_id, kind))
         values = list(result.values)
@@ -416,15 +385,13 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     @login_required  # type: ignore[untyped-decorator]
     def upload_confirmed() -> Response:
         form = ConfirmEntriesForm()
-        pending = import_pending.take(form.token.data) if form.validate_on_submit() else None
+        pending = import_pending.take(form)
         if pending is None:
             return redirect(url_for(f"{kind.name}.show"))
         result = kind.check_entries((form.entries.data or "").split("\n"), max_lines=None)
         if not result.ok or _digest(list(result.values)) != pending["digest"]:
             return redirect(url_for(f"{kind.name}.show"))
-        with store().transaction() as db:
-            account_id = require_account(db, current_user.address).id
-            lists.replace_entries(db, account_id, kind, result.entries)
+        change(lambda db, account_id: lists.replace_entries(db, account_id, kind, result.entries))
         return redirect(url_for(f"{kind.name}.upload_done"))
 
     @blueprint.route("/import/done")

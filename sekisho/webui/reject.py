@@ -15,8 +15,8 @@ from sekisho.rules.model import HeaderCheck
 from sekisho.store.accounts import require_account
 from sekisho.store.header_rules import header_records, set_header_checks
 from sekisho.webui.context import store
+from sekisho.webui.flows import Pending, change
 from sekisho.webui.forms import HeaderChecksForm, TokenForm
-from sekisho.webui.lists import Pending
 
 blueprint = Blueprint("reject", __name__, url_prefix="/reject")
 _pending = Pending("reject_header", "set")
@@ -83,13 +83,11 @@ def header_form() -> str:
 @blueprint.route("/header/confirm", methods=["POST"])
 @login_required  # type: ignore[untyped-decorator]
 def header_register() -> Response:
-    form = TokenForm()
-    pending = _pending.take(form.token.data) if form.validate_on_submit() else None
+    pending = _pending.take(TokenForm())
     if pending is None:
         return redirect(url_for("reject.header_show"))
     chosen = {HeaderCheck(value) for value in pending["checks"]}
-    with store().transaction() as db:
-        set_header_checks(db, require_account(db, current_user.address).id, chosen)
+    change(lambda db, account_id: set_header_checks(db, account_id, chosen))
     return redirect(url_for("reject.header_done"))
 
 

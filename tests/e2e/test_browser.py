@@ -50,6 +50,15 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
+def log_in(page: Page, mail: MailHarness) -> None:
+    page.goto(mail.stack.web_url + "/login")
+    expect(page.locator("h1")).to_have_text("メールアドレスログイン")
+    page.get_by_label("メールアドレス", exact=True).fill("taro@example.jp")
+    page.get_by_label("POP アカウントパスワード").fill("taro1234")
+    page.get_by_role("button", name="ログイン").click()
+    expect(page.locator("h1")).to_have_text("メールアカウント情報参照")
+
+
 def test_rule_added_in_the_browser_applies_to_the_next_mail(
     web_stack: MailHarness, page: Page
 ) -> None:
@@ -60,12 +69,7 @@ def test_rule_added_in_the_browser_applies_to_the_next_mail(
     mail.send("someone@bad.example", ["taro@example.jp"], subject="before the rule")
     mail.wait_for_files("example.jp/taro/new")
 
-    page.goto(mail.stack.web_url + "/login")
-    expect(page.locator("h1")).to_have_text("メールアドレスログイン")
-    page.get_by_label("メールアドレス", exact=True).fill("taro@example.jp")
-    page.get_by_label("POP アカウントパスワード").fill("taro1234")
-    page.get_by_role("button", name="ログイン").click()
-    expect(page.locator("h1")).to_have_text("メールアカウント情報参照")
+    log_in(page, mail)
 
     page.get_by_role("link", name="受信拒否設定", exact=True).click()
     expect(page.locator("h1")).to_have_text("受信拒否設定選択")
@@ -94,24 +98,13 @@ def test_bad_input_in_the_browser_names_the_line(web_stack: MailHarness, page: P
     mail = web_stack
     mail.reset()
     mail.add_account("taro@example.jp", "taro1234")
-    page.goto(mail.stack.web_url + "/login")
-    page.get_by_label("メールアドレス", exact=True).fill("taro@example.jp")
-    page.get_by_label("POP アカウントパスワード").fill("taro1234")
-    page.get_by_role("button", name="ログイン").click()
+    log_in(page, mail)
     page.goto(mail.stack.web_url + "/reject/from/new")
     page.get_by_label("送信者アドレス").fill("ok.example\nbad one.example")
     page.get_by_role("button", name="次へ").click()
     expect(page.get_by_role("alert")).to_contain_text(
         "2行目：「bad one.example」に空白が含まれています。"
     )
-
-
-def log_in(page: Page, mail: MailHarness) -> None:
-    page.goto(mail.stack.web_url + "/login")
-    page.get_by_label("メールアドレス", exact=True).fill("taro@example.jp")
-    page.get_by_label("POP アカウントパスワード").fill("taro1234")
-    page.get_by_role("button", name="ログイン").click()
-    expect(page.locator("h1")).to_have_text("メールアカウント情報参照")
 
 
 def test_delete_one_and_delete_all_with_the_guide_labels(
