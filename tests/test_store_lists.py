@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -134,6 +134,22 @@ def test_an_older_flush_never_moves_last_hit_back(store: Store, example_domain: 
     assert (entry.hit_count, entry.last_hit_at) == (2, late)
 
 
+def test_a_hit_time_in_another_zone_is_stored_as_the_same_instant(
+    store: Store, example_domain: str
+) -> None:
+    taro = _taro(store)
+    with store.transaction() as session:
+        add_values(session, taro, REJECT_FROM, ["bad.example"])
+    tokyo = timezone(timedelta(hours=9))
+    for hour in (12, 13):  # 03:00 and 04:00 UTC
+        hits = HitCounter(store, clock=lambda hour=hour: datetime(2026, 11, 27, hour, tzinfo=tokyo))
+        hits.record(taro, RuleHit("reject_from", "bad.example", "a@bad.example"))
+        hits.flush()
+    with store.read() as session:
+        (entry,) = all_entries(session, taro, REJECT_FROM)
+    assert entry.last_hit_at == datetime(2026, 11, 27, 4, tzinfo=UTC)
+
+
 def test_replace_keeps_the_counters_of_kept_entries(store: Store, example_domain: str) -> None:
     taro = _taro(store)
     with store.transaction() as session:
@@ -187,10 +203,12 @@ def test_upgrade_moves_from_entries_of_the_first_schema(tmp_path: Path) -> None:
             "must_change_password, settings_version, created_at) "
             "VALUES (1, 'taro@example.jp', 1, 'x', 'active', 0, 1, '2026-11-01 00:00:00')"
         )
-        connection.exec_driver_sql(
-            "INSERT INTO reject_from_entries (account_id, value, created_at) "
-            "VALUES (1, '例え.jp', '2026-11-01 00:00:00')"
-        )
+        for value in ("例え.jp", "xn--r8jz45g.jp"):  # one entry spelt twice: the oldest stays
+            connection.exec_driver_sql(
+                "INSERT INTO reject_from_entries (account_id, value, created_at) "
+                "VALUES (1, ?, '2026-11-01 00:00:00')",
+                (value,),
+            )
     old.dispose()
     upgrade(url)
     new = Store(url)
@@ -198,3 +216,4 @@ def test_upgrade_moves_from_entries_of_the_first_schema(tmp_path: Path) -> None:
     new.dispose()
     assert policy is not None
     assert policy.reject_from.match("a@xn--r8jz45g.jp") == "例え.jp"
+    assert len(policy.reject_from) == 1

@@ -51,8 +51,12 @@ def test_overview_after_login(client: FlaskClient) -> None:
 
 def test_post_without_csrf_token_is_refused(client: FlaskClient, store: Store) -> None:
     login(client)
-    response = client.post("/reject/from/confirm", data={"entries": "bad.example", "token": "x"})
-    assert response.status_code == 400
+    response = client.post(
+        "/reject/from/confirm",
+        data={"entries": "bad.example", "token": "x"},
+        follow_redirects=True,
+    )
+    assert "画面の有効期限が切れたため、何も変更されていません。" in response.get_data(as_text=True)
     assert saved(store) == []
 
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime
+from io import BytesIO
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT, ListKind
 from sekisho.rules.model import HeaderCheck, RuleHit
@@ -317,31 +320,21 @@ def test_csv_download_then_upload_replaces_the_list(
     new_rows = [kept] + [
         f"new{i}.example" if kind is not REJECT_SUBJECT else f"新しい件名{i}" for i in range(30)
     ]
-    upload = ("entry\r\n" + "\r\n".join(new_rows) + "\r\n").encode("cp932")  # Excel's Shift_JIS
-    listing = page(client, f"{prefix}/")
-    from io import BytesIO
-
-    confirm = post(client, f"{prefix}/import", listing, file=(BytesIO(upload), "list.csv"))
+    data = ("entry\r\n" + "\r\n".join(new_rows) + "\r\n").encode("cp932")  # Excel's Shift_JIS
+    confirm = upload(client, prefix, data)
     assert "アップロード後の一覧は 31 件です（追加 30 件、削除 1 件）" in confirm
     assert saved(store, kind) == entries  # nothing changes before 「登録」
-    post(
-        client,
-        f"{prefix}/import/confirm",
-        confirm,
-        entries=hidden(confirm, "entries"),
-        token=hidden(confirm, "token"),
-    )
+    token = hidden(confirm, "token")
+    post(client, f"{prefix}/import/confirm", confirm, token=token)
     assert saved(store, kind) == new_rows  # more than 20: a file has no line limit
+    again = post(client, f"{prefix}/import/confirm", confirm, token=token)
+    assert "この画面は既に無効になっていたため、何も変更されていません。" in again
 
 
 def test_csv_upload_with_one_bad_row_changes_nothing(client: FlaskClient, store: Store) -> None:
-    from io import BytesIO
-
     seed(store, REJECT_FROM, ["kept.example"])
     login(client)
-    listing = page(client, "/reject/from/")
-    upload = b"entry\nfine.example\nbad one.example\n"
-    result = post(client, "/reject/from/import", listing, file=(BytesIO(upload), "list.csv"))
+    result = upload(client, "/reject/from", b"entry\nfine.example\nbad one.example\n")
     assert "3行目：「bad one.example」に空白が含まれています。" in result
     assert saved(store) == ["kept.example"]
 
@@ -379,3 +372,155 @@ def test_overview_shows_every_list(client: FlaskClient, store: Store) -> None:
     assert "受信許可設定" in overview
     assert "2 件" in overview
     assert 'href="/allow/"' in overview
+
+
+def upload(client: FlaskClient, prefix: str, data: bytes) -> str:
+    """「アップロード」 of a CSV file. The body is encoded in memory: werkzeug's test client
+    would spool a large one to a temp file it never closes."""
+    listing = page(client, f"{prefix}/")
+    boundary, body = encode_multipart(
+        {"file": FileStorage(BytesIO(data), "list.csv"), "csrf_token": csrf(listing)}
+    )
+    response = client.post(
+        f"{prefix}/import",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        follow_redirects=True,
+    )
+    return response.get_data(as_text=True)
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_quoted_and_read_back(
+    client: FlaskClient, store: Store
+) -> None:
+    seed(store, REJECT_FROM, ["@exact.example", "-dash@x.example", "plain.example"])
+    seed(store, REJECT_SUBJECT, ['=HYPERLINK("http://evil.example","x")'])
+    login(client)
+    from_csv = client.get("/reject/from/export.csv").get_data().decode("utf-8-sig")
+    assert "\r\n'@exact.example,0," in from_csv
+    assert "\r\n'-dash@x.example,0," in from_csv
+    assert "\r\nplain.example,0," in from_csv
+    subject_csv = client.get("/reject/subject/export.csv").get_data().decode("utf-8-sig")
+    assert '\r\n"\'=HYPERLINK(""http://evil.example"",""x"")",0,' in subject_csv
+    confirm = upload(client, "/reject/from", from_csv.encode("utf-8-sig"))
+    assert "（追加 0 件、削除 0 件）" in confirm  # the round trip changes nothing
+    post(client, "/reject/from/import/confirm", confirm, token=hidden(confirm, "token"))
+    assert saved(store) == ["@exact.example", "-dash@x.example", "plain.example"]
+
+
+def test_upload_counts_changes_as_matching_sees_them(client: FlaskClient, store: Store) -> None:
+    seed(store, REJECT_SUBJECT, ["Hello World", "gone"])
+    login(client)
+    confirm = upload(client, "/reject/subject", "HELLO WORLD\n未承諾広告\n".encode())
+    assert "アップロード後の一覧は 2 件です（追加 1 件、削除 1 件）" in confirm
+    post(client, "/reject/subject/import/confirm", confirm, token=hidden(confirm, "token"))
+    assert saved(store, REJECT_SUBJECT) == ["HELLO WORLD", "未承諾広告"]  # the file's spelling
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            "ファイルがテキスト（CSV）ファイルではありません。",
+        ),
+        (b"", "ファイルに登録する項目がありません。"),
+        (b"entry\r\n", "ファイルに登録する項目がありません。"),
+        (b'entry\r\n"multi\r\nline",1\r\nbad one.example\r\n', "4行目：「bad one.example」"),
+    ],
+)
+def test_unusable_files_are_refused_with_a_reason(
+    client: FlaskClient, store: Store, data: bytes, message: str
+) -> None:
+    seed(store, REJECT_FROM, ["kept.example"])
+    login(client)
+    assert message in upload(client, "/reject/from", data)
+    assert saved(store) == ["kept.example"]
+
+
+def test_a_large_japanese_upload_is_confirmed_without_sending_it_back(
+    client: FlaskClient, store: Store
+) -> None:
+    rows = [f"未承諾広告のお知らせ番号{i:06}" for i in range(60_000)]  # ~2.5 MB of UTF-8
+    login(client)
+    confirm = upload(client, "/reject/subject", "\r\n".join(rows).encode())
+    assert len(confirm) < 20_000  # the list stays in the store, not in the page
+    post(client, "/reject/subject/import/confirm", confirm, token=hidden(confirm, "token"))
+    assert len(saved(store, REJECT_SUBJECT)) == 60_000
+
+
+def test_a_stale_confirmation_says_nothing_was_changed(client: FlaskClient, store: Store) -> None:
+    login(client)
+    first = submit(client, "/reject/from", "first.example")
+    second = submit(client, "/reject/from", "second.example")  # another tab
+    result = register(client, "/reject/from", first)
+    assert "この画面は既に無効になっていたため、何も変更されていません。" in result
+    register(client, "/reject/from", second)
+    assert saved(store) == ["second.example"]
+
+
+def test_the_same_entries_registered_twice_at_once_are_kept_once(
+    client: FlaskClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two 「登録」 carrying the same cookie: the second one's check ran before the first
+    one's insert committed (simulated), so only the store's unique key can refuse it."""
+    from sekisho.store import lists as store_lists
+
+    login(client)
+    confirm = submit(client, "/reject/from", "bad.example")
+    seed(store, REJECT_FROM, ["bad.example"])  # the racing twin committed first
+    monkeypatch.setattr(store_lists, "registered_keys", lambda *_args: set())
+    result = register(client, "/reject/from", confirm)
+    assert "この画面は既に無効になっていたため、何も変更されていません。" in result
+    assert saved(store) == ["bad.example"]
+
+
+def test_search_finds_entries_as_matching_sees_them(client: FlaskClient, store: Store) -> None:
+    seed(store, REJECT_SUBJECT, ["hello world", "未承諾広告"])
+    seed(store, REJECT_FROM, ["例え.jp"])
+    login(client)
+    assert list(entry_ids(page(client, "/reject/subject/?q=ＨＥＬＬＯ"))) == ["hello world"]
+    assert list(entry_ids(page(client, "/reject/from/?q=xn--r8jz45g"))) == ["例え.jp"]
+
+
+def test_a_dotless_international_name_matches_and_cannot_be_added_twice(
+    client: FlaskClient, store: Store
+) -> None:
+    login(client)
+    register(client, "/reject/from", submit(client, "/reject/from", "みんな."))
+    again = submit(client, "/reject/from", "xn--q9jyb4c")
+    assert "1行目：「xn--q9jyb4c」は既に登録されています。" in again
+    with store.read() as session:
+        from sekisho.store.policies import load_policy
+
+        del session
+    policy = load_policy(store, "taro@example.jp")
+    assert policy is not None
+    assert policy.reject_from.match("a@shop.xn--q9jyb4c") == "みんな"
+
+
+def test_the_store_down_is_a_clear_503_and_nothing_changes(
+    client: FlaskClient, store: Store
+) -> None:
+    seed(store, REJECT_FROM, ["kept.example"])
+    login(client)
+    form = page(client, "/reject/from/new")
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE list_entries RENAME TO list_entries_away")
+    try:
+        for response in (
+            client.get("/reject/from/"),
+            client.post(
+                "/reject/from/new", data={"entries": "x.example", "csrf_token": csrf(form)}
+            ),
+            client.get("/reject/from/export.csv"),
+        ):
+            assert response.status_code == 503
+            assert (
+                "ただいま設定を読み書きできないため、何も変更されていません。"
+                in response.get_data(as_text=True)
+            )
+    finally:
+        with store.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE list_entries_away RENAME TO list_entries")
+    assert saved(store) == ["kept.example"]

@@ -80,7 +80,9 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
 
     def eom(self) -> int:
         def step(transaction: MailTransaction) -> int:
-            return self._apply(transaction.end_of_message())
+            reply = self._apply(transaction.end_of_message())
+            transaction.record_hits()
+            return reply
 
         try:
             return self._guarded(step)

@@ -62,7 +62,7 @@ def serve(settings: Settings) -> None:
 
     hits = HitCounter(store)
     stop_hits = threading.Event()
-    hits.run_every(HIT_FLUSH_SECONDS, stop_hits)
+    hit_flusher = hits.run_every(HIT_FLUSH_SECONDS, stop_hits)
 
     def new_transaction() -> MailTransaction:
         return MailTransaction(policies.get, quarantine, settings.spool_memory_bytes, hits.record)
@@ -90,7 +90,7 @@ def serve(settings: Settings) -> None:
         milter.main()
     finally:
         stop_hits.set()
-        hits.flush()
+        hit_flusher.join()  # it writes the last counts
 
 
 def register_callbacks(name: str) -> None:

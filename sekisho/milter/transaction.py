@@ -80,7 +80,7 @@ class MailTransaction:
                 recipient.decision = decide(recipient.policy, message)
         self._log_decisions()
         if not any(r.decision and r.decision.quarantined for r in self.recipients):
-            self._record_hits()
+            self.record_hits()  # accepted here: the verdict is final
             return Accept()
         # Closed by close(), which the adapter calls at end of message, abort and close.
         self._body = tempfile.SpooledTemporaryFile(max_size=self.spool_memory_bytes)  # noqa: SIM115
@@ -118,7 +118,6 @@ class MailTransaction:
             )
             edits.append(DeleteRecipient(recipient.given))
         verdict = Discard() if len(edits) == len(self.recipients) else Accept()
-        self._record_hits()
         log.info(
             "end queue_id=%s quarantined=%d delivered=%d verdict=%s",
             self.queue_id,
@@ -146,8 +145,10 @@ class MailTransaction:
         if carry:
             yield carry
 
-    def _record_hits(self) -> None:
-        """Count the rules that decided, once the verdict is final (a temp-fail counts none)."""
+    def record_hits(self) -> None:
+        """Count the rules that decided, once the verdict is final: at an accept at end of
+        headers, or after the adapter applied the end-of-message edits (a temp-fail, which
+        the sender retries, counts nothing)."""
         for recipient in self.recipients:
             hit = recipient.decision.hit if recipient.decision is not None else None
             if recipient.policy is not None and hit is not None:

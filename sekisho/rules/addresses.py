@@ -28,7 +28,7 @@ def normalize_address(address: str) -> str:
         text = text.rpartition(":")[2]
     local, at, domain = text.rpartition("@")
     if not at:
-        return _ascii_domain(text) if "." in text else text.lower()
+        return _ascii_domain(text)
     if len(local) >= 2 and local.startswith('"') and local.endswith('"'):
         local = re.sub(r"\\(.)", r"\1", local[1:-1])
     return f"{local.lower()}@{_ascii_domain(domain)}" if local or domain else ""

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Case, Update, case, update
+from sqlalchemy import Case, Update, case, literal, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -23,7 +23,7 @@ from sekisho.rules.model import RuleHit
 from sekisho.rules.reject_header import name as reject_header
 from sekisho.store.db import Store
 from sekisho.store.lists import key_digest
-from sekisho.store.models import HeaderRuleRecord, ListEntryRecord, utcnow
+from sekisho.store.models import HeaderRuleRecord, ListEntryRecord, UtcDateTime, utcnow
 
 log = logging.getLogger("sekisho.hits")
 
@@ -38,7 +38,9 @@ class HitCounter:
         self._lock = threading.Lock()
 
     def record(self, account_id: int, hit: RuleHit) -> None:
-        self._add((account_id, hit.rule, hit.entry), 1, self._clock())
+        """Count ``hit``; rules without registered entries to count (none yet) are ignored."""
+        if hit.rule == reject_header or hit.rule in LIST_KINDS:
+            self._add((account_id, hit.rule, hit.entry), 1, self._clock())
 
     def _add(self, key: _Key, count: int, last: datetime) -> None:
         with self._lock:
@@ -63,12 +65,19 @@ class HitCounter:
         return len(pending)
 
     def run_every(self, seconds: float, stop: threading.Event) -> threading.Thread:
-        """Flush every ``seconds`` until ``stop`` is set, then once more."""
+        """Flush every ``seconds`` until ``stop`` is set, then once more; join the thread
+        returned to be sure the last counts are written."""
+
+        def flush_logged() -> None:
+            try:
+                self.flush()
+            except Exception:  # counting must go on whatever one flush ran into
+                log.exception("hit_counts_flush_failed")
 
         def loop() -> None:
             while not stop.wait(seconds):
-                self.flush()
-            self.flush()
+                flush_logged()
+            flush_logged()
 
         thread = threading.Thread(target=loop, name="hit-counter", daemon=True)
         thread.start()
@@ -104,4 +113,5 @@ def _update_for(account_id: int, rule: str, entry: str, count: int, last: dateti
 
 def _later(column: InstrumentedAttribute[datetime | None], last: datetime) -> Case[datetime]:
     """The later of the stored time and ``last``: several milters flush in any order."""
-    return case((column.is_(None) | (column < last), last), else_=column)
+    bound = literal(last, UtcDateTime())  # stored as UTC on SQLite too, like the column
+    return case((column.is_(None) | (column < bound), bound), else_=column)

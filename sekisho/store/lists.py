@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from sekisho.rules.lists import ListKind
-from sekisho.rules.validate import ListEntry
+from sekisho.rules.validate import EntryCheck, ListEntry
 from sekisho.store.accounts import bump_settings_version
 from sekisho.store.models import ListEntryRecord
 
@@ -28,6 +29,11 @@ def key_digest(key: str) -> str:
 
 def _of(account_id: int, kind: ListKind) -> ColumnElement[bool]:
     return (ListEntryRecord.account_id == account_id) & (ListEntryRecord.kind == kind.name)
+
+
+def _containing(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 @dataclass(frozen=True)
@@ -50,8 +56,11 @@ def page_of(
 ) -> Page:
     condition = _of(account_id, kind)
     if search:
-        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        condition = condition & ListEntryRecord.value.ilike(f"%{escaped}%", escape="\\")
+        # As typed, and as matching sees it (ＨＥＬＬＯ finds hello, 例え finds xn--…).
+        condition = condition & (
+            ListEntryRecord.value.ilike(_containing(search), escape="\\")
+            | ListEntryRecord.match_key.like(_containing(kind.match_key(search)), escape="\\")
+        )
     total = session.scalar(select(func.count()).select_from(ListEntryRecord).where(condition))
     total = total or 0
     pages = max(1, -(-total // per_page))
@@ -83,6 +92,18 @@ def values(session: Session, account_id: int, kind: ListKind) -> list[str]:
     )
 
 
+def export_rows(
+    session: Session, account_id: int, kind: ListKind
+) -> list[tuple[str, int, datetime | None]]:
+    """(value, hits, last hit) of every entry, oldest first: the CSV download."""
+    rows = session.execute(
+        select(ListEntryRecord.value, ListEntryRecord.hit_count, ListEntryRecord.last_hit_at)
+        .where(_of(account_id, kind))
+        .order_by(ListEntryRecord.id)
+    )
+    return [(value, hits, last) for value, hits, last in rows]
+
+
 def all_entries(session: Session, account_id: int, kind: ListKind) -> list[ListEntryRecord]:
     return list(
         session.scalars(
@@ -99,11 +120,10 @@ def match_pairs(session: Session, account_id: int, kind: ListKind) -> list[tuple
     return [(key, value) for key, value in rows]
 
 
-def registered_among(
-    session: Session, account_id: int, kind: ListKind, texts: Iterable[str]
+def registered_keys(
+    session: Session, account_id: int, kind: ListKind, keys: Iterable[str]
 ) -> set[str]:
-    """Which of the match keys of ``texts`` are on the list already (a submission's check)."""
-    keys = {kind.match_key(text.strip()) for text in texts if text.strip()}
+    """Which of ``keys`` (match keys) are on the list already."""
     digests = {key_digest(key): key for key in keys}
     wanted = list(digests)
     found: set[str] = set()
@@ -117,6 +137,19 @@ def registered_among(
             )
         )
     return {digests[digest] for digest in found}
+
+
+def check_against_list(
+    session: Session,
+    account_id: int,
+    kind: ListKind,
+    text_or_lines: str | Sequence[str],
+    max_lines: int | None,
+) -> EntryCheck:
+    """The list's entry rules, plus "already registered" for keys on the stored list."""
+    first = kind.check_entries(text_or_lines, max_lines=max_lines)
+    registered = registered_keys(session, account_id, kind, (e.key for e in first.entries))
+    return kind.check_entries(text_or_lines, registered, max_lines) if registered else first
 
 
 def entries_by_ids(
@@ -153,8 +186,7 @@ def add_entries(
 
 def add_values(session: Session, account_id: int, kind: ListKind, texts: Sequence[str]) -> int:
     """Check ``texts`` as an import does (no line limit) and add them, or raise ValueError."""
-    registered = registered_among(session, account_id, kind, texts)
-    check = kind.check_entries(texts, registered, max_lines=None)
+    check = check_against_list(session, account_id, kind, texts, max_lines=None)
     if not check.ok:
         raise ValueError("; ".join(problem.render() for problem in check.problems))
     return add_entries(session, account_id, kind, check.entries)
@@ -178,24 +210,60 @@ def delete_up_to(session: Session, account_id: int, kind: ListKind, last_id: int
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def replace_entries(
+@dataclass(frozen=True)
+class Replacement:
+    """What replacing a list with new entries does, compared as matching compares."""
+
+    added: list[str]
+    removed: list[str]
+    respelled: list[tuple[int, str]]  # kept entries (id) that take the new spelling
+
+
+def replacement(
     session: Session, account_id: int, kind: ListKind, entries: Iterable[ListEntry]
-) -> int:
-    """Make the list exactly ``entries`` (import): hit counters of kept entries survive."""
+) -> Replacement:
     wanted = {key_digest(entry.key): entry for entry in entries}
-    existing: dict[str, int] = dict(
-        session.execute(
-            select(ListEntryRecord.key_digest, ListEntryRecord.id).where(_of(account_id, kind))
-        ).all()
+    current = {
+        digest: (entry_id, value)
+        for digest, entry_id, value in session.execute(
+            select(ListEntryRecord.key_digest, ListEntryRecord.id, ListEntryRecord.value)
+            .where(_of(account_id, kind))
+            .order_by(ListEntryRecord.id)
+        )
+    }
+    return Replacement(
+        added=[entry.value for digest, entry in wanted.items() if digest not in current],
+        removed=[value for digest, (_, value) in current.items() if digest not in wanted],
+        respelled=[
+            (entry_id, wanted[digest].value)
+            for digest, (entry_id, value) in current.items()
+            if digest in wanted and wanted[digest].value != value
+        ],
     )
-    gone = [entry_id for digest, entry_id in existing.items() if digest not in wanted]
+
+
+def replace_entries(
+    session: Session, account_id: int, kind: ListKind, entries: Sequence[ListEntry]
+) -> Replacement:
+    """Make the list exactly ``entries`` (import): kept entries keep their hit counters and
+    take the spelling given."""
+    change = replacement(session, account_id, kind, entries)
+    removed = set(change.removed)
+    gone = [
+        entry_id
+        for entry_id, value in session.execute(
+            select(ListEntryRecord.id, ListEntryRecord.value).where(_of(account_id, kind))
+        )
+        if value in removed
+    ]
     for start in range(0, len(gone), _CHUNK):
         session.execute(
             delete(ListEntryRecord).where(ListEntryRecord.id.in_(gone[start : start + _CHUNK]))
         )
-    return add_entries(
-        session,
-        account_id,
-        kind,
-        (entry for digest, entry in wanted.items() if digest not in existing),
-    )
+    for entry_id, value in change.respelled:
+        session.execute(
+            update(ListEntryRecord).where(ListEntryRecord.id == entry_id).values(value=value)
+        )
+    added = set(change.added)
+    add_entries(session, account_id, kind, (entry for entry in entries if entry.value in added))
+    return change

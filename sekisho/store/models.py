@@ -149,6 +149,23 @@ class HeaderRuleRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class PendingUpload(Base):
+    """A checked CSV upload waiting for its 「登録」: kept in the store, not in the form, so
+    any web node can finish it and a large list never travels back through the browser.
+    ``token_digest`` is sha256 of the token the confirmation screen posts."""
+
+    __tablename__ = "pending_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    token_digest: Mapped[str] = mapped_column(String(64))
+    entries: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
 class QuarantinedMessage(Base):
     """One quarantined copy in a recipient's ``.Junk`` Maildir folder.
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, render_template, request, session
+from flask import Flask, Response, flash, redirect, render_template, request, session, url_for
 from flask_babel import Babel, format_datetime, get_locale, gettext
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2 import StrictUndefined
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sekisho.config import Settings, local_secret_key
 from sekisho.store.db import Store
 
+log = logging.getLogger("sekisho.web")
 LANGUAGES = ("ja", "en")
 MAX_UPLOAD_BYTES = 40 * 1024 * 1024
 
@@ -46,6 +51,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     app.register_blueprint(quarantine.blueprint)
 
     app.jinja_env.filters["datetimeformat"] = format_datetime
+    # A name a template uses but its view did not pass is an error, not an empty string
+    # (an empty form action once posted 「登録」 back to the wrong step).
+    app.jinja_env.undefined = StrictUndefined
 
     @app.after_request
     def protect(response: Response) -> Response:
@@ -65,6 +73,21 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
             megabytes=MAX_UPLOAD_BYTES // (1024 * 1024),
         )
         return render_template("error.html", message=message), 413
+
+    @app.errorhandler(SQLAlchemyError)
+    def store_unavailable(error: SQLAlchemyError) -> tuple[str, int]:
+        log.error("store_unavailable path=%s error=%s", request.path, str(error).splitlines()[0])
+        message = gettext(
+            "Your settings cannot be read or saved at the moment, and nothing was changed. "
+            "Please try again in a few minutes."
+        )
+        return render_template("error.html", message=message), 503
+
+    @app.errorhandler(CSRFError)
+    def expired_form(_error: CSRFError) -> WerkzeugResponse:
+        # After the idle timeout the session, and the form's CSRF token with it, is gone.
+        flash(gettext("The page had expired, so nothing was changed. Please try again."))
+        return redirect(url_for("overview.show"))
 
     @app.context_processor
     def languages() -> dict[str, Any]:

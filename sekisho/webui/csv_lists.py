@@ -1,10 +1,13 @@
 """CSV download and upload of a list, for spreadsheet users.
 
 Download: UTF-8 with a byte order mark (Excel on Japanese Windows then opens it right),
-columns ``entry,hits,last_hit_at``. Upload: the first column of every row is an entry
-(a first row reading ``entry`` is the header); UTF-8 with or without the mark, else
-Shift_JIS (CP932), which Excel writes when saving CSV on Japanese Windows. Row numbers
-in problems are the file's line numbers.
+columns ``entry,hits,last_hit_at`` (ISO 8601, UTC). A cell that a spreadsheet would run
+as a formula (starting ``=``, ``+``, ``-``, ``@``, tab or CR; ``@example.com`` is a valid
+entry) is written with a leading ``'``, and an upload drops that quote again.
+
+Upload: the first column of every row is an entry (a first row reading ``entry`` is the
+header); UTF-8 with or without the mark, else Shift_JIS (CP932), which Excel writes when
+saving CSV on Japanese Windows. Problems name the file's line numbers.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
+from datetime import datetime
 
 from sekisho.rules.problems import N_, Problem
-from sekisho.store.models import ListEntryRecord
 
 HEADER = ("entry", "hits", "last_hit_at")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class CsvError(ValueError):
@@ -25,17 +29,26 @@ class CsvError(ValueError):
         self.problem = problem
 
 
-def to_csv(entries: Iterable[ListEntryRecord]) -> bytes:
+def _cell(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def _uncell(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_STARTS) else cell
+
+
+def to_csv(rows: Iterable[tuple[str, int, datetime | None]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(HEADER)
-    for entry in entries:
-        last = entry.last_hit_at.isoformat() if entry.last_hit_at else ""
-        writer.writerow((entry.value, entry.hit_count, last))
+    for value, hits, last in rows:
+        writer.writerow((_cell(value), hits, last.isoformat() if last else ""))
     return out.getvalue().encode("utf-8-sig")
 
 
 def _text(data: bytes) -> str:
+    if b"\x00" in data:
+        raise CsvError(Problem(N_("The file is not a text (CSV) file.")))
     for encoding in ("utf-8-sig", "cp932"):
         try:
             return data.decode(encoding)
@@ -45,14 +58,20 @@ def _text(data: bytes) -> str:
 
 
 def entry_column(data: bytes) -> list[str]:
-    """The entries of an uploaded file, one per row; blank rows stay as "" for numbering."""
+    """The entries of an uploaded file, indexed so that entry i sits on line i + 1 of the
+    file; lines holding no entry (blank, the header, inside a multi-line cell) are ""."""
+    reader = csv.reader(io.StringIO(_text(data), newline=""))
+    cells: list[str] = []
     try:
-        rows = list(csv.reader(io.StringIO(_text(data), newline="")))
-    except csv.Error as error:
+        for row in reader:
+            cells.append(_uncell(row[0]) if row else "")  # on the row's first line
+            cells.extend([""] * (reader.line_num - len(cells)))  # lines a quoted cell spans
+    except csv.Error:
         raise CsvError(
-            Problem(N_("The file is not valid CSV: {entry}"), entry=str(error))
-        ) from error
-    cells = [row[0] if row else "" for row in rows]
+            Problem(N_("Line {line}: the CSV format is broken here."), reader.line_num)
+        ) from None
     if cells and cells[0].strip().lower() == HEADER[0]:
         cells[0] = ""
+    if not any(cell.strip() for cell in cells):
+        raise CsvError(Problem(N_("The file holds no entry.")))
     return cells

@@ -1,23 +1,32 @@
-"""What every settings flow shares: one-time tokens between its steps, and the change
-of the logged-in mailbox's settings in one transaction.
+"""What every settings flow shares: one-time tokens between its steps, the change of the
+logged-in mailbox's settings in one transaction, and the answer to a stale step.
 
-A step that changes something posts a token issued by the step before it; a token is
-taken at most once, so a second post (back button, double click) changes nothing.
+A step that changes something posts a token issued by the step before it and kept in
+the session. The session lives in a signed cookie, so a browser that replays an old
+cookie (two clicks racing, the back button) can present a token twice: the change itself
+must then be harmless (the store's unique keys and one-time staged uploads see to it) and
+is answered as stale, with nothing changed twice.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask import session
+from flask import flash, redirect, session
+from flask_babel import gettext
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
 from sekisho.store.accounts import require_account
 from sekisho.webui.context import store
 from sekisho.webui.forms import ConfirmEntriesForm, TokenForm
+
+log = logging.getLogger("sekisho.web")
 
 
 def current_account_id() -> int:
@@ -25,10 +34,25 @@ def current_account_id() -> int:
         return require_account(db, current_user.address).id
 
 
-def change(work: Callable[[Session, int], object]) -> None:
-    """Run ``work(session, account id)`` in one transaction for the logged-in mailbox."""
-    with store().transaction() as db:
-        work(db, require_account(db, current_user.address).id)
+def change(work: Callable[[Session, int], object]) -> bool:
+    """Run ``work(session, account id)`` in one transaction for the logged-in mailbox.
+
+    False when the store refused it as a duplicate: the same change arrived twice at once
+    (a double click), and the first one is kept.
+    """
+    try:
+        with store().transaction() as db:
+            work(db, require_account(db, current_user.address).id)
+    except IntegrityError:
+        log.info("change_refused_as_duplicate address=%s", current_user.address)
+        return False
+    return True
+
+
+def stale(to: str) -> Response:
+    """Back to ``to`` saying that this step had already been used or had expired."""
+    flash(gettext("That screen was no longer valid, so nothing was changed."), "warning")
+    return redirect(to)
 
 
 class Pending:

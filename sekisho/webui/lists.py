@@ -14,6 +14,9 @@ change redirects to its completion screen.
 from __future__ import annotations
 
 import hashlib
+import secrets
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,16 +24,17 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask import Response as FlaskResponse
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import login_required
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT, ListKind
-from sekisho.rules.validate import EntryCheck, split_lines
+from sekisho.rules.validate import FORM_MAX_LINES, EntryCheck
 from sekisho.store import lists
-from sekisho.store.accounts import require_account
+from sekisho.store.uploads import stage_upload, take_upload
 from sekisho.webui import csv_lists
 from sekisho.webui.context import store
-from sekisho.webui.flows import Pending, change, current_account_id
+from sekisho.webui.flows import Pending, change, current_account_id, stale
 from sekisho.webui.forms import ConfirmEntriesForm, EntriesForm, TokenForm, UploadForm
 
 PER_PAGE = 50
@@ -170,28 +174,31 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     add_pending = Pending(kind.name, "add")
     delete_pending = Pending(kind.name, "delete")
     purge_pending = Pending(kind.name, "purge")
-    import_pending = Pending(kind.name, "import")
 
     def render(template: str, **context: Any) -> str:
         return render_template(template, screens=screens, endpoint=kind.name, **context)
 
-    def check(text_or_lines: str | list[str], max_lines: int | None) -> EntryCheck:
-        if isinstance(text_or_lines, str):
-            lines = [line for _, line in split_lines(text_or_lines)]
-        else:
-            lines = text_or_lines
+    def here(view: str = "show") -> str:
+        return url_for(f"{kind.name}.{view}")
+
+    def check(text: str) -> EntryCheck:
+        account_id = current_account_id()
         with store().read() as db:
-            account_id = require_account(db, current_user.address).id
-            registered = lists.registered_among(db, account_id, kind, lines)
-        return kind.check_entries(text_or_lines, registered, max_lines)
+            return lists.check_against_list(db, account_id, kind, text, FORM_MAX_LINES)
+
+    def done_screen(title: Any, text: Any) -> Callable[[], str]:
+        def view() -> str:
+            return render("lists/done.html", title=title, text=text)
+
+        return view
 
     @blueprint.route("/")
     @login_required  # type: ignore[untyped-decorator]
     def show() -> str:
         search = request.args.get("q", "").strip()
         number = request.args.get("page", 1, type=int) or 1
+        account_id = current_account_id()
         with store().read() as db:
-            account_id = require_account(db, current_user.address).id
             page = lists.page_of(db, account_id, kind, number, PER_PAGE, search)
             count, _ = lists.count_and_last_id(db, account_id, kind)
             return render(
@@ -209,7 +216,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         form = EntriesForm()
         if not form.validate_on_submit():
             return render("lists/form.html", form=form, problems=[])
-        result = check(form.entries.data or "", max_lines=20)
+        result = check(form.entries.data or "")
         if not result.ok:
             problems = [p.render(gettext) for p in result.problems]
             return render("lists/form.html", form=form, problems=problems)
@@ -219,7 +226,6 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
             form=ConfirmEntriesForm(formdata=None, entries="\n".join(result.values), token=token),
             entries=result.values,
             warnings=[w.render(gettext) for w in result.warnings],
-            action=url_for(f"{kind.name}.register"),
         )
 
     @blueprint.route("/confirm", methods=["POST"])
@@ -228,24 +234,24 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         form = ConfirmEntriesForm()
         pending = add_pending.take(form)
         if pending is None:
-            # Already registered (a second click, the back button): nothing to do twice.
-            return redirect(url_for(f"{kind.name}.show"))
-        result = check(form.entries.data or "", max_lines=20)
+            return stale(here())
+        result = check(form.entries.data or "")
         if not result.ok:
             problems = [p.render(gettext) for p in result.problems]
             return render(
                 "lists/form.html", form=EntriesForm(entries=form.entries.data), problems=problems
             )
         if _digest(list(result.values)) != pending["digest"]:
-            # Only what the confirmation screen showed may be registered.
-            return redirect(url_for(f"{kind.name}.new"))
-        change(lambda db, account_id: lists.add_entries(db, account_id, kind, result.entries))
-        return redirect(url_for(f"{kind.name}.done"))
+            return stale(here("new"))  # only what the confirmation screen showed
+        if not change(
+            lambda db, account_id: lists.add_entries(db, account_id, kind, result.entries)
+        ):
+            return stale(here())
+        return redirect(here("done"))
 
-    @blueprint.route("/done")
-    @login_required  # type: ignore[untyped-decorator]
-    def done() -> str:
-        return render("lists/done.html", title=screens.done_title, text=screens.done_text)
+    blueprint.add_url_rule(
+        "/done", "done", login_required(done_screen(screens.done_title, screens.done_text))
+    )
 
     @blueprint.route("/delete", methods=["POST"])
     @login_required  # type: ignore[untyped-decorator]
@@ -254,12 +260,12 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         # A page shows PER_PAGE boxes; more ids are not from this form (and would swell the
         # session cookie that carries them to 「了解」).
         ids = [int(v) for v in request.form.getlist("entry") if v.isdigit()][:PER_PAGE]
-        if not form.validate_on_submit() or not ids:
-            flash(gettext("Tick the entries to delete first."), "warning")
-            return redirect(url_for(f"{kind.name}.show"))
         account_id = current_account_id()
         with store().read() as db:
-            entries = lists.entries_by_ids(db, account_id, kind, ids)
+            entries = lists.entries_by_ids(db, account_id, kind, ids) if ids else []
+        if not form.validate_on_submit() or not entries:
+            flash(gettext("Tick the entries to delete first."), "warning")
+            return redirect(here())
         token = delete_pending.issue(ids=[entry.id for entry in entries])
         return render(
             "lists/delete_confirm.html",
@@ -272,18 +278,17 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     def delete_confirmed() -> Response:
         pending = delete_pending.take(TokenForm())
         if pending is None:
-            return redirect(url_for(f"{kind.name}.show"))
+            return stale(here())
         change(lambda db, account_id: lists.delete_entries(db, account_id, kind, pending["ids"]))
-        return redirect(url_for(f"{kind.name}.delete_done"))
+        return redirect(here("delete_done"))
 
-    @blueprint.route("/delete/done")
-    @login_required  # type: ignore[untyped-decorator]
-    def delete_done() -> str:
-        return render(
-            "lists/done.html",
-            title=screens.delete_done_title,
-            text=gettext("The selected entries were deleted."),
-        )
+    blueprint.add_url_rule(
+        "/delete/done",
+        "delete_done",
+        login_required(
+            done_screen(screens.delete_done_title, _l("The selected entries were deleted."))
+        ),
+    )
 
     @blueprint.route("/purge")
     @login_required  # type: ignore[untyped-decorator]
@@ -292,7 +297,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         with store().read() as db:
             count, last_id = lists.count_and_last_id(db, account_id, kind)
         if not count:
-            return redirect(url_for(f"{kind.name}.show"))
+            return redirect(here())
         token = purge_pending.issue(last_id=last_id, count=count, stage="first")
         return render(
             "lists/purge_confirm.html",
@@ -307,7 +312,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     def purge_confirmed() -> str | Response:
         pending = purge_pending.take(TokenForm())
         if pending is None or pending["stage"] != "first":
-            return redirect(url_for(f"{kind.name}.show"))
+            return stale(here())
         token = purge_pending.issue(
             last_id=pending["last_id"], count=pending["count"], stage="final"
         )
@@ -324,27 +329,26 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     def purge_final() -> Response:
         pending = purge_pending.take(TokenForm())
         if pending is None or pending["stage"] != "final":
-            return redirect(url_for(f"{kind.name}.show"))
+            return stale(here())
         change(lambda db, account_id: lists.delete_up_to(db, account_id, kind, pending["last_id"]))
-        return redirect(url_for(f"{kind.name}.purge_done"))
+        return redirect(here("purge_done"))
 
-    @blueprint.route("/purge/done")
-    @login_required  # type: ignore[untyped-decorator]
-    def purge_done() -> str:
-        return render(
-            "lists/done.html",
-            title=screens.purge_done_title,
-            text=gettext("Every entry of the list was deleted."),
-        )
+    blueprint.add_url_rule(
+        "/purge/done",
+        "purge_done",
+        login_required(
+            done_screen(screens.purge_done_title, _l("Every entry of the list was deleted."))
+        ),
+    )
 
     @blueprint.route("/export.csv")
     @login_required  # type: ignore[untyped-decorator]
     def export() -> Response:
         account_id = current_account_id()
         with store().read() as db:
-            entries = lists.all_entries(db, account_id, kind)
+            rows = lists.export_rows(db, account_id, kind)
         return FlaskResponse(
-            csv_lists.to_csv(entries),
+            csv_lists.to_csv(rows),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{kind.name}.csv"'},
         )
@@ -355,52 +359,62 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         form = UploadForm()
         if not form.validate_on_submit():
             flash(gettext("Choose a CSV file to upload."), "warning")
-            return redirect(url_for(f"{kind.name}.show"))
+            return redirect(here())
+        with closing(form.file.data) as uploaded:  # werkzeug spools a large one to a file
+            data = uploaded.read()
         try:
-            lines = csv_lists.entry_column(form.file.data.read())
+            lines = csv_lists.entry_column(data)
         except csv_lists.CsvError as error:
             return render("lists/upload_problems.html", problems=[error.problem.render(gettext)])
         result = kind.check_entries(lines, max_lines=None)
         if not result.ok:
             problems = [p.render(gettext) for p in result.problems]
             return render("lists/upload_problems.html", problems=problems)
+        token = secrets.token_urlsafe(16)
         account_id = current_account_id()
-        with store().read() as db:
-            current = set(lists.values(db, account_id, kind))
-        values = list(result.values)
-        token = import_pending.issue(digest=_digest(values))
-        added = [v for v in values if v not in current]
-        removed = sorted(current - set(values))
+        with store().transaction() as db:
+            planned = lists.replacement(db, account_id, kind, result.entries)
+            stage_upload(db, account_id, kind, token, result.values)
         return render(
             "lists/upload_confirm.html",
-            form=ConfirmEntriesForm(formdata=None, entries="\n".join(values), token=token),
-            total=len(values),
-            added=added[:SHOWN_CHANGES],
-            added_count=len(added),
-            removed=removed[:SHOWN_CHANGES],
-            removed_count=len(removed),
+            form=TokenForm(formdata=None, token=token),
+            total=len(result.entries),
+            added=planned.added[:SHOWN_CHANGES],
+            added_count=len(planned.added),
+            removed=planned.removed[:SHOWN_CHANGES],
+            removed_count=len(planned.removed),
         )
 
     @blueprint.route("/import/confirm", methods=["POST"])
     @login_required  # type: ignore[untyped-decorator]
     def upload_confirmed() -> Response:
-        form = ConfirmEntriesForm()
-        pending = import_pending.take(form)
-        if pending is None:
-            return redirect(url_for(f"{kind.name}.show"))
-        result = kind.check_entries((form.entries.data or "").split("\n"), max_lines=None)
-        if not result.ok or _digest(list(result.values)) != pending["digest"]:
-            return redirect(url_for(f"{kind.name}.show"))
-        change(lambda db, account_id: lists.replace_entries(db, account_id, kind, result.entries))
-        return redirect(url_for(f"{kind.name}.upload_done"))
+        form = TokenForm()
+        token = form.token.data if form.validate_on_submit() else None
 
-    @blueprint.route("/import/done")
-    @login_required  # type: ignore[untyped-decorator]
-    def upload_done() -> str:
-        return render(
-            "lists/done.html",
-            title=screens.done_title,
-            text=gettext("The list was replaced with the uploaded file."),
-        )
+        def replace(db: Session, account_id: int) -> None:
+            staged = take_upload(db, account_id, kind, token) if token else None
+            if staged is None:
+                raise _StaleUploadError
+            lists.replace_entries(
+                db, account_id, kind, kind.check_entries(staged, max_lines=None).entries
+            )
+
+        try:
+            replaced = change(replace)
+        except _StaleUploadError:
+            replaced = False
+        return redirect(here("upload_done")) if replaced else stale(here())
+
+    blueprint.add_url_rule(
+        "/import/done",
+        "upload_done",
+        login_required(
+            done_screen(screens.done_title, _l("The list was replaced with the uploaded file."))
+        ),
+    )
 
     return blueprint
+
+
+class _StaleUploadError(Exception):
+    """The upload to confirm was taken already, replaced by a newer one, or expired."""

@@ -1,4 +1,4 @@
-"""Every list in one table with hit counters; header reject settings.
+"""Every list in one table with hit counters; header reject settings; pending uploads.
 
 The From reject entries of 0001 move into ``list_entries`` (kind ``reject_from``) with
 their match key computed as the milter computes it.
@@ -63,6 +63,23 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("account_id", "header_check", name="pk_reject_header_rules"),
     )
+    op.create_table(
+        "pending_uploads",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("token_digest", sa.String(64), nullable=False),
+        sa.Column("entries", sa.Text(), nullable=False),
+        sa.Column("created_at", TZ, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            ondelete="CASCADE",
+            name="fk_pending_uploads_account_id_accounts",
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_pending_uploads"),
+    )
+    op.create_index("ix_pending_uploads_account_id", "pending_uploads", ["account_id"])
     old_entries = sa.table(
         "reject_from_entries",
         sa.column("id", sa.Integer()),
@@ -80,8 +97,12 @@ def upgrade() -> None:
         .all()
     )
     rows = []
+    seen: set[tuple[int, str]] = set()
     for account_id, value, created_at in old:
         key = normalize_address(value)
+        if (account_id, key) in seen:
+            continue  # two spellings of one entry (例え.jp, xn--r8jz45g.jp): keep the oldest
+        seen.add((account_id, key))
         rows.append(
             {
                 "account_id": account_id,
@@ -120,5 +141,6 @@ def downgrade() -> None:
         "INSERT INTO reject_from_entries (account_id, value, created_at) "
         "SELECT account_id, value, created_at FROM list_entries WHERE kind = 'reject_from'"
     )
+    op.drop_table("pending_uploads")
     op.drop_table("reject_header_rules")
     op.drop_table("list_entries")
