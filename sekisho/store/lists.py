@@ -202,7 +202,11 @@ def delete_entries(session: Session, account_id: int, kind: ListKind, ids: Seque
 
 
 def delete_up_to(session: Session, account_id: int, kind: ListKind, last_id: int) -> int:
-    """「全て削除」: every entry that existed when the owner confirmed (id ≤ ``last_id``)."""
+    """「全て削除」: every entry that existed when the owner confirmed (id ≤ ``last_id``).
+
+    On PostgreSQL an entry added in the same milliseconds as the confirmation, by another
+    tab or node, may hold a lower id than one committed before it and go too.
+    """
     result = session.execute(
         delete(ListEntryRecord).where(_of(account_id, kind), ListEntryRecord.id <= last_id)
     )
