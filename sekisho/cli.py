@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import datetime
 from typing import Any
 
 import click
@@ -158,6 +159,25 @@ def settings_import(context: Context, address: str, source: Any) -> None:
     with _refusals(), context.store().transaction() as session:
         settings_doc.import_settings(session, address, document)
     click.echo(f"settings of {address.lower()} imported")
+
+
+@main.command()
+@click.option(
+    "--now",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z"]),
+    help="Purge as if it were this time (ISO 8601 with offset), for checks and tests.",
+)
+@pass_context
+def purge(context: Context, now: datetime | None) -> None:
+    """Delete quarantined copies whose time is up (quarantine_days after they came)."""
+    from sekisho.maildir import Ownership
+    from sekisho.spamfolder import SpamFolder
+
+    current = context.settings()
+    folder = SpamFolder(
+        context.store(), current.mail_root.absolute(), Ownership(current.mailbox_uid_gid)
+    )
+    click.echo(f"purged {folder.purge(now)} quarantined copies")
 
 
 @main.command()

@@ -28,6 +28,8 @@ class Settings:
     # "uid:gid" the Maildir folders and quarantine copies the milter creates belong to
     # (the delivery agent's user, e.g. Postfix virtual_uid_maps); empty: the milter's own.
     mailbox_owner: str = ""
+    # How long a quarantined copy is kept before `sekisho purge` deletes it (SPEC: 7 days).
+    quarantine_days: int = 7
     # Milter
     milter_listen: str = "unix:var/run/sekisho-milter.sock"
     milter_socket_group: str = "postfix"

@@ -11,8 +11,8 @@ import Milter
 import pytest
 from Milter.testctx import TestCtx as MilterContext
 
+from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
-from sekisho.milter.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
 from sekisho.rules.lists import REJECT_FROM

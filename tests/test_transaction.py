@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sekisho.maildir import Ownership
 from sekisho.milter.actions import Accept, Continue, DeleteRecipient, Discard, EndOfMessage
-from sekisho.milter.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
 from sekisho.rules.lists import REJECT_FROM

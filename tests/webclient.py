@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -16,12 +17,21 @@ from sekisho.webui import create_app
 
 
 @pytest.fixture
-def app(store: Store, example_domain: str) -> Flask:
+def mail_root(tmp_path: Path) -> Path:
+    return tmp_path / "mail"
+
+
+@pytest.fixture
+def app(store: Store, example_domain: str, mail_root: Path) -> Flask:
     with store.transaction() as session:
         accounts.add_account(session, "taro@example.jp", "taro1234")
         accounts.add_account(session, "hanako@example.jp", "hanako123")
     settings = load_settings(
-        environ={"SEKISHO_SECRET_KEY": "test", "SEKISHO_DATABASE_URL": store.database_url}
+        environ={
+            "SEKISHO_SECRET_KEY": "test",
+            "SEKISHO_DATABASE_URL": store.database_url,
+            "SEKISHO_MAIL_ROOT": str(mail_root),
+        }
     )
     return create_app(settings, store)
 

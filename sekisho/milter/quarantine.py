@@ -8,31 +8,37 @@ same message (same key) finds the row and writes nothing twice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sekisho.maildir import JUNK_FOLDER, Ownership, deliver, ensure_maildir, mailbox_path
 from sekisho.milter.headers import QUARANTINE_REASON, quarantine_reason
-from sekisho.milter.maildir import Ownership, deliver, ensure_maildir, mailbox_path
 from sekisho.rules.encoded_words import readable
 from sekisho.rules.model import Policy, RuleHit
 from sekisho.store.db import IoRunner, Store, run_here
 from sekisho.store.quarantine import (
+    RETENTION,
     QuarantineRecord,
     already_quarantined,
     record_quarantine_once,
 )
 
-JUNK_FOLDER = ".Junk"
-
 
 class Quarantine:
     def __init__(
-        self, store: Store, mail_root: Path, ownership: Ownership, io: IoRunner[Any] = run_here
+        self,
+        store: Store,
+        mail_root: Path,
+        ownership: Ownership,
+        io: IoRunner[Any] = run_here,
+        retention: timedelta = RETENTION,
     ) -> None:
         self._store = store
         self._mail_root = mail_root
         self._ownership = ownership
         self._io = io
+        self._retention = retention
 
     def put(
         self,
@@ -68,7 +74,7 @@ class Quarantine:
                 queue_id=queue_id,
             )
             try:
-                recorded = record_quarantine_once(self._store, record)
+                recorded = record_quarantine_once(self._store, record, self._retention)
             except BaseException:
                 (folder / "new" / file_name).unlink(missing_ok=True)  # no copy without its row
                 raise

@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,8 +17,8 @@ import Milter
 import milter
 
 from sekisho.config import Settings
+from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
-from sekisho.milter.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
 from sekisho.store.db import Store
@@ -58,6 +59,7 @@ def serve(settings: Settings) -> None:
         settings.mail_root.absolute(),
         Ownership(settings.mailbox_uid_gid),
         io=on_store_thread,
+        retention=timedelta(days=settings.quarantine_days),
     )
 
     hits = HitCounter(store)

@@ -190,3 +190,5 @@ class QuarantinedMessage(Base):
     queue_id: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # Set once the copy was moved into the inbox (durably): a second release does nothing.
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

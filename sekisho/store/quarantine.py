@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sekisho.store.db import Store
 from sekisho.store.models import QuarantinedMessage, utcnow
 
-RETENTION = timedelta(days=7)
+RETENTION = timedelta(days=7)  # SPEC.md §11; the setting quarantine_days overrides it
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,10 @@ def already_quarantined(session: Session, account_id: int, message_key: str) -> 
 
 
 def record_quarantine(
-    session: Session, record: QuarantineRecord, now: datetime | None = None
+    session: Session,
+    record: QuarantineRecord,
+    retention: timedelta = RETENTION,
+    now: datetime | None = None,
 ) -> None:
     received = now or utcnow()
     session.add(
@@ -56,16 +59,18 @@ def record_quarantine(
             subject=record.subject,
             queue_id=record.queue_id,
             received_at=received,
-            expires_at=received + RETENTION,
+            expires_at=received + retention,
         )
     )
 
 
-def record_quarantine_once(store: Store, record: QuarantineRecord) -> bool:
+def record_quarantine_once(
+    store: Store, record: QuarantineRecord, retention: timedelta = RETENTION
+) -> bool:
     """Commit the row; False when the same message was recorded first by another attempt."""
     try:
         with store.transaction() as session:
-            record_quarantine(session, record)
+            record_quarantine(session, record, retention)
     except IntegrityError:
         return False
     return True
@@ -77,5 +82,25 @@ def quarantined_for(session: Session, account_id: int) -> list[QuarantinedMessag
             select(QuarantinedMessage)
             .where(QuarantinedMessage.account_id == account_id)
             .order_by(QuarantinedMessage.received_at.desc())
+        )
+    )
+
+
+def quarantined_one(session: Session, account_id: int, record_id: int) -> QuarantinedMessage | None:
+    """One copy of this mailbox (another mailbox's id finds nothing)."""
+    return session.scalar(
+        select(QuarantinedMessage).where(
+            QuarantinedMessage.account_id == account_id, QuarantinedMessage.id == record_id
+        )
+    )
+
+
+def expired(session: Session, now: datetime) -> list[QuarantinedMessage]:
+    """Copies whose time is up (expires_at reached), oldest first."""
+    return list(
+        session.scalars(
+            select(QuarantinedMessage)
+            .where(QuarantinedMessage.expires_at <= now)
+            .order_by(QuarantinedMessage.expires_at)
         )
     )

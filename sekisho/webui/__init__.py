@@ -14,6 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sekisho.config import Settings, local_secret_key
+from sekisho.maildir import Ownership
+from sekisho.spamfolder import SpamFolder
 from sekisho.store.db import Store
 
 log = logging.getLogger("sekisho.web")
@@ -37,6 +39,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     )
     app.extensions["sekisho.settings"] = settings
     app.extensions["sekisho.store"] = store or Store(settings.database_url)
+    app.extensions["sekisho.spam_folder"] = SpamFolder(
+        app.extensions["sekisho.store"],
+        settings.mail_root.absolute(),
+        Ownership(settings.mailbox_uid_gid),
+    )
     Babel(app, locale_selector=_select_locale)
     CSRFProtect(app)
 

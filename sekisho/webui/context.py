@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from sekisho.config import Settings
+from sekisho.spamfolder import SpamFolder
 from sekisho.store.db import Store
 
 
@@ -15,4 +16,9 @@ def store() -> Store:
 
 def settings() -> Settings:
     found: Settings = current_app.extensions["sekisho.settings"]
+    return found
+
+
+def spam_folder() -> SpamFolder:
+    found: SpamFolder = current_app.extensions["sekisho.spam_folder"]
     return found

@@ -1,32 +1,153 @@
-"""迷惑メールフォルダ: the quarantined copies with why each was caught and when it expires.
-
-Read-only in this version; release and delete come with the quarantine lifecycle.
+"""迷惑メールフォルダ: the quarantined copies, why each was caught and until when; a safe
+text view; 「受信箱へ戻す」 (release), delete and 「全て削除」, each behind a confirmation
+screen whose 「了解」 posts: a link alone never changes anything.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
+from werkzeug.wrappers import Response
 
 from sekisho.rules import reject_from, reject_header, reject_subject
 from sekisho.rules.model import HeaderCheck
-from sekisho.store.accounts import require_account
+from sekisho.spamfolder import Outcome, delete_all
 from sekisho.store.models import QuarantinedMessage
-from sekisho.store.quarantine import quarantined_for
-from sekisho.webui.context import store
+from sekisho.store.quarantine import quarantined_for, quarantined_one
+from sekisho.webui.context import spam_folder, store
+from sekisho.webui.flows import Pending, current_account_id, stale
+from sekisho.webui.forms import TokenForm
 from sekisho.webui.reject import HEADER_CHECK_TEXTS
 
 blueprint = Blueprint("quarantine", __name__, url_prefix="/quarantine")
+_release = Pending("quarantine", "release")
+_delete = Pending("quarantine", "delete")
+_purge = Pending("quarantine", "purge")
 
 
 @blueprint.route("/")
 @login_required  # type: ignore[untyped-decorator]
 def show() -> str:
+    account_id = current_account_id()
     with store().read() as db:
-        messages = quarantined_for(db, require_account(db, current_user.address).id)
+        messages = quarantined_for(db, account_id)
     reasons = {message.id: reason_text(message) for message in messages}
-    return render_template("quarantine.html", messages=messages, reasons=reasons)
+    return render_template("quarantine/list.html", messages=messages, reasons=reasons)
+
+
+def _one(record_id: int) -> QuarantinedMessage:
+    account_id = current_account_id()
+    with store().read() as db:
+        record = quarantined_one(db, account_id, record_id)
+    if record is None:
+        abort(404)
+    return record
+
+
+@blueprint.route("/<int:record_id>")
+@login_required  # type: ignore[untyped-decorator]
+def view(record_id: int) -> str:
+    record = _one(record_id)
+    shown = spam_folder().view(current_account_id(), record_id)
+    return render_template(
+        "quarantine/view.html", record=record, reason=reason_text(record), shown=shown
+    )
+
+
+@blueprint.route("/<int:record_id>/release")
+@login_required  # type: ignore[untyped-decorator]
+def release_confirm(record_id: int) -> str:
+    record = _one(record_id)
+    token = _release.issue(record_id=record_id)
+    return render_template(
+        "quarantine/confirm.html",
+        title=gettext("Move back to the inbox: confirmation"),
+        question=gettext("This mail will be moved back to your inbox. Press OK to move it."),
+        record=record,
+        action=url_for("quarantine.release", record_id=record_id),
+        form=TokenForm(formdata=None, token=token),
+    )
+
+
+@blueprint.route("/<int:record_id>/release", methods=["POST"])
+@login_required  # type: ignore[untyped-decorator]
+def release(record_id: int) -> Response:
+    pending = _release.take(TokenForm())
+    if pending is None or pending["record_id"] != record_id:
+        return stale(url_for("quarantine.show"))
+    outcome = spam_folder().release(current_account_id(), record_id)
+    flash(_RELEASE_ANSWERS[outcome]())
+    return redirect(url_for("quarantine.show"))
+
+
+@blueprint.route("/<int:record_id>/delete")
+@login_required  # type: ignore[untyped-decorator]
+def delete_confirm(record_id: int) -> str:
+    record = _one(record_id)
+    token = _delete.issue(record_id=record_id)
+    return render_template(
+        "quarantine/confirm.html",
+        title=gettext("Delete confirmation"),
+        question=gettext("This mail will be deleted and cannot be restored. Press OK to delete."),
+        record=record,
+        action=url_for("quarantine.delete", record_id=record_id),
+        form=TokenForm(formdata=None, token=token),
+    )
+
+
+@blueprint.route("/<int:record_id>/delete", methods=["POST"])
+@login_required  # type: ignore[untyped-decorator]
+def delete(record_id: int) -> Response:
+    pending = _delete.take(TokenForm())
+    if pending is None or pending["record_id"] != record_id:
+        return stale(url_for("quarantine.show"))
+    spam_folder().delete(current_account_id(), record_id)
+    flash(gettext("The mail was deleted."))
+    return redirect(url_for("quarantine.show"))
+
+
+@blueprint.route("/purge")
+@login_required  # type: ignore[untyped-decorator]
+def purge_confirm() -> str | Response:
+    account_id = current_account_id()
+    with store().read() as db:
+        count = len(quarantined_for(db, account_id))
+    if not count:
+        return redirect(url_for("quarantine.show"))
+    token = _purge.issue()
+    return render_template(
+        "quarantine/confirm.html",
+        title=gettext("Delete all confirmation"),
+        question=gettext(
+            "All %(count)d mails of the spam folder will be deleted and cannot be restored. "
+            "Press OK to delete them.",
+            count=count,
+        ),
+        record=None,
+        action=url_for("quarantine.purge"),
+        form=TokenForm(formdata=None, token=token),
+    )
+
+
+@blueprint.route("/purge", methods=["POST"])
+@login_required  # type: ignore[untyped-decorator]
+def purge() -> Response:
+    if _purge.take(TokenForm()) is None:
+        return stale(url_for("quarantine.show"))
+    count = delete_all(spam_folder(), store(), current_account_id())
+    flash(gettext("%(count)d mails were deleted.", count=count))
+    return redirect(url_for("quarantine.show"))
+
+
+_RELEASE_ANSWERS = {
+    Outcome.DONE: lambda: gettext("The mail was moved back to your inbox."),
+    Outcome.ALREADY: lambda: gettext("The mail had already been moved back to your inbox."),
+    Outcome.GONE: lambda: gettext(
+        "The mail is no longer in the spam folder: your mail program moved or deleted it."
+    ),
+    Outcome.UNKNOWN: lambda: gettext("That mail is not in your spam folder."),
+}
 
 
 def reason_text(message: QuarantinedMessage) -> str:

@@ -1,4 +1,5 @@
-"""Durable Maildir writes: temp file, fsync, rename into new/, fsync the folder.
+"""Maildirs on disk: durable writes (temp file, fsync, rename into new/, fsync the
+folder), finding a message again, moving it between folders durably, removing it.
 
 Folders are created with the delivery agent's owner so that Postfix's virtual(8) and
 Dovecot can keep using a mailbox whose first folder the milter happened to create.
@@ -16,6 +17,8 @@ from pathlib import Path
 
 _counter = itertools.count()
 MAILDIR_SUBFOLDERS = ("tmp", "new", "cur")
+# The quarantine: the mailbox's spam folder, which Dovecot and webmail show as "Junk".
+JUNK_FOLDER = ".Junk"
 
 
 @dataclass(frozen=True)
@@ -97,3 +100,36 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def find_message(folder: Path, name: str) -> Path | None:
+    """Where ``name`` is now: still in new/, or in cur/ once a mail program saw it (which
+    appends ``:2,<flags>``). None when it was moved away or deleted."""
+    fresh = folder / "new" / name
+    if fresh.exists():
+        return fresh
+    seen = folder / "cur"
+    for candidate in (seen / name, *seen.glob(f"{_glob_escape(name)}:2,*")):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
+
+
+def move_to_new(message: Path, folder: Path, ownership: Ownership) -> Path:
+    """Move ``message`` into ``folder/new`` durably: one rename on the same file system,
+    so the mail is in exactly one of the two folders at every moment."""
+    ensure_maildir(folder, ownership, is_subfolder=folder.name.startswith("."))
+    target = folder / "new" / message.name.partition(":")[0]
+    os.rename(message, target)
+    _fsync_dir(target.parent)
+    _fsync_dir(message.parent)
+    return target
+
+
+def remove_message(message: Path) -> None:
+    message.unlink(missing_ok=True)
+    _fsync_dir(message.parent)

@@ -1,0 +1,190 @@
+"""The spam folder's copies and their rows together: read safely, release, delete, purge.
+
+A quarantined copy is a file in the mailbox's ``.Junk`` Maildir and a row in the store.
+Every action here keeps the two in step, with the file side made durable first:
+- release moves the file into the inbox with one rename (the mail is in exactly one
+  folder at every moment), fsyncs both folders, and only then marks the row released;
+  releasing again finds the mark and does nothing;
+- delete and purge remove the file, then the row; a file already gone (the owner's mail
+  program deleted or moved it) is no error.
+Only files the store recorded are touched: mail the owner put into Junk themselves stays.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from enum import Enum
+from html.parser import HTMLParser
+from pathlib import Path
+
+from sekisho.maildir import (
+    JUNK_FOLDER,
+    Ownership,
+    find_message,
+    mailbox_path,
+    move_to_new,
+    remove_message,
+)
+from sekisho.store.db import Store
+from sekisho.store.models import Account, QuarantinedMessage, utcnow
+from sekisho.store.quarantine import expired, quarantined_for, quarantined_one
+
+# The safe view shows at most this much text of a message.
+VIEW_MAX_CHARS = 100_000
+
+
+class Outcome(Enum):
+    DONE = "done"
+    ALREADY = "already"  # released before: nothing to do
+    GONE = "gone"  # the copy is no longer in the spam folder (mail program moved it)
+    UNKNOWN = "unknown"  # no such copy for this mailbox
+
+
+@dataclass(frozen=True)
+class SafeView:
+    """A quarantined mail as plain text: headers a reader needs and the text body."""
+
+    headers: list[tuple[str, str]]
+    body: str
+    truncated: bool
+
+
+class SpamFolder:
+    def __init__(self, store: Store, mail_root: Path, ownership: Ownership) -> None:
+        self._store = store
+        self._mail_root = mail_root
+        self._ownership = ownership
+
+    def _junk(self, address: str) -> Path:
+        return mailbox_path(self._mail_root, address) / JUNK_FOLDER
+
+    def _locate(self, account_id: int, record_id: int) -> tuple[str, QuarantinedMessage] | None:
+        with self._store.read() as session:
+            record = quarantined_one(session, account_id, record_id)
+            account = session.get(Account, account_id)
+            if record is None or account is None:
+                return None
+            return account.address, record
+
+    def release(self, account_id: int, record_id: int) -> Outcome:
+        found = self._locate(account_id, record_id)
+        if found is None:
+            return Outcome.UNKNOWN
+        address, record = found
+        if record.released_at is not None:
+            return Outcome.ALREADY
+        message = find_message(self._junk(address), record.file_name)
+        if message is None:
+            self._forget(record_id)
+            return Outcome.GONE
+        move_to_new(message, mailbox_path(self._mail_root, address), self._ownership)
+        with self._store.transaction() as session:
+            row = session.get(QuarantinedMessage, record_id)
+            if row is not None:
+                row.released_at = utcnow()
+        return Outcome.DONE
+
+    def delete(self, account_id: int, record_id: int) -> Outcome:
+        found = self._locate(account_id, record_id)
+        if found is None:
+            return Outcome.UNKNOWN
+        address, record = found
+        if record.released_at is None:
+            message = find_message(self._junk(address), record.file_name)
+            if message is not None:
+                remove_message(message)
+        self._forget(record_id)
+        return Outcome.DONE
+
+    def purge(self, now: datetime | None = None) -> int:
+        """Delete every copy whose time is up; returns how many rows went."""
+        with self._store.read() as session:
+            due = [(r.id, r.account_id) for r in expired(session, now or utcnow())]
+        for record_id, account_id in due:
+            self.delete(account_id, record_id)
+        return len(due)
+
+    def view(self, account_id: int, record_id: int) -> SafeView | None:
+        found = self._locate(account_id, record_id)
+        if found is None:
+            return None
+        address, record = found
+        message_path = find_message(self._junk(address), record.file_name)
+        if message_path is None:
+            return None
+        return safe_view(message_path.read_bytes())
+
+    def _forget(self, record_id: int) -> None:
+        with self._store.transaction() as session:
+            row = session.get(QuarantinedMessage, record_id)
+            if row is not None:
+                session.delete(row)
+
+
+def safe_view(raw: bytes) -> SafeView:
+    """The text a reader may see without risk: no HTML rendered, no part opened."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    headers = [
+        (name, str(parsed[name]))
+        for name in ("From", "To", "Cc", "Date", "Subject")
+        if parsed[name] is not None
+    ]
+    body = _text_of(parsed)
+    return SafeView(headers, body[:VIEW_MAX_CHARS], len(body) > VIEW_MAX_CHARS)
+
+
+def _text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError):  # an unknown charset or a broken transfer encoding
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    text = str(content)
+    return _html_text(text) if part.get_content_subtype() == "html" else text
+
+
+class _TextOnly(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"script", "style"}:
+            self._skipping += 1
+        elif tag == "br":
+            self.chunks.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"script", "style"} and self._skipping:
+            self._skipping -= 1
+        elif tag in {"p", "div", "tr", "li"}:
+            self.chunks.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.chunks.append(data)
+
+
+def _html_text(html: str) -> str:
+    parser = _TextOnly()
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.chunks)
+
+
+def delete_all(folder: SpamFolder, store: Store, account_id: int) -> int:
+    """Every copy of this mailbox's spam folder (「全て削除」)."""
+    with store.read() as session:
+        ids = [record.id for record in quarantined_for(session, account_id)]
+    for record_id in ids:
+        folder.delete(account_id, record_id)
+    return len(ids)

@@ -1,0 +1,182 @@
+"""The spam folder's copies on disk and their rows together: release, delete, purge and the
+safe view, with real Maildirs and the store on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sekisho.cli import main
+from sekisho.maildir import Ownership
+from sekisho.milter.quarantine import Quarantine
+from sekisho.rules.model import RuleHit
+from sekisho.spamfolder import Outcome, SpamFolder, safe_view
+from sekisho.store import accounts
+from sekisho.store.db import Store
+from sekisho.store.models import QuarantinedMessage, utcnow
+from sekisho.store.policies import load_policy
+from sekisho.store.quarantine import quarantined_for
+
+HIT = RuleHit("reject_from", "bad.example", "x@bad.example")
+
+
+def message(subject: str, body: str = "Hello.\n") -> list[bytes]:
+    return [f"From: x@bad.example\nSubject: {subject}\n\n{body}".encode()]
+
+
+@pytest.fixture
+def folder(store: Store, example_domain: str, mail_root: Path) -> SpamFolder:
+    with store.transaction() as session:
+        accounts.add_account(session, "taro@example.jp", "secret123")
+        accounts.add_account(session, "hanako@example.jp", "secret123")
+    return SpamFolder(store, mail_root, Ownership())
+
+
+def quarantine(
+    store: Store, mail_root: Path, subject: str, address: str = "taro@example.jp"
+) -> int:
+    policy = load_policy(store, address)
+    assert policy is not None
+    Quarantine(store, mail_root, Ownership()).put(
+        policy, HIT, "x@bad.example", subject, "Q1", f"key-{subject}", message(subject)
+    )
+    with store.read() as session:
+        records = quarantined_for(session, policy.account_id)
+    return next(r.id for r in records if r.subject == subject)
+
+
+def taro(store: Store) -> int:
+    with store.read() as session:
+        return accounts.require_account(session, "taro@example.jp").id
+
+
+def files(folder: Path) -> list[Path]:
+    return (
+        sorted(p for sub in ("new", "cur") for p in (folder / sub).glob("*"))
+        if folder.exists()
+        else []
+    )
+
+
+def test_release_moves_the_copy_into_the_inbox_exactly_once(
+    folder: SpamFolder, store: Store, mail_root: Path
+) -> None:
+    record_id = quarantine(store, mail_root, "caught")
+    mailbox = mail_root / "example.jp/taro"
+    assert len(files(mailbox / ".Junk")) == 1
+    assert folder.release(taro(store), record_id) is Outcome.DONE
+    assert folder.release(taro(store), record_id) is Outcome.ALREADY
+    assert files(mailbox / ".Junk") == []
+    (inbox_copy,) = files(mailbox)
+    assert b"Subject: caught" in inbox_copy.read_bytes()
+    with store.read() as session:
+        record = session.get(QuarantinedMessage, record_id)
+        assert record is not None
+        assert record.released_at is not None
+
+
+def test_release_finds_a_copy_the_mail_program_already_read(
+    folder: SpamFolder, store: Store, mail_root: Path
+) -> None:
+    record_id = quarantine(store, mail_root, "seen")
+    junk = mail_root / "example.jp/taro/.Junk"
+    (fresh,) = (junk / "new").iterdir()
+    os.rename(fresh, junk / "cur" / f"{fresh.name}:2,S")  # what Dovecot does once it is read
+    assert folder.release(taro(store), record_id) is Outcome.DONE
+    (inbox_copy,) = files(mail_root / "example.jp/taro")
+    assert inbox_copy.name == fresh.name  # flags dropped: new again in the inbox
+
+
+def test_a_copy_gone_from_disk_is_answered_and_forgotten(
+    folder: SpamFolder, store: Store, mail_root: Path
+) -> None:
+    record_id = quarantine(store, mail_root, "moved away")
+    for path in files(mail_root / "example.jp/taro/.Junk"):
+        path.unlink()
+    assert folder.release(taro(store), record_id) is Outcome.GONE
+    with store.read() as session:
+        assert quarantined_for(session, taro(store)) == []
+
+
+def test_another_mailboxs_copy_cannot_be_touched(
+    folder: SpamFolder, store: Store, mail_root: Path
+) -> None:
+    record_id = quarantine(store, mail_root, "hanako's", "hanako@example.jp")
+    assert folder.release(taro(store), record_id) is Outcome.UNKNOWN
+    assert folder.delete(taro(store), record_id) is Outcome.UNKNOWN
+    assert folder.view(taro(store), record_id) is None
+    assert len(files(mail_root / "example.jp/hanako/.Junk")) == 1
+
+
+def test_delete_removes_the_copy_and_its_row_and_leaves_other_junk_alone(
+    folder: SpamFolder, store: Store, mail_root: Path
+) -> None:
+    record_id = quarantine(store, mail_root, "to delete")
+    junk = mail_root / "example.jp/taro/.Junk"
+    own = junk / "cur" / "1.owner-moved-this:2,S"  # put into Junk by the owner's mail program
+    own.write_bytes(b"Subject: mine\n\nx\n")
+    assert folder.delete(taro(store), record_id) is Outcome.DONE
+    assert files(junk) == [own]
+    with store.read() as session:
+        assert quarantined_for(session, taro(store)) == []
+
+
+def test_purge_deletes_what_is_older_than_the_retention_and_nothing_younger(
+    folder: SpamFolder, store: Store, mail_root: Path
+) -> None:
+    old = quarantine(store, mail_root, "eight days ago")
+    young = quarantine(store, mail_root, "six days ago")
+    now = utcnow()
+    with store.transaction() as session:
+        for record_id, age in ((old, 8), (young, 6)):
+            record = session.get(QuarantinedMessage, record_id)
+            assert record is not None
+            record.received_at = now - timedelta(days=age)
+            record.expires_at = record.received_at + timedelta(days=7)
+    assert folder.purge(now) == 1
+    (left,) = files(mail_root / "example.jp/taro/.Junk")
+    assert b"six days ago" in left.read_bytes()
+    with store.read() as session:
+        assert [r.subject for r in quarantined_for(session, taro(store))] == ["six days ago"]
+
+
+def test_purge_command_uses_the_given_time(
+    folder: SpamFolder, store: Store, mail_root: Path
+) -> None:
+    quarantine(store, mail_root, "due")
+    environment = {"SEKISHO_DATABASE_URL": store.database_url, "SEKISHO_MAIL_ROOT": str(mail_root)}
+    soon = (utcnow() + timedelta(days=6)).strftime("%Y-%m-%dT%H:%M:%S%z")
+    later = (utcnow() + timedelta(days=7, minutes=1)).strftime("%Y-%m-%dT%H:%M:%S%z")
+    runner = CliRunner()
+    assert "purged 0 " in runner.invoke(main, ["purge", "--now", soon], env=environment).output
+    assert "purged 1 " in runner.invoke(main, ["purge", "--now", later], env=environment).output
+    assert files(mail_root / "example.jp/taro/.Junk") == []
+
+
+def test_safe_view_never_renders_html() -> None:
+    raw = (
+        b"From: shop@ads.example\nSubject: =?UTF-8?B?44K744O844Or?=\nMIME-Version: 1.0\n"
+        b"Content-Type: text/html; charset=utf-8\n\n"
+        b"<html><script>alert(1)</script><p>Buy <b>now</b></p><img src='http://t.example/x'>"
+        b"<br>Bye</html>\n"
+    )
+    shown = safe_view(raw)
+    assert ("Subject", "セール") in shown.headers
+    assert "Buy now" in shown.body
+    assert "Bye" in shown.body
+    assert "alert" not in shown.body
+    assert "<" not in shown.body
+
+
+def test_safe_view_decodes_a_japanese_body() -> None:
+    body = "未承諾広告のお知らせ\n".encode("iso2022_jp")
+    raw = (
+        b"From: a@b.example\nSubject: x\nMIME-Version: 1.0\n"
+        b'Content-Type: text/plain; charset="ISO-2022-JP"\nContent-Transfer-Encoding: 7bit\n\n'
+        + body
+    )
+    assert safe_view(raw).body.strip() == "未承諾広告のお知らせ"
