@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   postfix postfix-sqlite libmilter-dev gcc python3-dev sqlite3 swaks
   postgresql chromium ca-certificates
+  rspamd spamassassin spamd spamc
 )
 missing=()
 for package in "${packages[@]}"; do

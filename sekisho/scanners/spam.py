@@ -1,0 +1,123 @@
+"""Spam engines behind one small interface: rspamd (HTTP ``/checkv2``) and SpamAssassin's
+spamd (the SPAMC protocol), chosen by the ``spam_engine`` setting.
+
+A scan either returns a verdict or raises SpamScanError: a refused connection, a timeout,
+a protocol error or an answer that cannot be read is never taken for "clean". The caller
+turns the error into a temporary failure, so the sending MTA keeps the mail and retries.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+# rspamd's actions that mean "this is spam" for a mailbox owner; "greylist" and
+# "soft reject" are delivery tactics, not verdicts.
+_RSPAMD_SPAM_ACTIONS = frozenset({"reject", "add header", "rewrite subject"})
+_SPAMD_STATUS = re.compile(rb"^SPAMD/\d+\.\d+ (\d+) (.*)$")
+_SPAMD_SPAM = re.compile(rb"^Spam: (True|False|Yes|No) ; (-?[\d.]+) / (-?[\d.]+)", re.I | re.M)
+
+
+class SpamScanError(RuntimeError):
+    """The engine gave no usable verdict; the message must not be treated as clean."""
+
+
+@dataclass(frozen=True)
+class SpamVerdict:
+    is_spam: bool
+    score: float
+    threshold: float
+    engine: str
+
+
+class SpamEngine(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def scan(self, message: bytes) -> SpamVerdict: ...
+
+
+@dataclass(frozen=True)
+class Rspamd:
+    host: str
+    port: int
+    timeout: float
+    name: str = "rspamd"
+
+    def scan(self, message: bytes) -> SpamVerdict:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            connection.request(
+                "POST", "/checkv2", body=message, headers={"Content-Type": "message/rfc822"}
+            )
+            response = connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise SpamScanError(f"rspamd {self.host}:{self.port}: {error}") from error
+        finally:
+            connection.close()
+        if response.status != 200:
+            raise SpamScanError(f"rspamd answered HTTP {response.status}")
+        try:
+            answer = json.loads(body)
+            return SpamVerdict(
+                is_spam=answer["action"] in _RSPAMD_SPAM_ACTIONS,
+                score=float(answer["score"]),
+                threshold=float(answer["required_score"]),
+                engine=self.name,
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise SpamScanError(f"rspamd answer not understood: {body[:200]!r}") from error
+
+
+@dataclass(frozen=True)
+class Spamd:
+    host: str
+    port: int
+    timeout: float
+    name: str = "spamd"
+
+    def scan(self, message: bytes) -> SpamVerdict:
+        request = (
+            b"CHECK SPAMC/1.5\r\n"
+            + f"Content-length: {len(message)}\r\n".encode()
+            + b"\r\n"
+            + message
+        )
+        try:
+            with socket.create_connection((self.host, self.port), timeout=self.timeout) as peer:
+                peer.sendall(request)
+                peer.shutdown(socket.SHUT_WR)
+                answer = b"".join(iter(lambda: peer.recv(65536), b""))
+        except OSError as error:
+            raise SpamScanError(f"spamd {self.host}:{self.port}: {error}") from error
+        status_line, _, rest = answer.partition(b"\r\n")
+        status = _SPAMD_STATUS.match(status_line)
+        if status is None or status.group(1) != b"0":
+            raise SpamScanError(f"spamd answered {status_line[:200]!r}")
+        verdict = _SPAMD_SPAM.search(rest)
+        if verdict is None:
+            raise SpamScanError(f"spamd answer not understood: {answer[:200]!r}")
+        return SpamVerdict(
+            is_spam=verdict.group(1).lower() in {b"true", b"yes"},
+            score=float(verdict.group(2)),
+            threshold=float(verdict.group(3)),
+            engine=self.name,
+        )
+
+
+def spam_engine(url: str, timeout: float) -> SpamEngine:
+    """``rspamd://127.0.0.1:11333`` or ``spamd://127.0.0.1:783`` → its client."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"rspamd", "spamd"} or not parts.hostname or not parts.port:
+        raise ValueError(
+            f"spam_engine: {url!r} is neither rspamd://host:port nor spamd://host:port"
+        )
+    if parts.scheme == "rspamd":
+        return Rspamd(parts.hostname, parts.port, timeout)
+    return Spamd(parts.hostname, parts.port, timeout)

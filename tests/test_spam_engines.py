@@ -1,0 +1,73 @@
+"""The spam engine clients against the real daemons from Debian's packages (rspamd and
+SpamAssassin's spamd, shipped rules, no network): GTUBE is spam, a plain mail is not, and
+every way of getting no verdict raises instead of passing the mail as clean."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sekisho.devstack.spam import RspamdInstance, SpamdInstance
+from sekisho.scanners.spam import SpamEngine, SpamScanError, spam_engine
+
+GTUBE = (
+    b"From: shop@ads.example\r\nTo: taro@example.jp\r\nSubject: offer\r\n"
+    b"Message-ID: <gtube@ads.example>\r\n\r\n"
+    b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
+)
+PLAIN = (
+    b"From: hanako@example.jp\r\nTo: taro@example.jp\r\nSubject: lunch\r\n"
+    b"Date: Fri, 27 Nov 2026 10:00:00 +0900\r\nMessage-ID: <lunch@example.jp>\r\n\r\n"
+    b"Shall we have lunch tomorrow at noon?\r\n"
+)
+
+
+@pytest.fixture(scope="module", params=["rspamd", "spamd"])
+def engine(request: pytest.FixtureRequest, run_root: Path) -> Iterator[SpamEngine]:
+    daemon = (RspamdInstance if request.param == "rspamd" else SpamdInstance)(
+        run_root / f"engine-{request.param}"
+    )
+    daemon.start()
+    yield spam_engine(daemon.url, timeout=20)
+    daemon.stop()
+
+
+def test_gtube_is_spam(engine: SpamEngine) -> None:
+    verdict = engine.scan(GTUBE)
+    assert verdict.is_spam
+    assert verdict.score >= verdict.threshold
+    assert verdict.engine == engine.name
+
+
+def test_a_plain_mail_is_not_spam(engine: SpamEngine) -> None:
+    verdict = engine.scan(PLAIN)
+    assert not verdict.is_spam
+    assert verdict.score < verdict.threshold
+
+
+@pytest.mark.parametrize("scheme", ["rspamd", "spamd"])
+def test_nothing_listening_is_an_error_not_clean(scheme: str) -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(SpamScanError):
+        spam_engine(f"{scheme}://127.0.0.1:{port}", timeout=2).scan(PLAIN)
+
+
+@pytest.mark.parametrize("scheme", ["rspamd", "spamd"])
+def test_an_engine_that_never_answers_times_out_as_an_error(scheme: str) -> None:
+    with socket.socket() as silent:  # accepts connections (backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        with pytest.raises(SpamScanError):
+            spam_engine(f"{scheme}://127.0.0.1:{port}", timeout=0.5).scan(PLAIN)
+
+
+@pytest.mark.parametrize("url", ["rspamd://127.0.0.1", "clamd://127.0.0.1:3310", "spamd:"])
+def test_a_bad_engine_setting_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="spam_engine"):
+        spam_engine(url, timeout=1)
