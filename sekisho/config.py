@@ -45,6 +45,11 @@ class Settings:
     # Later features (scanners, outbox, GeoIP); kept here so the key set is stable.
     clamd: str = "tcp://127.0.0.1:3310"
     spam_engine: str = "rspamd://127.0.0.1:11333"
+    # Seconds a spam scan may take; a timeout counts as the engine being down.
+    spam_timeout: float = 30.0
+    # Engine down or timing out: "tempfail" (the sender retries; nothing passes unscanned)
+    # or "deliver" (mail to recipients with the scan on goes through unscanned, logged).
+    spam_on_failure: str = "tempfail"
     reinject_smtp: str = "127.0.0.1:10026"
     geoip_db: str = ""
     log_level: str = "INFO"

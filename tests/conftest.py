@@ -13,6 +13,7 @@ import pytest
 
 from sekisho.devstack.ports import free_port
 from sekisho.devstack.postgres import PostgresInstance
+from sekisho.devstack.spam import RspamdInstance
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
@@ -38,6 +39,15 @@ def postgres(run_root: Path) -> Iterator[PostgresInstance]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def rspamd(run_root: Path) -> Iterator[RspamdInstance]:
+    """A real rspamd (Debian's, shipped rules, offline) for every test that scans."""
+    daemon = RspamdInstance(run_root / "rspamd")
+    daemon.start()
+    yield daemon
+    daemon.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

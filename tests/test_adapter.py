@@ -16,11 +16,15 @@ from sekisho.milter.adapter import SekishoMilter
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
 from sekisho.rules.lists import REJECT_FROM
+from sekisho.scanners.spam import spam_engine
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.hits import HitCounter
 from sekisho.store.lists import add_values
 from sekisho.store.policies import PolicyCache
+
+# No mailbox here turns the spam scan on; a scan would fail loudly on this closed port.
+SPAM_ENGINE_UNUSED = "rspamd://127.0.0.1:9"
 
 
 def context_for(store: Store, mail_root: Path, monkeypatch: pytest.MonkeyPatch) -> MilterContext:
@@ -29,7 +33,11 @@ def context_for(store: Store, mail_root: Path, monkeypatch: pytest.MonkeyPatch) 
 
     def new_transaction() -> MailTransaction:
         return MailTransaction(
-            cache.get, quarantine, spool_memory_bytes=1024, record_hit=HitCounter(store).record
+            cache.get,
+            quarantine,
+            spool_memory_bytes=1024,
+            record_hit=HitCounter(store).record,
+            scan_spam=spam_engine(SPAM_ENGINE_UNUSED, timeout=1).scan,
         )
 
     monkeypatch.setattr(Milter, "factory", lambda: SekishoMilter(new_transaction))

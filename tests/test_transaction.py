@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from sekisho.devstack.spam import RspamdInstance
 from sekisho.maildir import Ownership
 from sekisho.milter.actions import Accept, Continue, DeleteRecipient, Discard, EndOfMessage
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
 from sekisho.rules.lists import REJECT_FROM
+from sekisho.scanners.spam import spam_engine
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.hits import HitCounter
@@ -28,7 +30,7 @@ def hits(store: Store) -> HitCounter:
 
 @pytest.fixture
 def new_transaction(
-    store: Store, example_domain: str, tmp_path: Path, hits: HitCounter
+    store: Store, example_domain: str, tmp_path: Path, hits: HitCounter, rspamd: RspamdInstance
 ) -> Callable[[], MailTransaction]:
     with store.transaction() as session:
         accounts.add_account(session, "taro@example.jp", "secret123")
@@ -43,7 +45,13 @@ def new_transaction(
     quarantine = Quarantine(store, tmp_path / "mail", Ownership())
 
     def build() -> MailTransaction:
-        return MailTransaction(cache.get, quarantine, spool_memory_bytes=64, record_hit=hits.record)
+        return MailTransaction(
+            cache.get,
+            quarantine,
+            spool_memory_bytes=64,
+            record_hit=hits.record,
+            scan_spam=spam_engine(rspamd.url, timeout=10).scan,
+        )
 
     return build
 

@@ -12,7 +12,9 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,18 @@ def _stop_pid(pidfile: Path) -> None:
     if pid is not None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
+
+
+def _wait_closed(port: int, timeout: float = 15.0) -> None:
+    """Until nothing accepts connections on ``port`` (a stopped daemon really is gone)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"127.0.0.1:{port} still accepts connections")
 
 
 def _daemonize(command: list[str], log: Path) -> None:
@@ -92,6 +106,9 @@ class RspamdInstance:
     def stop(self) -> None:
         _stop_pid(self.pidfile)
 
+    def wait_stopped(self) -> None:
+        _wait_closed(self.port)
+
 
 @dataclass
 class SpamdInstance:
@@ -127,3 +144,6 @@ class SpamdInstance:
 
     def stop(self) -> None:
         _stop_pid(self.pidfile)
+
+    def wait_stopped(self) -> None:
+        _wait_closed(self.port)

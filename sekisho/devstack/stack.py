@@ -24,6 +24,9 @@ class LocalStack:
     milter_transport: str = "unix"  # or "inet"
     policy_refresh_seconds: float = 1.0
     with_web: bool = False
+    # The milter's spam engine (rspamd://… or spamd://…); the default points at a closed
+    # port, so a mailbox that turns the scan on gets its mail deferred, never unscanned.
+    spam_engine: str = "rspamd://127.0.0.1:9"
     domains: tuple[str, ...] = ("example.jp",)
     smtp_port: int = field(default_factory=free_port)
     reinject_port: int = field(default_factory=free_port)
@@ -87,6 +90,8 @@ class LocalStack:
             "SEKISHO_POLICY_REFRESH_SECONDS": str(self.policy_refresh_seconds),
             "SEKISHO_WEB_LISTEN": f"127.0.0.1:{self.web_port}",
             "SEKISHO_SECRET_KEY": "local-stack-" + self.run.name,
+            "SEKISHO_SPAM_ENGINE": self.spam_engine,
+            "SEKISHO_SPAM_TIMEOUT": "20",
         }
 
     def start(self) -> None:

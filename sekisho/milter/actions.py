@@ -34,8 +34,23 @@ class DeleteRecipient:
     recipient: str
 
 
+@dataclass(frozen=True)
+class ChangeHeader:
+    """Replace the ``index``-th (1-based) field called ``name``; an empty value removes it."""
+
+    name: str
+    index: int
+    value: str
+
+
+@dataclass(frozen=True)
+class AddHeader:
+    name: str
+    value: str
+
+
 Verdict = Continue | Accept | Discard | TempFail
-Edit = DeleteRecipient
+Edit = DeleteRecipient | ChangeHeader | AddHeader
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,15 @@ from typing import Any
 
 import Milter
 
-from sekisho.milter.actions import Accept, Continue, Discard, EndOfMessage, TempFail
+from sekisho.milter.actions import (
+    Accept,
+    ChangeHeader,
+    Continue,
+    DeleteRecipient,
+    Discard,
+    EndOfMessage,
+    TempFail,
+)
 from sekisho.milter.transaction import MailTransaction
 
 log = logging.getLogger("sekisho.milter")
@@ -119,7 +127,12 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
 
     def _apply(self, end: EndOfMessage) -> int:
         for edit in end.edits:
-            self.delrcpt(edit.recipient)
+            if isinstance(edit, DeleteRecipient):
+                self.delrcpt(edit.recipient)
+            elif isinstance(edit, ChangeHeader):
+                self.chgheader(edit.name, edit.index, edit.value)
+            else:
+                self.addheader(edit.name, edit.value)
         return self._reply(end.verdict)
 
     def _reply(self, verdict: Continue | Accept | Discard | TempFail) -> int:

@@ -9,15 +9,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
 from sekisho.milter.actions import (
     Accept,
+    AddHeader,
+    ChangeHeader,
     Continue,
     DeleteRecipient,
     Discard,
+    Edit,
     EndOfMessage,
     TempFail,
 )
@@ -26,13 +30,31 @@ from sekisho.rules.addresses import normalize_address
 from sekisho.rules.decide import decide
 from sekisho.rules.encoded_words import readable
 from sekisho.rules.model import Decision, Message, Policy, RuleHit
+from sekisho.rules.spam import (
+    SUBJECT_TAG,
+    SpamAction,
+    content_class,
+    needs_scan,
+    spam_action,
+    spam_hit,
+    tagged,
+)
+from sekisho.scanners.spam import SpamScanError, SpamVerdict
 from sekisho.store.policies import PolicyUnavailableError
 
 log = logging.getLogger("sekisho.milter")
 
 PolicyLookup = Callable[[str], Policy | None]
 HitRecorder = Callable[[int, RuleHit], None]
+SpamScanner = Callable[[bytes], SpamVerdict]
 STORE_DOWN = TempFail("451", "4.3.0", "Mail filter settings are unavailable, try again later")
+SPAM_SCAN_DOWN = TempFail("451", "4.7.1", "Spam scan temporarily unavailable, try again later")
+# RFC 5321 §4.5.3.1.10: the sending MTA delivers the refused recipients in another
+# transaction at once; used for recipients whose content would differ (the [spam] tag).
+SPLIT_TRANSACTION = TempFail(
+    "452", "4.5.3", "Too many recipients for this transaction, send the rest separately"
+)
+SPAM_SCORE = "X-Sekisho-Spam-Score"
 # Header fields that change between two attempts of the same message.
 _NOT_IN_KEY = frozenset({"received", "return-path"})
 _COPY_CHUNK = 64 * 1024
@@ -51,6 +73,8 @@ class MailTransaction:
     quarantine: Quarantine
     spool_memory_bytes: int
     record_hit: HitRecorder
+    scan_spam: SpamScanner
+    deliver_when_spam_scan_fails: bool = False
     sender: str = ""
     recipients: list[Recipient] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
@@ -67,6 +91,10 @@ class MailTransaction:
                 "policy_unavailable queue_id=%s rcpt=%s error=%s", self.queue_id, address, error
             )
             return STORE_DOWN
+        if self.recipients and content_class(policy) is not content_class(
+            self.recipients[0].policy
+        ):
+            return SPLIT_TRANSACTION
         self.recipients.append(Recipient(given, policy))
         return Continue()
 
@@ -79,7 +107,10 @@ class MailTransaction:
             if recipient.policy is not None:
                 recipient.decision = decide(recipient.policy, message)
         self._log_decisions()
-        if not any(r.decision and r.decision.quarantined for r in self.recipients):
+        if not any(
+            (r.decision and r.decision.quarantined) or needs_scan(r.policy, r.decision)
+            for r in self.recipients
+        ):
             self.record_hits()  # accepted here: the verdict is final
             return Accept()
         # Closed by close(), which the adapter calls at end of message, abort and close.
@@ -99,33 +130,92 @@ class MailTransaction:
     def end_of_message(self) -> EndOfMessage:
         assert self._body is not None
         assert self._digest is not None
+        try:
+            verdict = self._spam_verdict()
+        except SpamScanError as error:
+            log.warning("spam_scan_failed queue_id=%s error=%s", self.queue_id, error)
+            if not self.deliver_when_spam_scan_fails:
+                return EndOfMessage((), SPAM_SCAN_DOWN)
+            verdict = None
         message_key = self._digest.hexdigest()
         subject = Message(self.sender, tuple(self.headers)).subject
-        edits = []
+        edits: list[Edit] = []
+        removed = 0
+        tag = False
         for recipient in self.recipients:
-            decision = recipient.decision
-            if decision is None or not decision.quarantined or recipient.policy is None:
-                continue
-            assert decision.hit is not None  # a quarantine always names its rule
-            self.quarantine.put(
-                recipient.policy,
-                decision.hit,
-                normalize_address(self.sender),
-                subject,
-                self.queue_id,
-                message_key,
-                self._message_bytes(),
+            hit = self._quarantine_hit(recipient, verdict)
+            if recipient.policy is not None and hit is not None:
+                self.quarantine.put(
+                    recipient.policy,
+                    hit,
+                    normalize_address(self.sender),
+                    subject,
+                    self.queue_id,
+                    message_key,
+                    self._message_bytes(),
+                )
+                edits.append(DeleteRecipient(recipient.given))
+                removed += 1
+            elif verdict is not None and recipient.policy and recipient.decision:
+                action = spam_action(recipient.policy, recipient.decision, verdict.is_spam)
+                tag = tag or action is SpamAction.TAG
+        kept = [r for r in self.recipients if not _removed(r, edits)]
+        if verdict is not None and kept:
+            edits.append(
+                AddHeader(
+                    SPAM_SCORE, f"{verdict.score:.1f} / {verdict.threshold:.1f} ({verdict.engine})"
+                )
             )
-            edits.append(DeleteRecipient(recipient.given))
-        verdict = Discard() if len(edits) == len(self.recipients) else Accept()
+            # An allowed sender is never marked: with one in the transaction the shared
+            # content stays untagged (documented in rules/spam.py's precedence notes).
+            if tag and not any(r.decision and r.decision.allowed for r in kept):
+                edits.append(self._subject_tag())
+        verdict_reply = Discard() if removed == len(self.recipients) else Accept()
         log.info(
             "end queue_id=%s quarantined=%d delivered=%d verdict=%s",
             self.queue_id,
-            len(edits),
-            len(self.recipients) - len(edits),
-            type(verdict).__name__.lower(),
+            removed,
+            len(self.recipients) - removed,
+            type(verdict_reply).__name__.lower(),
         )
-        return EndOfMessage(tuple(edits), verdict)
+        return EndOfMessage(tuple(edits), verdict_reply)
+
+    def _spam_verdict(self) -> SpamVerdict | None:
+        """One scan for the whole message, only when some recipient's outcome depends on it."""
+        if not any(needs_scan(r.policy, r.decision) for r in self.recipients):
+            return None
+        started = time.monotonic()
+        verdict = self.scan_spam(b"".join(self._message_bytes()))
+        log.info(
+            "spam queue_id=%s engine=%s score=%.1f threshold=%.1f spam=%s ms=%.0f",
+            self.queue_id,
+            verdict.engine,
+            verdict.score,
+            verdict.threshold,
+            verdict.is_spam,
+            (time.monotonic() - started) * 1000,
+        )
+        return verdict
+
+    @staticmethod
+    def _quarantine_hit(recipient: Recipient, verdict: SpamVerdict | None) -> RuleHit | None:
+        decision, policy = recipient.decision, recipient.policy
+        if decision is None or policy is None:
+            return None
+        if decision.quarantined:
+            return decision.hit
+        if (
+            verdict is not None
+            and spam_action(policy, decision, verdict.is_spam) is SpamAction.QUARANTINE
+        ):
+            return spam_hit(verdict.score, verdict.threshold, verdict.engine)
+        return None
+
+    def _subject_tag(self) -> ChangeHeader | AddHeader:
+        for name, value in self.headers:
+            if name.lower() == "subject":
+                return ChangeHeader(name, 1, tagged(value.replace("\n", "")))  # unfolded
+        return AddHeader("Subject", SUBJECT_TAG.strip())
 
     def close(self) -> None:
         if self._body is not None:
@@ -180,3 +270,7 @@ def _quoted(text: str) -> str:
 
 def _header_line(name: str, value: str) -> bytes:
     return f"{name}: {value}\n".encode("utf-8", "surrogateescape")
+
+
+def _removed(recipient: Recipient, edits: list[Edit]) -> bool:
+    return DeleteRecipient(recipient.given) in edits

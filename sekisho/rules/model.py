@@ -91,6 +91,16 @@ class HeaderCheck(StrEnum):
 
 
 @dataclass(frozen=True)
+class SpamSetting:
+    """迷惑メールスキャン設定 (SPEC.md §9): scan on/off; quarantine, or deliver tagged
+    ``[spam]``; a notice mail for each quarantined one. Off until the owner turns it on."""
+
+    enabled: bool = False
+    quarantine: bool = True
+    notify: bool = False
+
+
+@dataclass(frozen=True)
 class Policy:
     """A recipient's rules at one settings version: the snapshot the milter caches."""
 
@@ -101,6 +111,7 @@ class Policy:
     reject_subject: SubstringMatcher = field(default=EMPTY_SUBSTRING_MATCHER)
     reject_header: frozenset[HeaderCheck] = frozenset()
     allow_from: SuffixMatcher = field(default=EMPTY_MATCHER)
+    spam: SpamSetting = field(default_factory=SpamSetting)
 
 
 class Action(Enum):

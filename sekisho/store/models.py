@@ -149,6 +149,19 @@ class HeaderRuleRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class SpamSettingRecord(Base):
+    """迷惑メールスキャン設定: the three switches of SPEC.md §9; no row means all off."""
+
+    __tablename__ = "spam_settings"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    quarantine: Mapped[bool] = mapped_column(Boolean, default=True)
+    notify: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class PendingUpload(Base):
     """A checked CSV upload waiting for its 「登録」: kept in the store, not in the form, so
     any web node can finish it and a large list never travels back through the browser.

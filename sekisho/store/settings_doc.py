@@ -2,28 +2,31 @@
 
 Import is all or nothing: every entry is checked with the UI's validators (without the
 form's 20-lines limit) and nothing is written when one fails. Keys left out keep their
-current value, also inside ``reject_header``; a list given replaces the list (entries
-kept keep their hit counters).
-Keys of the contract that this version does not implement yet are refused by name
-rather than silently ignored.
+current value, also inside ``reject_header`` and ``spam_scan``; a list given replaces the
+list (entries kept keep their hit counters). Keys of the contract that this version does
+not implement yet are refused by name rather than silently ignored.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from sekisho.rules.lists import LIST_KINDS
-from sekisho.rules.model import HeaderCheck
+from sekisho.rules.model import HeaderCheck, SpamSetting
 from sekisho.rules.problems import N_, Problem
 from sekisho.rules.validate import ListEntry
 from sekisho.store.accounts import require_account
 from sekisho.store.header_rules import header_checks, set_header_checks
 from sekisho.store.lists import replace_entries, values
+from sekisho.store.spam_settings import set_spam_setting, spam_setting
 
 REJECT_HEADER = "reject_header"
-IMPLEMENTED_KEYS = frozenset({*LIST_KINDS, REJECT_HEADER})
+SPAM_SCAN = "spam_scan"
+SPAM_SWITCHES = ("enabled", "quarantine", "notify")
+IMPLEMENTED_KEYS = frozenset({*LIST_KINDS, REJECT_HEADER, SPAM_SCAN})
 CONTRACT_KEYS = frozenset(
     {
         "forwarding",
@@ -52,6 +55,7 @@ def export_settings(session: Session, address: str) -> dict[str, Any]:
     }
     checks = header_checks(session, account.id)
     document[REJECT_HEADER] = {check.value: check in checks for check in HeaderCheck}
+    document[SPAM_SCAN] = asdict(spam_setting(session, account.id))
     return document
 
 
@@ -60,6 +64,7 @@ class _Parsed:
         self.problems: list[Problem] = []
         self.lists: dict[str, list[ListEntry]] = {}
         self.header: dict[HeaderCheck, bool] = {}
+        self.spam: dict[str, bool] = {}
 
 
 def _parse(document: object) -> _Parsed:
@@ -86,19 +91,29 @@ def _parse(document: object) -> _Parsed:
         parsed.lists[name] = list(check.entries)
     if REJECT_HEADER in document:
         parsed.header = _header_checks(document[REJECT_HEADER], parsed.problems)
+    if SPAM_SCAN in document:
+        parsed.spam = _switches(SPAM_SCAN, SPAM_SWITCHES, document[SPAM_SCAN], parsed.problems)
     return parsed
 
 
-def _header_checks(given: object, problems: list[Problem]) -> dict[HeaderCheck, bool]:
-    names = {check.value for check in HeaderCheck}
+def _switches(
+    name: str, known: tuple[str, ...], given: object, problems: list[Problem]
+) -> dict[str, bool]:
+    """An object of true/false switches; unknown switches are refused by name."""
     if not isinstance(given, dict) or not all(isinstance(v, bool) for v in given.values()):
         problems.append(
-            Problem(N_("“{entry}” must be an object of true/false values."), entry=REJECT_HEADER)
+            Problem(N_("“{entry}” must be an object of true/false values."), entry=name)
         )
         return {}
-    for key in sorted(set(given) - names):
-        problems.append(Problem(N_("Unknown key “{entry}”."), entry=f"{REJECT_HEADER}.{key}"))
-    return {HeaderCheck(key): on for key, on in given.items() if key in names}
+    for key in sorted(set(given) - set(known)):
+        problems.append(Problem(N_("Unknown key “{entry}”."), entry=f"{name}.{key}"))
+    return {key: on for key, on in given.items() if key in known}
+
+
+def _header_checks(given: object, problems: list[Problem]) -> dict[HeaderCheck, bool]:
+    names = tuple(check.value for check in HeaderCheck)
+    switches = _switches(REJECT_HEADER, names, given, problems)
+    return {HeaderCheck(key): on for key, on in switches.items()}
 
 
 def import_settings(session: Session, address: str, document: object) -> None:
@@ -112,3 +127,6 @@ def import_settings(session: Session, address: str, document: object) -> None:
         current = header_checks(session, account.id)
         turned_on = {check for check, on in parsed.header.items() if on}
         set_header_checks(session, account.id, (current - set(parsed.header)) | turned_on)
+    if parsed.spam:
+        merged = {**asdict(spam_setting(session, account.id)), **parsed.spam}
+        set_spam_setting(session, account.id, SpamSetting(**merged))

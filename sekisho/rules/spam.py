@@ -1,0 +1,61 @@
+"""What the spam verdict means for one recipient (SPEC.md §9), and which recipients may
+share one transaction.
+
+- scan off → delivered untouched, never scanned for this recipient;
+- an allowed sender, or a mail the reject rules already quarantined → no spam verdict;
+- scan on, spam, quarantine on → into the recipient's spam folder;
+- scan on, spam, quarantine off → delivered with ``[spam] `` before the subject.
+The tag is the one difference in content between recipients. A milter gives one content
+to every recipient of a transaction, so recipients who would get the tag and recipients
+who would not are never accepted into the same transaction (the milter answers 452 4.5.3
+and the sending MTA delivers the rest in a second one).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from sekisho.rules.model import Decision, Policy, RuleHit
+
+name = "spam"
+SUBJECT_TAG = "[spam] "
+
+
+class ContentClass(Enum):
+    UNTOUCHED = "untouched"
+    TAGGED_IF_SPAM = "tagged_if_spam"
+
+
+class SpamAction(Enum):
+    NONE = "none"
+    QUARANTINE = "quarantine"
+    TAG = "tag"
+
+
+def content_class(policy: Policy | None) -> ContentClass:
+    if policy is not None and policy.spam.enabled and not policy.spam.quarantine:
+        return ContentClass.TAGGED_IF_SPAM
+    return ContentClass.UNTOUCHED
+
+
+def needs_scan(policy: Policy | None, decision: Decision | None) -> bool:
+    """Whether this recipient's outcome depends on the verdict."""
+    if policy is None or decision is None or not policy.spam.enabled:
+        return False
+    return not decision.quarantined and not decision.allowed
+
+
+def spam_action(policy: Policy, decision: Decision, is_spam: bool) -> SpamAction:
+    if not is_spam or not needs_scan(policy, decision):
+        return SpamAction.NONE
+    return SpamAction.QUARANTINE if policy.spam.quarantine else SpamAction.TAG
+
+
+def spam_hit(score: float, threshold: float, engine: str) -> RuleHit:
+    """The reason a spam copy carries: the score against the engine's threshold."""
+    return RuleHit(name, f"{score:.1f} / {threshold:.1f}", engine)
+
+
+def tagged(subject: str) -> str:
+    """The subject with the tag once, however often the mail passes (a reply, a forward)."""
+    return subject if subject.startswith(SUBJECT_TAG) else SUBJECT_TAG + subject

@@ -1,0 +1,111 @@
+"""Through real Postfix with a real spam engine (rspamd, then spamd): GTUBE to three
+mailboxes — scan off, scan + quarantine, scan + tag — and a plain mail to all three."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+
+from sekisho.devstack.spam import RspamdInstance, SpamdInstance
+from tests.e2e.conftest import MailHarness, start_harness
+from tests.e2e.test_mailflow import import_settings
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n"
+MAILBOXES = {
+    "taro@example.jp": {"enabled": False},
+    "hanako@example.jp": {"enabled": True, "quarantine": True},
+    "jiro@example.jp": {"enabled": True, "quarantine": False},
+}
+
+
+Engine = RspamdInstance | SpamdInstance
+
+
+@pytest.fixture(scope="module", params=["rspamd", "spamd"])
+def spam_stack(
+    request: pytest.FixtureRequest, run_root: Path
+) -> Iterator[tuple[MailHarness, Engine]]:
+    engine_class = RspamdInstance if request.param == "rspamd" else SpamdInstance
+    engine: Engine = engine_class(run_root / f"spam-{request.param}-engine")
+    engine.start()
+    try:
+        for harness in start_harness(run_root / f"spam-{request.param}", spam_engine=engine.url):
+            yield harness, engine
+    finally:
+        engine.stop()
+
+
+@pytest.fixture
+def mail(spam_stack: tuple[MailHarness, Engine]) -> MailHarness:
+    harness, _ = spam_stack
+    harness.reset()
+    for address, switches in MAILBOXES.items():
+        harness.add_account(address)
+        import_settings(harness, address, {"spam_scan": switches})
+    return harness
+
+
+def send_as_an_mta_would(mail: MailHarness, subject: str, body: str) -> list[set[str]]:
+    """One transaction per batch the server accepts: a 452 recipient goes in the next."""
+    pending = list(MAILBOXES)
+    transactions = []
+    while pending:
+        refused = mail.send("shop@ads.example", pending, subject=subject, body=body)
+        assert all(code == 452 for code, _ in refused.values()), refused
+        transactions.append(set(pending) - set(refused))
+        pending = [address for address in pending if address in refused]
+    return transactions
+
+
+def only_copy(mail: MailHarness, folder: str) -> bytes:
+    (copy,) = mail.wait_for_files(folder)
+    return copy.read_bytes()
+
+
+def test_gtube_is_untouched_quarantined_and_tagged_as_each_owner_chose(mail: MailHarness) -> None:
+    transactions = send_as_an_mta_would(mail, "big offer", GTUBE)
+    assert transactions == [{"taro@example.jp", "hanako@example.jp"}, {"jiro@example.jp"}]
+    taro = message_from_bytes(only_copy(mail, "example.jp/taro/new"))
+    hanako = message_from_bytes(only_copy(mail, "example.jp/hanako/.Junk/new"))
+    jiro = message_from_bytes(only_copy(mail, "example.jp/jiro/new"))
+    mail.wait_until_delivered()
+    assert taro["Subject"] == "big offer"
+    assert hanako["X-Sekisho-Quarantine-Reason"].startswith("rule=spam;")
+    assert jiro["Subject"] == "[spam] big offer"
+    assert jiro["X-Sekisho-Spam-Score"]
+    assert set(mail.files()) == {
+        "example.jp/taro/new",
+        "example.jp/hanako/.Junk/new",
+        "example.jp/jiro/new",
+    }
+
+
+def test_a_plain_mail_reaches_all_three_untouched(mail: MailHarness) -> None:
+    send_as_an_mta_would(mail, "lunch", "Shall we have lunch tomorrow at noon?\n")
+    for user in ("taro", "hanako", "jiro"):
+        copy = message_from_bytes(only_copy(mail, f"example.jp/{user}/new"))
+        assert copy["Subject"] == "lunch"
+    mail.wait_until_delivered()
+    assert not any(".Junk" in folder for folder in mail.files())
+
+
+def test_the_engine_down_defers_and_the_retry_is_scanned(
+    mail: MailHarness, spam_stack: tuple[MailHarness, Engine]
+) -> None:
+    _, engine = spam_stack
+    engine.stop()
+    engine.wait_stopped()
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            mail.send("shop@ads.example", ["hanako@example.jp"], subject="retry me", body=GTUBE)
+        assert refused.value.smtp_code == 451
+        assert b"4.7.1 Spam scan temporarily unavailable" in refused.value.smtp_error
+    finally:
+        engine.start()
+    mail.send("shop@ads.example", ["hanako@example.jp"], subject="retry me", body=GTUBE)
+    copy = message_from_bytes(only_copy(mail, "example.jp/hanako/.Junk/new"))
+    assert copy["Subject"] == "retry me"
