@@ -4,12 +4,17 @@ mailboxes — scan off, scan + quarantine, scan + tag — and a plain mail to al
 from __future__ import annotations
 
 import smtplib
+import subprocess
+import time
 from collections.abc import Iterator
 from email import message_from_bytes
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
+from sekisho.devstack.ports import free_port
+from sekisho.devstack.postfix import PostfixInstance
 from sekisho.devstack.spam import RspamdInstance, SpamdInstance
 from tests.e2e.conftest import MailHarness, start_harness
 from tests.e2e.test_mailflow import import_settings
@@ -109,3 +114,52 @@ def test_the_engine_down_defers_and_the_retry_is_scanned(
     mail.send("shop@ads.example", ["hanako@example.jp"], subject="retry me", body=GTUBE)
     copy = message_from_bytes(only_copy(mail, "example.jp/hanako/.Junk/new"))
     assert copy["Subject"] == "retry me"
+
+
+def test_a_sending_postfix_defers_the_split_recipient_and_delivers_it_on_its_next_run(
+    mail: MailHarness, run_root: Path, request: pytest.FixtureRequest
+) -> None:
+    """The 452 4.5.3 split with a real Postfix as the sending MTA (no milter, relaying to
+    the stack). Postfix 3.7 does not open a second transaction at once: it defers the
+    refused recipient like any 4xx, and its next queue run (minimal_backoff_time, 300 s by
+    default; forced here with postqueue -f) delivers it, tagged. Nothing is lost."""
+    run = run_root / f"sender-{request.node.callspec.id}"
+    run.mkdir(mode=0o755)
+    sender = PostfixInstance(
+        run=run,
+        mail_root=run / "mail",
+        smtp_port=free_port(),
+        reinject_port=free_port(),
+        milter="",
+        sqlite_store=mail.stack.sqlite_path,
+        extra_main={
+            "virtual_mailbox_domains": "",
+            "relayhost": f"[127.0.0.1]:{mail.stack.smtp_port}",
+        },
+    )
+    sender.start()
+    try:
+        message = EmailMessage()
+        message["From"] = "shop@ads.example"
+        message["To"] = ", ".join(MAILBOXES)
+        message["Subject"] = "through a sending MTA"
+        message.set_content(GTUBE)
+        with smtplib.SMTP("127.0.0.1", sender.smtp_port, timeout=30) as client:
+            assert client.send_message(message, "shop@ads.example", list(MAILBOXES)) == {}
+        only_copy(mail, "example.jp/taro/new")
+        only_copy(mail, "example.jp/hanako/.Junk/new")
+        deadline = time.monotonic() + 15
+        while "to=<jiro@example.jp>" not in sender.log_tail(200):
+            assert time.monotonic() < deadline, sender.log_tail(200)
+            time.sleep(0.1)
+        deferred = [line for line in sender.log_tail(200).splitlines() if "jiro" in line]
+        assert any("dsn=4.5.3, status=deferred" in line for line in deferred), deferred
+        assert "example.jp/jiro/new" not in mail.files()
+        started = time.monotonic()
+        subprocess.run(["postqueue", "-c", str(sender.etc), "-f"], check=True)
+        jiro = message_from_bytes(only_copy(mail, "example.jp/jiro/new"))
+        assert time.monotonic() - started < 10
+        sender.wait_until_idle()
+    finally:
+        sender.stop()
+    assert jiro["Subject"] == "[spam] through a sending MTA"
