@@ -47,7 +47,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     Babel(app, locale_selector=_select_locale)
     CSRFProtect(app)
 
-    from sekisho.webui import auth, lists, overview, quarantine, reject
+    from sekisho.webui import auth, lists, overview, quarantine, reject, spam
 
     auth.init_app(app)
     app.register_blueprint(auth.blueprint)
@@ -56,6 +56,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     for screens in lists.SCREENS:
         app.register_blueprint(lists.make_blueprint(screens))
     app.register_blueprint(quarantine.blueprint)
+    app.register_blueprint(spam.blueprint)
 
     app.jinja_env.filters["datetimeformat"] = format_datetime
     # A name a template uses but its view did not pass is an error, not an empty string

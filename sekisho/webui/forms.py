@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, HiddenField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length
 
-from sekisho.rules.model import HeaderCheck
+from sekisho.rules.model import HeaderCheck, SpamSetting
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type hints
@@ -52,3 +53,18 @@ class HeaderChecksForm(FlaskForm):  # type: ignore[misc]
 
     def chosen(self) -> set[HeaderCheck]:
         return {check for check in HeaderCheck if self[check.value].data}
+
+
+_ON_OFF = [SelectChoice("on", _l("Enabled")), SelectChoice("off", _l("Disabled"))]
+
+
+class SpamSettingForm(FlaskForm):  # type: ignore[misc]
+    """迷惑メールスキャン and 迷惑メール隔離, each 有効／無効."""
+
+    enabled = RadioField(_l("Spam scan"), choices=_ON_OFF, validators=[InputRequired()])
+    quarantine = RadioField(_l("Spam quarantine"), choices=_ON_OFF, validators=[InputRequired()])
+
+    def chosen(self) -> SpamSetting:
+        return SpamSetting(
+            enabled=self.enabled.data == "on", quarantine=self.quarantine.data == "on"
+        )

@@ -10,6 +10,7 @@ from sekisho.store.accounts import require_account
 from sekisho.store.header_rules import header_checks
 from sekisho.store.lists import count_and_last_id
 from sekisho.store.quarantine import quarantined_for
+from sekisho.store.spam_settings import spam_setting
 from sekisho.webui.context import store
 
 blueprint = Blueprint("overview", __name__)
@@ -29,4 +30,5 @@ def show() -> str:
             header_check_count=len(header_checks(db, account.id)),
             allow_count=count_and_last_id(db, account.id, ALLOW_FROM)[0],
             quarantine_count=len(quarantined_for(db, account.id)),
+            spam=spam_setting(db, account.id),
         )
