@@ -29,11 +29,13 @@ from sekisho.maildir import (
     move_to_new,
     remove_message,
 )
+from sekisho.rules.encoded_words import decode_header_text, readable
 from sekisho.store.db import Store
 from sekisho.store.models import Account, QuarantinedMessage, utcnow
 from sekisho.store.quarantine import expired, quarantined_for, quarantined_one
 
-# The safe view shows at most this much text of a message.
+# The safe view reads at most this much of a message and shows at most this much text.
+VIEW_MAX_BYTES = 2_000_000
 VIEW_MAX_CHARS = 100_000
 
 
@@ -81,12 +83,27 @@ class SpamFolder:
         if message is None:
             self._forget(record_id)
             return Outcome.GONE
-        move_to_new(message, mailbox_path(self._mail_root, address), self._ownership)
+        try:
+            move_to_new(message, mailbox_path(self._mail_root, address), self._ownership)
+        except FileNotFoundError:
+            # Gone between the lookup and the rename: another release (a second web
+            # worker), a delete, or the mail program moving it from new/ to cur/.
+            if find_message(self._junk(address), record.file_name) is None:
+                return self._after_a_race(record_id)
+            return self.release(account_id, record_id)
         with self._store.transaction() as session:
             row = session.get(QuarantinedMessage, record_id)
             if row is not None:
                 row.released_at = utcnow()
         return Outcome.DONE
+
+    def _after_a_race(self, record_id: int) -> Outcome:
+        with self._store.read() as session:
+            row = session.get(QuarantinedMessage, record_id)
+            if row is not None and row.released_at is not None:
+                return Outcome.ALREADY
+        self._forget(record_id)
+        return Outcome.GONE
 
     def delete(self, account_id: int, record_id: int) -> Outcome:
         found = self._locate(account_id, record_id)
@@ -127,15 +144,22 @@ class SpamFolder:
 
 def safe_view(raw: bytes) -> SafeView:
     """The text a reader may see without risk: no HTML rendered, no part opened."""
-    parsed = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(parsed, EmailMessage)
+    parsed = email.message_from_bytes(raw[:VIEW_MAX_BYTES], policy=email.policy.compat32)
     headers = [
-        (name, str(parsed[name]))
+        (name, decode_header_text(str(value)))
         for name in ("From", "To", "Cc", "Date", "Subject")
-        if parsed[name] is not None
+        if (value := parsed.get(name)) is not None
     ]
-    body = _text_of(parsed)
-    return SafeView(headers, body[:VIEW_MAX_CHARS], len(body) > VIEW_MAX_CHARS)
+    try:
+        modern = email.message_from_bytes(raw[:VIEW_MAX_BYTES], policy=email.policy.default)
+        assert isinstance(modern, EmailMessage)
+        body = _text_of(modern)
+    except Exception:  # noqa: BLE001 -- spam is the mail with broken MIME: show it raw
+        body = readable(
+            raw[:VIEW_MAX_BYTES].partition(b"\n\n")[2].decode("utf-8", "surrogateescape")
+        )
+    truncated = len(raw) > VIEW_MAX_BYTES or len(body) > VIEW_MAX_CHARS
+    return SafeView(headers, body[:VIEW_MAX_CHARS], truncated)
 
 
 def _text_of(message: EmailMessage) -> str:

@@ -180,3 +180,17 @@ def test_safe_view_decodes_a_japanese_body() -> None:
         + body
     )
     assert safe_view(raw).body.strip() == "未承諾広告のお知らせ"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"From: <\n\nx",
+        b"Subject: =?x?q?\nContent-Type: multipart/mixed; boundary=\n\n--\n",
+        b"Content-Type: text/plain; charset=no-such-charset\n\nhello",
+        b"Content-Transfer-Encoding: base64\n\n!!!!",
+    ],
+)
+def test_safe_view_survives_broken_mail(raw: bytes) -> None:
+    shown = safe_view(raw)
+    assert isinstance(shown.body, str)

@@ -20,6 +20,7 @@ from sekisho.milter.actions import (
 )
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import SPAM_SCAN_DOWN, SPLIT_TRANSACTION, MailTransaction
+from sekisho.rules.encoded_words import decode_header_text
 from sekisho.scanners.spam import spam_engine
 from sekisho.store import accounts
 from sekisho.store.db import Store
@@ -145,3 +146,33 @@ def test_the_engine_down_may_deliver_unscanned_when_configured(transaction: Fact
     assert isinstance(end, EndOfMessage)
     assert end.verdict == Accept()
     assert end.edits == ()
+
+
+def test_a_raw_8bit_subject_is_tagged_as_an_encoded_word(transaction: Factory) -> None:
+    raw = "未承諾広告".encode("cp932").decode("utf-8", "surrogateescape")
+    jiro = transaction()
+    jiro.sender = "shop@ads.example"
+    assert jiro.add_recipient("<jiro@example.jp>") == Continue()
+    jiro.add_header("From", "shop@ads.example")
+    jiro.add_header("Subject", raw)
+    assert jiro.end_of_headers() == Continue()
+    jiro.add_body(GTUBE_BODY)
+    end = jiro.end_of_message()
+    jiro.close()
+    (change,) = [edit for edit in end.edits if isinstance(edit, ChangeHeader)]
+    change.value.encode("utf-8")  # libmilter takes only text; raw bytes made the mail stick
+    assert decode_header_text(change.value) == "[spam] 未承諾広告"
+
+
+def test_a_logged_in_sender_is_never_split_nor_tagged(transaction: Factory) -> None:
+    submission = transaction()
+    submission.authenticated = True
+    submission.sender = "taro@example.jp"
+    assert submission.add_recipient("<jiro@example.jp>") == Continue()
+    assert submission.add_recipient("<taro@example.jp>") == Continue()  # no 452 for them
+    submission.add_header("Subject", "offer")
+    assert submission.end_of_headers() == Continue()
+    submission.add_body(GTUBE_BODY)
+    end = submission.end_of_message()
+    submission.close()
+    assert not any(isinstance(edit, ChangeHeader) for edit in end.edits)

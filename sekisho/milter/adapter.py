@@ -63,6 +63,8 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
         try:
             self._transaction = self._new_transaction()
             self._transaction.sender = sender
+            # Postfix sends {auth_authen} with MAIL FROM (milter_mail_macros) on submission.
+            self._transaction.authenticated = bool(self.getsymval("{auth_authen}"))
         except Exception:
             log.exception("envfrom_failed")
             self._failed = True
@@ -88,8 +90,10 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
 
     def eom(self) -> int:
         def step(transaction: MailTransaction) -> int:
-            reply = self._apply(transaction.end_of_message())
-            transaction.record_hits()
+            end = transaction.end_of_message()
+            reply = self._apply(end)
+            if not isinstance(end.verdict, TempFail):  # a deferred mail comes again
+                transaction.record_hits()
             return reply
 
         try:

@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.header import Header
 from typing import IO
 
 from sekisho.milter.actions import (
@@ -28,7 +29,7 @@ from sekisho.milter.actions import (
 from sekisho.milter.quarantine import Quarantine
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.decide import decide
-from sekisho.rules.encoded_words import readable
+from sekisho.rules.encoded_words import decode_header_text, readable
 from sekisho.rules.model import Decision, Message, Policy, RuleHit
 from sekisho.rules.spam import (
     SUBJECT_TAG,
@@ -76,6 +77,9 @@ class MailTransaction:
     scan_spam: SpamScanner
     deliver_when_spam_scan_fails: bool = False
     sender: str = ""
+    # Submission by a logged-in customer: never split (mail programs abort the whole send
+    # on a refused recipient) and never tagged.
+    authenticated: bool = False
     recipients: list[Recipient] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
     queue_id: str = "NOQUEUE"
@@ -91,8 +95,10 @@ class MailTransaction:
                 "policy_unavailable queue_id=%s rcpt=%s error=%s", self.queue_id, address, error
             )
             return STORE_DOWN
-        if self.recipients and content_class(policy) is not content_class(
-            self.recipients[0].policy
+        if (
+            not self.authenticated
+            and self.recipients
+            and content_class(policy) is not content_class(self.recipients[0].policy)
         ):
             return SPLIT_TRANSACTION
         self.recipients.append(Recipient(given, policy))
@@ -166,9 +172,9 @@ class MailTransaction:
                     SPAM_SCORE, f"{verdict.score:.1f} / {verdict.threshold:.1f} ({verdict.engine})"
                 )
             )
-            # An allowed sender is never marked: with one in the transaction the shared
-            # content stays untagged (documented in rules/spam.py's precedence notes).
-            if tag and not any(r.decision and r.decision.allowed for r in kept):
+            # The tag wins over another recipient's allow entry in one shared content: it
+            # loses nothing, and the header From an allow entry matches can be forged.
+            if tag and not self.authenticated:
                 edits.append(self._subject_tag())
         verdict_reply = Discard() if removed == len(self.recipients) else Accept()
         log.info(
@@ -214,7 +220,14 @@ class MailTransaction:
     def _subject_tag(self) -> ChangeHeader | AddHeader:
         for name, value in self.headers:
             if name.lower() == "subject":
-                return ChangeHeader(name, 1, tagged(value.replace("\n", "")))  # unfolded
+                unfolded = value.replace("\n", "").replace("\r", "")
+                if _is_utf8_text(unfolded):
+                    return ChangeHeader(name, 1, tagged(unfolded))
+                # Raw 8-bit (Shift_JIS, EUC-JP …) cannot pass through libmilter as text:
+                # the tagged subject goes out as an RFC 2047 word.
+                return ChangeHeader(
+                    name, 1, Header(tagged(decode_header_text(unfolded)), "utf-8").encode()
+                )
         return AddHeader("Subject", SUBJECT_TAG.strip())
 
     def close(self) -> None:
@@ -274,3 +287,11 @@ def _header_line(name: str, value: str) -> bytes:
 
 def _removed(recipient: Recipient, edits: list[Edit]) -> bool:
     return DeleteRecipient(recipient.given) in edits
+
+
+def _is_utf8_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate escapes stand for undecodable raw bytes
+        return False
+    return True

@@ -8,7 +8,9 @@ share one transaction.
 The tag is the one difference in content between recipients. A milter gives one content
 to every recipient of a transaction, so recipients who would get the tag and recipients
 who would not are never accepted into the same transaction (the milter answers 452 4.5.3
-and the sending MTA delivers the rest in a second one).
+and the sending MTA delivers the rest in a second one). Within one transaction the tag
+wins over another recipient's allow entry: it loses nothing, and a header From can be
+forged. Mail a logged-in customer submits is never split and never tagged.
 """
 
 from __future__ import annotations

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
-# rspamd's actions that mean "this is spam" for a mailbox owner; "greylist" and
-# "soft reject" are delivery tactics, not verdicts.
-_RSPAMD_SPAM_ACTIONS = frozenset({"reject", "add header", "rewrite subject"})
+# rspamd's actions that mean "this is spam" for a mailbox owner. "greylist" is a delivery
+# tactic, not a verdict; "soft reject" (rate limits, greylisting) says nothing of the
+# content, so then the score against the reject threshold decides.
+_RSPAMD_SPAM_ACTIONS = frozenset(
+    {"reject", "add header", "rewrite subject", "quarantine", "discard"}
+)
 _SPAMD_STATUS = re.compile(rb"^SPAMD/\d+\.\d+ (\d+) (.*)$")
 _SPAMD_SPAM = re.compile(rb"^Spam: (True|False|Yes|No) ; (-?[\d.]+) / (-?[\d.]+)", re.I | re.M)
 
@@ -65,10 +68,13 @@ class Rspamd:
             raise SpamScanError(f"rspamd answered HTTP {response.status}")
         try:
             answer = json.loads(body)
+            score, threshold = float(answer["score"]), float(answer["required_score"])
+            action = answer["action"]
             return SpamVerdict(
-                is_spam=answer["action"] in _RSPAMD_SPAM_ACTIONS,
-                score=float(answer["score"]),
-                threshold=float(answer["required_score"]),
+                is_spam=action in _RSPAMD_SPAM_ACTIONS
+                or (action == "soft reject" and score >= threshold),
+                score=score,
+                threshold=threshold,
                 engine=self.name,
             )
         except (ValueError, KeyError, TypeError) as error:
@@ -101,12 +107,17 @@ class Spamd:
         if status is None or status.group(1) != b"0":
             raise SpamScanError(f"spamd answered {status_line[:200]!r}")
         verdict = _SPAMD_SPAM.search(rest)
+        not_understood = SpamScanError(f"spamd answer not understood: {answer[:200]!r}")
         if verdict is None:
-            raise SpamScanError(f"spamd answer not understood: {answer[:200]!r}")
+            raise not_understood
+        try:
+            score, threshold = float(verdict.group(2)), float(verdict.group(3))
+        except ValueError as error:  # "1.2.3" matches the pattern, not float()
+            raise not_understood from error
         return SpamVerdict(
             is_spam=verdict.group(1).lower() in {b"true", b"yes"},
-            score=float(verdict.group(2)),
-            threshold=float(verdict.group(3)),
+            score=score,
+            threshold=threshold,
             engine=self.name,
         )
 

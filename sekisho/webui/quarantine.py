@@ -10,7 +10,7 @@ from flask_babel import gettext
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from sekisho.rules import reject_from, reject_header, reject_subject
+from sekisho.rules import reject_from, reject_header, reject_subject, spam
 from sekisho.rules.model import HeaderCheck
 from sekisho.spamfolder import Outcome, delete_all
 from sekisho.store.models import QuarantinedMessage
@@ -156,6 +156,14 @@ def reason_text(message: QuarantinedMessage) -> str:
         return str(gettext("From reject list: “%(entry)s”", entry=message.entry))
     if message.rule == reject_subject.name:
         return str(gettext("Subject reject list: “%(entry)s”", entry=message.entry))
+    if message.rule == spam.name:
+        return str(
+            gettext(
+                "Spam scan: score %(score)s (%(engine)s)",
+                score=message.entry,
+                engine=message.matched,
+            )
+        )
     if message.rule == reject_header.name and message.entry in set(HeaderCheck):
         label, _ = HEADER_CHECK_TEXTS[HeaderCheck(message.entry)]
         return str(gettext("Header reject setting: %(label)s", label=label))
