@@ -55,26 +55,41 @@ def view(record_id: int) -> str:
     )
 
 
+def _confirm(pending: Pending, record_id: int, title: str, question: str, step: str) -> str:
+    """The confirmation screen of one copy; its 「了解」 posts to ``step``."""
+    record = _one(record_id)
+    token = pending.issue(record_id=record_id)
+    return render_template(
+        "quarantine/confirm.html",
+        title=title,
+        question=question,
+        record=record,
+        action=url_for(step, record_id=record_id),
+        form=TokenForm(formdata=None, token=token),
+    )
+
+
+def _confirmed(pending: Pending, record_id: int) -> bool:
+    taken = pending.take(TokenForm())
+    return taken is not None and taken["record_id"] == record_id
+
+
 @blueprint.route("/<int:record_id>/release")
 @login_required  # type: ignore[untyped-decorator]
 def release_confirm(record_id: int) -> str:
-    record = _one(record_id)
-    token = _release.issue(record_id=record_id)
-    return render_template(
-        "quarantine/confirm.html",
-        title=gettext("Move back to the inbox: confirmation"),
-        question=gettext("This mail will be moved back to your inbox. Press OK to move it."),
-        record=record,
-        action=url_for("quarantine.release", record_id=record_id),
-        form=TokenForm(formdata=None, token=token),
+    return _confirm(
+        _release,
+        record_id,
+        gettext("Move back to the inbox: confirmation"),
+        gettext("This mail will be moved back to your inbox. Press OK to move it."),
+        "quarantine.release",
     )
 
 
 @blueprint.route("/<int:record_id>/release", methods=["POST"])
 @login_required  # type: ignore[untyped-decorator]
 def release(record_id: int) -> Response:
-    pending = _release.take(TokenForm())
-    if pending is None or pending["record_id"] != record_id:
+    if not _confirmed(_release, record_id):
         return stale(url_for("quarantine.show"))
     outcome = spam_folder().release(current_account_id(), record_id)
     flash(_RELEASE_ANSWERS[outcome]())
@@ -84,23 +99,19 @@ def release(record_id: int) -> Response:
 @blueprint.route("/<int:record_id>/delete")
 @login_required  # type: ignore[untyped-decorator]
 def delete_confirm(record_id: int) -> str:
-    record = _one(record_id)
-    token = _delete.issue(record_id=record_id)
-    return render_template(
-        "quarantine/confirm.html",
-        title=gettext("Delete confirmation"),
-        question=gettext("This mail will be deleted and cannot be restored. Press OK to delete."),
-        record=record,
-        action=url_for("quarantine.delete", record_id=record_id),
-        form=TokenForm(formdata=None, token=token),
+    return _confirm(
+        _delete,
+        record_id,
+        gettext("Delete confirmation"),
+        gettext("This mail will be deleted and cannot be restored. Press OK to delete."),
+        "quarantine.delete",
     )
 
 
 @blueprint.route("/<int:record_id>/delete", methods=["POST"])
 @login_required  # type: ignore[untyped-decorator]
 def delete(record_id: int) -> Response:
-    pending = _delete.take(TokenForm())
-    if pending is None or pending["record_id"] != record_id:
+    if not _confirmed(_delete, record_id):
         return stale(url_for("quarantine.show"))
     spam_folder().delete(current_account_id(), record_id)
     flash(gettext("The mail was deleted."))
