@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -33,6 +34,8 @@ from sekisho.rules.encoded_words import decode_header_text, readable
 from sekisho.store.db import Store
 from sekisho.store.models import Account, QuarantinedMessage, utcnow
 from sekisho.store.quarantine import expired, quarantined_for, quarantined_one
+
+log = logging.getLogger("sekisho.spamfolder")
 
 # The safe view reads at most this much of a message and shows at most this much text.
 VIEW_MAX_BYTES = 2_000_000
@@ -118,12 +121,20 @@ class SpamFolder:
         return Outcome.DONE
 
     def purge(self, now: datetime | None = None) -> int:
-        """Delete every copy whose time is up; returns how many rows went."""
+        """Delete every copy whose time is up; returns how many went. A copy that cannot
+        be deleted (permissions, a broken disk) is logged and tried again next run; the
+        others go on."""
         with self._store.read() as session:
             due = [(r.id, r.account_id) for r in expired(session, now or utcnow())]
+        purged = 0
         for record_id, account_id in due:
-            self.delete(account_id, record_id)
-        return len(due)
+            try:
+                self.delete(account_id, record_id)
+            except OSError:
+                log.exception("purge_failed record=%d", record_id)
+                continue
+            purged += 1
+        return purged
 
     def view(self, account_id: int, record_id: int) -> SafeView | None:
         found = self._locate(account_id, record_id)
@@ -205,10 +216,11 @@ def _html_text(html: str) -> str:
     return "".join(parser.chunks)
 
 
-def delete_all(folder: SpamFolder, store: Store, account_id: int) -> int:
-    """Every copy of this mailbox's spam folder (「全て削除」)."""
+def delete_all(folder: SpamFolder, store: Store, account_id: int, last_id: int) -> int:
+    """「全て削除」: the copies its confirmation counted (id ≤ ``last_id``), not one that
+    arrived while the owner was reading it."""
     with store.read() as session:
-        ids = [record.id for record in quarantined_for(session, account_id)]
+        ids = [r.id for r in quarantined_for(session, account_id) if r.id <= last_id]
     for record_id in ids:
         folder.delete(account_id, record_id)
     return len(ids)

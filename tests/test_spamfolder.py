@@ -194,3 +194,23 @@ def test_safe_view_decodes_a_japanese_body() -> None:
 def test_safe_view_survives_broken_mail(raw: bytes) -> None:
     shown = safe_view(raw)
     assert isinstance(shown.body, str)
+
+
+def test_purge_goes_on_past_a_copy_it_cannot_delete(
+    folder: SpamFolder, store: Store, mail_root: Path
+) -> None:
+    stuck = quarantine(store, mail_root, "stuck")
+    quarantine(store, mail_root, "free")
+    junk = mail_root / "example.jp/taro/.Junk"
+    with store.read() as session:
+        record = session.get(QuarantinedMessage, stuck)
+        assert record is not None
+        stuck_file = junk / "new" / record.file_name
+    stuck_file.unlink()
+    stuck_file.mkdir()  # unlink() of a folder fails, as a broken file would
+    (stuck_file / "x").touch()
+    purged = folder.purge(utcnow() + timedelta(days=8))
+    assert purged == 1
+    assert [p.name for p in files(junk)] == [stuck_file.name]
+    with store.read() as session:
+        assert [r.subject for r in quarantined_for(session, taro(store))] == ["stuck"]

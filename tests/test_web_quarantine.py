@@ -79,3 +79,19 @@ def test_delete_one_and_delete_all(client: FlaskClient, store: Store, mail_root:
     assert "2 通のメールを削除しました。" in done
     assert "迷惑メールフォルダにメールはありません。" in done
     assert files(mail_root / "example.jp/taro/.Junk") == []
+
+
+def test_delete_all_spares_a_mail_that_came_after_the_confirmation(
+    client: FlaskClient, store: Store, mail_root: Path
+) -> None:
+    quarantine(store, mail_root, "counted")
+    login(client)
+    confirm = client.get("/quarantine/purge").get_data(as_text=True)
+    assert "迷惑メールフォルダの全 1 通を削除します。" in confirm
+    quarantine(store, mail_root, "arrived meanwhile")
+    client.post(
+        "/quarantine/purge",
+        data={"token": hidden(confirm, "token"), "csrf_token": csrf(confirm)},
+    )
+    (left,) = files(mail_root / "example.jp/taro/.Junk")
+    assert b"arrived meanwhile" in left.read_bytes()

@@ -123,10 +123,11 @@ def delete(record_id: int) -> Response:
 def purge_confirm() -> str | Response:
     account_id = current_account_id()
     with store().read() as db:
-        count = len(quarantined_for(db, account_id))
-    if not count:
+        records = quarantined_for(db, account_id)
+    if not records:
         return redirect(url_for("quarantine.show"))
-    token = _purge.issue()
+    count = len(records)
+    token = _purge.issue(last_id=max(record.id for record in records))
     return render_template(
         "quarantine/confirm.html",
         title=gettext("Delete all confirmation"),
@@ -144,9 +145,10 @@ def purge_confirm() -> str | Response:
 @blueprint.route("/purge", methods=["POST"])
 @login_required  # type: ignore[untyped-decorator]
 def purge() -> Response:
-    if _purge.take(TokenForm()) is None:
+    pending = _purge.take(TokenForm())
+    if pending is None:
         return stale(url_for("quarantine.show"))
-    count = delete_all(spam_folder(), store(), current_account_id())
+    count = delete_all(spam_folder(), store(), current_account_id(), pending["last_id"])
     flash(gettext("%(count)d mails were deleted.", count=count))
     return redirect(url_for("quarantine.show"))
 
