@@ -85,6 +85,7 @@ class MailTransaction:
     queue_id: str = "NOQUEUE"
     _body: IO[bytes] | None = None
     _digest: hashlib._Hash | None = None
+    _message: Message | None = None  # built at end of headers; its decoded parts are cached
 
     def add_recipient(self, given: str) -> Continue | TempFail:
         address = normalize_address(given)
@@ -108,7 +109,7 @@ class MailTransaction:
         self.headers.append((name, value.replace("\r\n", "\n")))
 
     def end_of_headers(self) -> Accept | Continue:
-        message = Message(normalize_address(self.sender), tuple(self.headers))
+        message = self._message = Message(normalize_address(self.sender), tuple(self.headers))
         for recipient in self.recipients:
             if recipient.policy is not None:
                 recipient.decision = decide(recipient.policy, message)
@@ -144,9 +145,10 @@ class MailTransaction:
                 return EndOfMessage((), SPAM_SCAN_DOWN)
             verdict = None
         message_key = self._digest.hexdigest()
-        subject = Message(self.sender, tuple(self.headers)).subject
+        assert self._message is not None
+        subject = self._message.subject
         edits: list[Edit] = []
-        removed = 0
+        kept: list[Recipient] = []
         tag = False
         for recipient in self.recipients:
             hit = self._quarantine_hit(recipient, verdict)
@@ -161,11 +163,12 @@ class MailTransaction:
                     self._message_bytes(),
                 )
                 edits.append(DeleteRecipient(recipient.given))
-                removed += 1
-            elif verdict is not None and recipient.policy and recipient.decision:
+                continue
+            kept.append(recipient)
+            if verdict is not None and recipient.policy and recipient.decision:
                 action = spam_action(recipient.policy, recipient.decision, verdict.is_spam)
                 tag = tag or action is SpamAction.TAG
-        kept = [r for r in self.recipients if not _removed(r, edits)]
+        removed = len(self.recipients) - len(kept)
         if verdict is not None and kept:
             edits.append(
                 AddHeader(
@@ -283,10 +286,6 @@ def _quoted(text: str) -> str:
 
 def _header_line(name: str, value: str) -> bytes:
     return f"{name}: {value}\n".encode("utf-8", "surrogateescape")
-
-
-def _removed(recipient: Recipient, edits: list[Edit]) -> bool:
-    return DeleteRecipient(recipient.given) in edits
 
 
 def _is_utf8_text(value: str) -> bool:

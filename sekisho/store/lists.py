@@ -104,14 +104,6 @@ def export_rows(
     return [(value, hits, last) for value, hits, last in rows]
 
 
-def all_entries(session: Session, account_id: int, kind: ListKind) -> list[ListEntryRecord]:
-    return list(
-        session.scalars(
-            select(ListEntryRecord).where(_of(account_id, kind)).order_by(ListEntryRecord.id)
-        )
-    )
-
-
 def match_pairs(session: Session, account_id: int, kind: ListKind) -> list[tuple[str, str]]:
     """(match key, value) of every entry: what a policy snapshot's matcher is built from."""
     rows = session.execute(
