@@ -172,12 +172,33 @@ def purge(context: Context, now: datetime | None) -> None:
     """Delete quarantined copies whose time is up (quarantine_days after they came)."""
     from sekisho.maildir import Ownership
     from sekisho.spamfolder import SpamFolder
+    from sekisho.store.models import utcnow
+    from sekisho.worker import purge_expired
 
     current = context.settings()
     folder = SpamFolder(
         context.store(), current.mail_root.absolute(), Ownership(current.mailbox_uid_gid)
     )
-    click.echo(f"purged {folder.purge(now)} quarantined copies")
+    purged, forgotten = purge_expired(folder, context.store(), now or utcnow())
+    click.echo(f"purged {purged} quarantined copies")
+    click.echo(f"deleted {forgotten} outbox rows sent or given up long ago")
+
+
+@main.command()
+@pass_context
+def worker(context: Context) -> None:
+    """Send the outbox (quarantine notices) and purge expired copies, until stopped."""
+    import signal
+    import threading
+
+    from sekisho.worker import Worker
+
+    current = context.settings()
+    _configure_logging(current)
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    Worker(current, context.store()).run(stop)
 
 
 @main.command()

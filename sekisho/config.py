@@ -42,7 +42,7 @@ class Settings:
     web_listen: str = "127.0.0.1:8080"
     secret_key: str = ""
     session_cookie_secure: bool = False
-    # Later features (scanners, outbox, GeoIP); kept here so the key set is stable.
+    # Scanners, outbox, GeoIP.
     clamd: str = "tcp://127.0.0.1:3310"
     spam_engine: str = "rspamd://127.0.0.1:11333"
     # Seconds a spam scan may take; a timeout counts as the engine being down.
@@ -51,8 +51,21 @@ class Settings:
     # or "deliver" (mail to recipients with the scan on goes through unscanned, logged).
     spam_on_failure: str = "tempfail"
     reinject_smtp: str = "127.0.0.1:10026"
+    # 隔離メール通知: 0 sends one notice per quarantined copy at once; N > 0 collects a
+    # mailbox's copies and sends one digest every N minutes (at most 24 mails a day at 60).
+    notice_digest_minutes: int = 60
+    # From of the notices; empty: "Mail filter" <postmaster@the mailbox's domain>.
+    notice_from: str = ""
+    # The web UI as the owners reach it (the notices' release links); empty: http://web_listen
+    web_url: str = ""
+    # How often an idle worker looks for due outbox rows.
+    worker_poll_seconds: float = 1.0
     geoip_db: str = ""
     log_level: str = "INFO"
+
+    @property
+    def public_web_url(self) -> str:
+        return (self.web_url or f"http://{self.web_listen}").rstrip("/")
 
     @property
     def mailbox_uid_gid(self) -> tuple[int, int] | None:

@@ -18,7 +18,7 @@ from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
 
-pytest_plugins = ["tests.webclient"]
+pytest_plugins = ["tests.webclient", "tests.smtpsink"]
 _database_numbers = itertools.count()
 
 

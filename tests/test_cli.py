@@ -119,7 +119,6 @@ def test_header_keys_left_out_keep_their_value(sekisho: CliRunner) -> None:
         ({"reject_header": {"from_gone": True}}, "Unknown key “reject_header.from_gone”"),
         ({"spam_scan": {"enabled": 1}}, "must be an object of true/false values"),
         ({"spam_scan": {"tag": True}}, "Unknown key “spam_scan.tag”"),
-        ({"spam_scan": {"notify": True}}, "“spam_scan.notify” cannot be turned on yet"),
         ({"reject_frm": ["bad.example"]}, "Unknown key “reject_frm”"),
         ({"virus_scan": True}, "“virus_scan” is not supported by this version"),
         (["bad.example"], "must be a JSON object"),

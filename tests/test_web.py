@@ -85,6 +85,7 @@ def test_quarantine_page_lists_why_and_until_when(client: FlaskClient, store: St
             session,
             QuarantineRecord(
                 account_id=taro.id,
+                address="taro@example.jp",
                 message_key="k1",
                 file_name="1.M1P1Q1.host,S=10",
                 rule="reject_from",

@@ -33,7 +33,8 @@ def test_the_guide_flow_turns_the_scan_on_with_the_tag(client: FlaskClient, stor
     assert "迷惑メール隔離" in form
     assert "隔離メール通知" in form
     confirm = client.post(
-        "/spam/new", data={"enabled": "on", "quarantine": "off", "csrf_token": csrf(form)}
+        "/spam/new",
+        data={"enabled": "on", "quarantine": "off", "notify": "off", "csrf_token": csrf(form)},
     ).get_data(as_text=True)  # 「次へ」
     assert "迷惑メールスキャン設定確認" in confirm
     assert current(store) == SpamSetting()  # nothing saved before 「登録」
@@ -53,10 +54,11 @@ def test_registering_twice_changes_nothing_more(client: FlaskClient, store: Stor
     form = client.post("/spam/terms", data={"csrf_token": csrf(terms)}, follow_redirects=True)
     page = form.get_data(as_text=True)
     confirm = client.post(
-        "/spam/new", data={"enabled": "on", "quarantine": "on", "csrf_token": csrf(page)}
+        "/spam/new",
+        data={"enabled": "on", "quarantine": "on", "notify": "on", "csrf_token": csrf(page)},
     ).get_data(as_text=True)
     data = {"token": hidden(confirm, "token"), "csrf_token": csrf(confirm)}
     client.post("/spam/confirm", data=data)
     again = client.post("/spam/confirm", data=data, follow_redirects=True).get_data(as_text=True)
     assert "この画面は既に無効になっていたため、何も変更されていません。" in again
-    assert current(store) == SpamSetting(enabled=True, quarantine=True)
+    assert current(store) == SpamSetting(enabled=True, quarantine=True, notify=True)

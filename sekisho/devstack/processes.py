@@ -1,15 +1,17 @@
-"""sekisho's own processes (milter, web UI) started as real subprocesses, stopped by pid."""
+"""sekisho's own processes (milter, web UI, worker) started as real subprocesses, stopped by pid."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from sekisho.devstack.ports import wait_for_listener
+from sekisho.worker import WORKER_STARTED
 
 SEKISHO = Path(sys.executable).with_name("sekisho")
 
@@ -75,3 +77,16 @@ def web_process(environment: dict[str, str], port: int, log_file: Path) -> Sekis
     listen = f"127.0.0.1:{port}"
     web = SekishoProcess(("web", "--listen", listen), environment, log_file)
     return _started(web, f"inet:{listen}", "web UI")
+
+
+def worker_process(environment: dict[str, str], log_file: Path) -> SekishoProcess:
+    """The worker listens on nothing; it is up once its log says so."""
+    worker = SekishoProcess(("worker",), environment, log_file)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while WORKER_STARTED not in worker.log_text():
+        if time.monotonic() > deadline or (worker.process and worker.process.poll() is not None):
+            worker.stop()
+            raise TimeoutError("the worker did not start:\n" + worker.log_text())
+        time.sleep(0.05)
+    return worker

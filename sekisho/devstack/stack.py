@@ -1,4 +1,4 @@
-"""The local stack: store + Postfix + sekisho milter (+ web UI), all on 127.0.0.1.
+"""The local stack: store + Postfix + sekisho milter (+ web UI, worker), all on 127.0.0.1.
 
 Used by the end-to-end tests, the benchmark and ``make demo``; every port and path is
 in this one object.
@@ -13,7 +13,12 @@ from pathlib import Path
 
 from sekisho.devstack.ports import free_port
 from sekisho.devstack.postfix import VMAIL_UID, PostfixInstance
-from sekisho.devstack.processes import SekishoProcess, milter_process, web_process
+from sekisho.devstack.processes import (
+    SekishoProcess,
+    milter_process,
+    web_process,
+    worker_process,
+)
 from sekisho.store.migrate import upgrade
 
 
@@ -24,6 +29,9 @@ class LocalStack:
     milter_transport: str = "unix"  # or "inet"
     policy_refresh_seconds: float = 1.0
     with_web: bool = False
+    with_worker: bool = False
+    # 0: a notice per quarantined copy at once (what a demo or a test wants to see).
+    notice_digest_minutes: int = 0
     # The milter's spam engine (rspamd://… or spamd://…); the default points at a closed
     # port, so a mailbox that turns the scan on gets its mail deferred, never unscanned.
     spam_engine: str = "rspamd://127.0.0.1:9"
@@ -35,6 +43,7 @@ class LocalStack:
     postfix: PostfixInstance | None = None
     milter: SekishoProcess | None = None
     web: SekishoProcess | None = None
+    worker: SekishoProcess | None = None
 
     def __post_init__(self) -> None:
         self.run.mkdir(parents=True, exist_ok=True)
@@ -92,6 +101,10 @@ class LocalStack:
             "SEKISHO_SECRET_KEY": "local-stack-" + self.run.name,
             "SEKISHO_SPAM_ENGINE": self.spam_engine,
             "SEKISHO_SPAM_TIMEOUT": "20",
+            "SEKISHO_REINJECT_SMTP": f"127.0.0.1:{self.reinject_port}",
+            "SEKISHO_WEB_URL": self.web_url,
+            "SEKISHO_NOTICE_DIGEST_MINUTES": str(self.notice_digest_minutes),
+            "SEKISHO_WORKER_POLL_SECONDS": "0.2",
         }
 
     def start(self) -> None:
@@ -118,9 +131,11 @@ class LocalStack:
         self.postfix.start()
         if self.with_web:
             self.web = web_process(environment, self.web_port, self.run / "web.log")
+        if self.with_worker:
+            self.worker = worker_process(environment, self.run / "worker.log")
 
     def stop(self) -> None:
-        for process in (self.web, self.milter):
+        for process in (self.worker, self.web, self.milter):
             if process is not None:
                 process.stop()
         if self.postfix is not None:
@@ -130,7 +145,7 @@ class LocalStack:
         """The pids of sekisho's own processes (Postfix is stopped through its config)."""
         return [
             process.process.pid
-            for process in (self.milter, self.web)
+            for process in (self.milter, self.web, self.worker)
             if process is not None and process.process is not None
         ]
 

@@ -8,19 +8,22 @@ same message (same key) finds the row and writes nothing twice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sekisho.maildir import JUNK_FOLDER, Ownership, deliver, ensure_maildir, mailbox_path
 from sekisho.milter.headers import QUARANTINE_REASON, quarantine_reason
+from sekisho.rules import spam
 from sekisho.rules.encoded_words import readable
 from sekisho.rules.model import Policy, RuleHit
 from sekisho.store.db import IoRunner, Store, run_here
+from sekisho.store.models import utcnow
 from sekisho.store.quarantine import (
     RETENTION,
     QuarantineRecord,
     already_quarantined,
+    notice_due,
     record_quarantine_once,
 )
 
@@ -33,12 +36,14 @@ class Quarantine:
         ownership: Ownership,
         io: IoRunner[Any] = run_here,
         retention: timedelta = RETENTION,
+        notice_digest_minutes: int = 0,
     ) -> None:
         self._store = store
         self._mail_root = mail_root
         self._ownership = ownership
         self._io = io
         self._retention = retention
+        self._notice_digest_minutes = notice_digest_minutes
 
     def put(
         self,
@@ -64,6 +69,7 @@ class Quarantine:
             file_name = deliver(folder, _chain(trace, message), self._ownership)
             record = QuarantineRecord(
                 account_id=policy.account_id,
+                address=policy.address,
                 message_key=message_key,
                 file_name=file_name,
                 rule=hit.rule,
@@ -74,7 +80,9 @@ class Quarantine:
                 queue_id=queue_id,
             )
             try:
-                recorded = record_quarantine_once(self._store, record, self._retention)
+                recorded = record_quarantine_once(
+                    self._store, record, self._retention, self._notice_at(policy, hit)
+                )
             except BaseException:
                 (folder / "new" / file_name).unlink(missing_ok=True)  # no copy without its row
                 raise
@@ -82,6 +90,13 @@ class Quarantine:
                 (folder / "new" / file_name).unlink(missing_ok=True)
 
         self._io(work)
+
+    def _notice_at(self, policy: Policy, hit: RuleHit) -> datetime | None:
+        """隔離メール通知 covers what the spam scan quarantined: mail caught by the owner's
+        own reject lists is what they asked never to see, so it is not announced."""
+        if not (policy.spam.notify and hit.rule == spam.name):
+            return None
+        return notice_due(utcnow(), self._notice_digest_minutes)
 
 
 def _trace_headers(sender: str, recipient: str, hit: RuleHit) -> bytes:

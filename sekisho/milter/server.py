@@ -61,6 +61,7 @@ def serve(settings: Settings) -> None:
         Ownership(settings.mailbox_uid_gid),
         io=on_store_thread,
         retention=timedelta(days=settings.quarantine_days),
+        notice_digest_minutes=settings.notice_digest_minutes,
     )
 
     hits = HitCounter(store)

@@ -205,3 +205,40 @@ class QuarantinedMessage(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     # Set once the copy was moved into the inbox (durably): a second release does nothing.
     released_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class OutboxMessage(Base):
+    """A mail sekisho itself sends (quarantine notices; later auto-replies, virus reports).
+
+    Written in the same transaction as the decision that calls for it; ``sekisho worker``
+    sends it through Postfix's re-injection listener and sets ``sent_at`` only after the
+    250. ``dedupe_key`` makes a repeated attempt of the same message add no second row.
+    A worker claims a row by writing its ``claim_token`` and a lease (``claimed_until``);
+    a crashed worker's rows are taken again once the lease has run out.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "sent_at", "failed_at", "not_before"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    # A notice is about one copy; deleting or purging the copy takes its notice with it.
+    quarantine_id: Mapped[int | None] = mapped_column(
+        ForeignKey("quarantined_messages.id", ondelete="CASCADE"), index=True
+    )
+    envelope_to: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

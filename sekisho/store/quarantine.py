@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -11,13 +11,16 @@ from sqlalchemy.orm import Session
 
 from sekisho.store.db import Store
 from sekisho.store.models import QuarantinedMessage, utcnow
+from sekisho.store.outbox import QUARANTINE_NOTICE, enqueue
 
 RETENTION = timedelta(days=7)  # SPEC.md §11; the setting quarantine_days overrides it
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class QuarantineRecord:
     account_id: int
+    address: str
     message_key: str
     file_name: str
     rule: str
@@ -45,32 +48,61 @@ def record_quarantine(
     record: QuarantineRecord,
     retention: timedelta = RETENTION,
     now: datetime | None = None,
-) -> None:
+) -> QuarantinedMessage:
     received = now or utcnow()
-    session.add(
-        QuarantinedMessage(
-            account_id=record.account_id,
-            message_key=record.message_key,
-            file_name=record.file_name,
-            rule=record.rule,
-            entry=record.entry,
-            matched=record.matched,
-            sender=record.sender,
-            subject=record.subject,
-            queue_id=record.queue_id,
-            received_at=received,
-            expires_at=received + retention,
-        )
+    row = QuarantinedMessage(
+        account_id=record.account_id,
+        message_key=record.message_key,
+        file_name=record.file_name,
+        rule=record.rule,
+        entry=record.entry,
+        matched=record.matched,
+        sender=record.sender,
+        subject=record.subject,
+        queue_id=record.queue_id,
+        received_at=received,
+        expires_at=received + retention,
     )
+    session.add(row)
+    return row
+
+
+def notice_due(now: datetime, digest_minutes: int) -> datetime:
+    """When the notice of a copy quarantined ``now`` goes out.
+
+    0 minutes: at once, one notice per copy. Otherwise at the next multiple of the
+    interval counted from a fixed epoch, so every copy of one interval falls due at the
+    same moment and the worker sends them to their mailbox as one digest.
+    """
+    if digest_minutes <= 0:
+        return now
+    interval = timedelta(minutes=digest_minutes)
+    slots = -((EPOCH - now) // interval)  # ceiling division
+    return EPOCH + slots * interval
 
 
 def record_quarantine_once(
-    store: Store, record: QuarantineRecord, retention: timedelta = RETENTION
+    store: Store,
+    record: QuarantineRecord,
+    retention: timedelta = RETENTION,
+    notice_at: datetime | None = None,
 ) -> bool:
-    """Commit the row; False when the same message was recorded first by another attempt."""
+    """Commit the row (and, when ``notice_at`` is given, its notice in the same
+    transaction); False when the same message was recorded first by another attempt."""
     try:
         with store.transaction() as session:
-            record_quarantine(session, record, retention)
+            row = record_quarantine(session, record, retention)
+            if notice_at is not None:
+                session.flush()
+                enqueue(
+                    session,
+                    QUARANTINE_NOTICE,
+                    f"{QUARANTINE_NOTICE}:{row.id}",
+                    record.address,
+                    account_id=record.account_id,
+                    quarantine_id=row.id,
+                    not_before=notice_at,
+                )
     except IntegrityError:
         return False
     return True

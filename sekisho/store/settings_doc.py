@@ -93,13 +93,6 @@ def _parse(document: object) -> _Parsed:
         parsed.header = _header_checks(document[REJECT_HEADER], parsed.problems)
     if SPAM_SCAN in document:
         parsed.spam = _switches(SPAM_SCAN, SPAM_SWITCHES, document[SPAM_SCAN], parsed.problems)
-        if parsed.spam.get("notify"):
-            parsed.problems.append(
-                Problem(
-                    N_("“{entry}” cannot be turned on yet: notice mails are not sent yet."),
-                    entry=f"{SPAM_SCAN}.notify",
-                )
-            )
     return parsed
 
 

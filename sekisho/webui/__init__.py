@@ -47,7 +47,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     Babel(app, locale_selector=_select_locale)
     CSRFProtect(app)
 
-    from sekisho.webui import auth, lists, overview, quarantine, reject, spam
+    from sekisho.webui import auth, lists, overview, quarantine, reject, release_links, spam
 
     auth.init_app(app)
     app.register_blueprint(auth.blueprint)
@@ -56,9 +56,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     for screens in lists.SCREENS:
         app.register_blueprint(lists.make_blueprint(screens))
     app.register_blueprint(quarantine.blueprint)
+    app.register_blueprint(release_links.blueprint)
     app.register_blueprint(spam.blueprint)
 
     app.jinja_env.filters["datetimeformat"] = format_datetime
+    app.jinja_env.filters["oneline"] = one_line
     # A name a template uses but its view did not pass is an error, not an empty string
     # (an empty form action once posted 「登録」 back to the wrong step).
     app.jinja_env.undefined = StrictUndefined
@@ -102,6 +104,13 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         return {"languages": LANGUAGES, "get_locale": get_locale}
 
     return app
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A sender's text on one line of a plain-text mail: line breaks and other control
+    characters become spaces (they could fake a line of the notice), and it is cut short."""
+    flat = "".join(" " if not character.isprintable() else character for character in text)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _select_locale() -> str:

@@ -59,12 +59,15 @@ _ON_OFF = [SelectChoice("on", _l("Enabled")), SelectChoice("off", _l("Disabled")
 
 
 class SpamSettingForm(FlaskForm):  # type: ignore[misc]
-    """迷惑メールスキャン and 迷惑メール隔離, each 有効／無効."""
+    """迷惑メールスキャン, 迷惑メール隔離 and 隔離メール通知, each 有効／無効."""
 
     enabled = RadioField(_l("Spam scan"), choices=_ON_OFF, validators=[InputRequired()])
     quarantine = RadioField(_l("Spam quarantine"), choices=_ON_OFF, validators=[InputRequired()])
+    notify = RadioField(_l("Quarantine notice"), choices=_ON_OFF, validators=[InputRequired()])
 
     def chosen(self) -> SpamSetting:
         return SpamSetting(
-            enabled=self.enabled.data == "on", quarantine=self.quarantine.data == "on"
+            enabled=self.enabled.data == "on",
+            quarantine=self.quarantine.data == "on",
+            notify=self.notify.data == "on",
         )

@@ -92,7 +92,7 @@ def release(record_id: int) -> Response:
     if not _confirmed(_release, record_id):
         return stale(url_for("quarantine.show"))
     outcome = spam_folder().release(current_account_id(), record_id)
-    flash(_RELEASE_ANSWERS[outcome]())
+    flash(RELEASE_ANSWERS[outcome]())
     return redirect(url_for("quarantine.show"))
 
 
@@ -153,7 +153,7 @@ def purge() -> Response:
     return redirect(url_for("quarantine.show"))
 
 
-_RELEASE_ANSWERS = {
+RELEASE_ANSWERS = {
     Outcome.DONE: lambda: gettext("The mail was moved back to your inbox."),
     Outcome.ALREADY: lambda: gettext("The mail had already been moved back to your inbox."),
     Outcome.GONE: lambda: gettext(

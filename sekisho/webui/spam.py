@@ -1,8 +1,8 @@
 """迷惑メールスキャン設定, the guide's flow: 参照 → 「設定」 → ご利用確認 (the scan is not 100 %
 accurate) → 「了解」 → the switches → 「次へ」 → 確認 → 「登録」 → 完了.
 
-The 隔離メール通知 switch is shown but cannot be turned on until the notice mails exist
-(the outbox); a setting that does nothing would mislead.
+隔離メール通知 sends the owner a notice (sekisho worker) for each copy the spam scan
+quarantines, or a digest of them (the operator's notice_digest_minutes).
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ def edit() -> str | Response:
     form = SpamSettingForm()
     if form.validate_on_submit():  # 「次へ」
         chosen = form.chosen()
-        token = _register.issue(enabled=chosen.enabled, quarantine=chosen.quarantine)
+        token = _register.issue(
+            enabled=chosen.enabled, quarantine=chosen.quarantine, notify=chosen.notify
+        )
         return render_template(
             "spam/confirm.html", chosen=chosen, form=TokenForm(formdata=None, token=token)
         )
@@ -62,6 +64,7 @@ def edit() -> str | Response:
             formdata=None,
             enabled="on" if current.enabled else "off",
             quarantine="on" if current.quarantine else "off",
+            notify="on" if current.notify else "off",
         )
     return render_template("spam/form.html", form=form)
 
@@ -72,7 +75,9 @@ def register() -> Response:
     pending = _register.take(TokenForm())
     if pending is None:
         return stale(url_for("spam.show"))
-    chosen = SpamSetting(enabled=pending["enabled"], quarantine=pending["quarantine"])
+    chosen = SpamSetting(
+        enabled=pending["enabled"], quarantine=pending["quarantine"], notify=pending["notify"]
+    )
     change(lambda db, account_id: set_spam_setting(db, account_id, chosen))
     session.pop(_TERMS_SEEN, None)
     return redirect(url_for("spam.done"))

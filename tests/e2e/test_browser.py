@@ -3,16 +3,23 @@ changes what the running milter does for the next mail, with nothing restarted."
 
 from __future__ import annotations
 
+import email.policy
+import re
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from sekisho.devstack.spam import RspamdInstance
 from sekisho.rules.lists import REJECT_SUBJECT
 from sekisho.store import accounts
 from sekisho.store.lists import add_values, values
 from tests.e2e.conftest import MailHarness, start_harness
+from tests.e2e.test_mailflow import import_settings
+from tests.e2e.test_spam_mailflow import GTUBE
 
 pytestmark = pytest.mark.browser
 
@@ -144,3 +151,51 @@ def test_delete_one_and_delete_all_with_the_guide_labels(
     expect(page.get_by_text("登録されている件名はありません。")).to_be_visible()
     with mail.store.read() as session:
         assert values(session, taro, REJECT_SUBJECT) == []
+
+
+@pytest.fixture(scope="module")
+def notice_stack(run_root: Path, rspamd: RspamdInstance) -> Iterator[MailHarness]:
+    yield from start_harness(
+        run_root / "notice", with_web=True, with_worker=True, spam_engine=rspamd.url
+    )
+
+
+def test_the_quarantine_notice_arrives_and_its_link_releases_the_mail(
+    notice_stack: MailHarness, page: Page
+) -> None:
+    """GTUBE through real Postfix and rspamd is quarantined; the worker's notice comes back
+    through Postfix's re-injection listener into the inbox; its link, opened in Chromium,
+    changes nothing until the button on the page is pressed, and then the mail is in the
+    inbox."""
+    mail = notice_stack
+    mail.reset()
+    mail.add_account("taro@example.jp", "taro1234")
+    import_settings(
+        mail,
+        "taro@example.jp",
+        {"spam_scan": {"enabled": True, "quarantine": True, "notify": True}},
+    )
+    refused = mail.send("shop@ads.example", ["taro@example.jp"], subject="big offer", body=GTUBE)
+    assert refused == {}
+    mail.wait_for_files("example.jp/taro/.Junk/new")
+    (notice_file,) = mail.wait_for_files("example.jp/taro/new")
+    notice = message_from_bytes(notice_file.read_bytes(), policy=email.policy.default)
+    assert isinstance(notice, EmailMessage)
+    assert str(notice["Subject"]).startswith("隔離通知メール（1通）")
+    assert notice["Return-Path"] == "<>"
+    body = notice.get_content()
+    assert "件名: big offer" in body
+    assert "送信者: shop@ads.example" in body
+    link = re.search(r"受信箱へ戻す: (\S+)", body)
+    assert link is not None
+    assert link.group(1).startswith(mail.stack.web_url + "/release/")
+
+    page.goto(link.group(1))
+    expect(page.locator("h1")).to_have_text("受信箱へ戻す確認")
+    expect(page.get_by_text("big offer")).to_be_visible()
+    assert len(mail.files()["example.jp/taro/new"]) == 1  # only the notice so far
+    page.get_by_role("button", name="受信箱へ戻す").click()
+    expect(page.get_by_role("status")).to_have_text("メールを受信箱へ戻しました。")
+    inbox = mail.wait_for_files("example.jp/taro/new", count=2)
+    assert any(b"Subject: big offer" in path.read_bytes() for path in inbox)
+    assert mail.files().get("example.jp/taro/.Junk/new", []) == []

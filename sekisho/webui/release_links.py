@@ -1,0 +1,101 @@
+"""The release link of a quarantine notice: opens a confirmation page whose button posts.
+
+The link carries an HMAC-signed token naming one copy of one mailbox (itsdangerous,
+keyed with the web UI's secret key); it is all the authority the page needs, so the owner
+need not log in — and it can release that one copy and nothing else. Opening the link
+changes nothing: mail scanners and link previews fetch links, only a person presses the
+button. The token expires with the copy (quarantine_days, plus a day's grace for the
+digest's delay); a copy already released or deleted is said to be so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, render_template
+from flask_babel import gettext
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from sekisho.spamfolder import Outcome
+from sekisho.store.models import QuarantinedMessage
+from sekisho.store.quarantine import quarantined_one
+from sekisho.webui.context import settings, spam_folder, store
+from sekisho.webui.forms import TokenForm
+from sekisho.webui.quarantine import RELEASE_ANSWERS, reason_text
+
+blueprint = Blueprint("release_link", __name__, url_prefix="/release")
+SALT = "sekisho.quarantine-release"
+GRACE_DAYS = 1
+
+
+@dataclass(frozen=True)
+class ReleaseTarget:
+    account_id: int
+    record_id: int
+
+
+def release_token(secret_key: str, target: ReleaseTarget) -> str:
+    return URLSafeTimedSerializer(secret_key, salt=SALT).dumps(
+        [target.account_id, target.record_id]
+    )
+
+
+def read_release_token(secret_key: str, token: str, max_age_days: int) -> ReleaseTarget | None:
+    """The copy a token names; None when it is forged, damaged or too old."""
+    serializer = URLSafeTimedSerializer(secret_key, salt=SALT)
+    try:
+        account_id, record_id = serializer.loads(token, max_age=max_age_days * 86400)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if not (isinstance(account_id, int) and isinstance(record_id, int)):
+        return None
+    return ReleaseTarget(account_id, record_id)
+
+
+def _target(token: str) -> ReleaseTarget | None:
+    return read_release_token(
+        current_app.config["SECRET_KEY"], token, settings().quarantine_days + GRACE_DAYS
+    )
+
+
+def _answer(message: str, status: int = 200) -> tuple[str, int]:
+    return render_template("release/answer.html", message=message), status
+
+
+@blueprint.route("/<token>")
+def confirm(token: str) -> str | tuple[str, int]:
+    target = _target(token)
+    if target is None:
+        return _answer(_invalid_link(), 404)
+    with store().read() as db:
+        record = quarantined_one(db, target.account_id, target.record_id)
+    if record is None:
+        return _answer(RELEASE_ANSWERS[Outcome.UNKNOWN](), 404)
+    if record.released_at is not None:
+        return _answer(RELEASE_ANSWERS[Outcome.ALREADY]())
+    return _confirmation(record, TokenForm(formdata=None, token=token))
+
+
+def _confirmation(record: QuarantinedMessage, form: TokenForm) -> str:
+    return render_template(
+        "release/confirm.html", record=record, reason=reason_text(record), form=form
+    )
+
+
+@blueprint.route("/<token>", methods=["POST"])
+def release(token: str) -> str | tuple[str, int]:
+    form = TokenForm()
+    target = _target(token)
+    if target is None or not form.validate_on_submit() or form.token.data != token:
+        return _answer(_invalid_link(), 404)
+    outcome = spam_folder().release(target.account_id, target.record_id)
+    return _answer(RELEASE_ANSWERS[outcome]())
+
+
+def _invalid_link() -> str:
+    return str(
+        gettext(
+            "This link is not valid or has expired. Log in to see your spam folder: mail is "
+            "kept there until the date shown."
+        )
+    )

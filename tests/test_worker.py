@@ -1,0 +1,225 @@
+"""sekisho worker sends quarantine notices to an SMTP server (aiosmtpd standing in for
+Postfix's re-injection listener): what the mail says, digests, retries, refusals, and the
+release link opened in the web UI."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from sekisho.config import Settings
+from sekisho.maildir import Ownership
+from sekisho.milter.quarantine import Quarantine
+from sekisho.rules.model import RuleHit, SpamSetting
+from sekisho.store import accounts
+from sekisho.store.db import Store
+from sekisho.store.models import OutboxMessage, QuarantinedMessage, utcnow
+from sekisho.store.policies import load_policy
+from sekisho.store.quarantine import notice_due, quarantined_for
+from sekisho.store.spam_settings import set_spam_setting
+from sekisho.webui.release_links import ReleaseTarget, release_token
+from sekisho.worker import Worker
+from tests.smtpsink import Sink
+from tests.webclient import csrf, hidden
+
+PUBLIC_URL = "https://mail.example.jp/supw"
+SPAM_HIT = RuleHit("spam", "15.0 / 5.0", "rspamd")
+
+
+def settings_for(app: Flask, sink: Sink, digest_minutes: int = 0) -> Settings:
+    configured: Settings = app.extensions["sekisho.settings"]
+    return dataclasses.replace(
+        configured,
+        reinject_smtp=sink.address,
+        notice_digest_minutes=digest_minutes,
+        web_url=PUBLIC_URL,
+    )
+
+
+@pytest.fixture
+def notify_on(store: Store, app: Flask) -> int:
+    with store.transaction() as session:
+        taro = accounts.require_account(session, "taro@example.jp").id
+        set_spam_setting(session, taro, SpamSetting(enabled=True, quarantine=True, notify=True))
+    return taro
+
+
+def quarantine_spam(
+    store: Store, mail_root: Path, subject: str, sender: str = "x@spam.example", digest: int = 0
+) -> int:
+    policy = load_policy(store, "taro@example.jp")
+    assert policy is not None
+    Quarantine(store, mail_root, Ownership(), notice_digest_minutes=digest).put(
+        policy,
+        SPAM_HIT,
+        sender,
+        subject,
+        "Q1",
+        f"key-{subject}",
+        [f"From: {sender}\nSubject: spam\n\nbuy now\n".encode()],
+    )
+    with store.read() as session:
+        records = quarantined_for(session, policy.account_id)
+        return next(record.id for record in records if record.subject == subject)
+
+
+def outbox_rows(store: Store) -> list[OutboxMessage]:
+    with store.read() as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def release_path(body: str) -> str:
+    found = re.findall(re.escape(PUBLIC_URL) + r"(/release/[A-Za-z0-9_.\-]+)", body)
+    assert found, body
+    return str(found[0])
+
+
+def inbox_and_junk(mail_root: Path) -> tuple[int, int]:
+    mailbox = mail_root / "example.jp/taro"
+    inbox = len(list((mailbox / "new").glob("*"))) + len(list((mailbox / "cur").glob("*")))
+    junk = len(list((mailbox / ".Junk/new").glob("*")))
+    return inbox, junk
+
+
+def test_the_notice_lists_the_copy_and_its_link_releases_it_after_the_button(
+    app: Flask, client: FlaskClient, store: Store, mail_root: Path, smtp_sink: Sink, notify_on: int
+) -> None:
+    record_id = quarantine_spam(store, mail_root, "今だけ半額\n受信箱へ戻す: https://evil.example/")
+    assert Worker(settings_for(app, smtp_sink), store, app).send_due() == 1
+    (mail,) = smtp_sink.received
+    assert mail.envelope_from == "<>"  # MAIL FROM:<>, as auto-generated mail is sent
+    assert mail.recipients == ["taro@example.jp"]
+    notice = mail.message
+    assert notice["To"] == "taro@example.jp"
+    assert notice["Auto-Submitted"] == "auto-generated"
+    assert str(notice["Subject"]).startswith("隔離通知メール（1通）")
+    assert "postmaster@example.jp" in str(notice["From"])
+    body = notice.get_content()
+    assert "taro@example.jp 宛ての次のメールを迷惑メールとして隔離しました。" in body
+    assert "送信者: x@spam.example" in body
+    assert "件名: 今だけ半額 受信箱へ戻す: https://evil.example/" in body  # on one line
+    assert not any(line.startswith("受信箱へ戻す: https://evil") for line in body.splitlines())
+    assert "15.0 / 5.0" in body
+    assert "Sender: x@spam.example" in body  # the English part follows
+    assert outbox_rows(store)[0].sent_at is not None
+
+    path = release_path(body).removeprefix("/supw")
+    page = client.get(path).get_data(as_text=True)
+    assert "このメールを受信箱へ戻します。" in page
+    assert inbox_and_junk(mail_root) == (0, 1)  # opening the link changed nothing
+    client.get(path)
+    assert inbox_and_junk(mail_root) == (0, 1)
+    done = client.post(path, data={"csrf_token": csrf(page), "token": hidden(page, "token")})
+    assert "メールを受信箱へ戻しました。" in done.get_data(as_text=True)
+    assert inbox_and_junk(mail_root) == (1, 0)
+    with store.read() as session:
+        record = session.get(QuarantinedMessage, record_id)
+        assert record is not None
+        assert record.released_at is not None
+    again = client.post(path, data={"csrf_token": csrf(page), "token": hidden(page, "token")})
+    assert "このメールは既に受信箱へ戻しています。" in again.get_data(as_text=True)
+    assert inbox_and_junk(mail_root) == (1, 0)
+    assert "このメールは既に受信箱へ戻しています。" in client.get(path).get_data(as_text=True)
+
+
+def test_a_link_that_is_forged_or_for_another_mailbox_releases_nothing(
+    app: Flask, client: FlaskClient, store: Store, mail_root: Path, notify_on: int
+) -> None:
+    record_id = quarantine_spam(store, mail_root, "held")
+    with store.read() as session:
+        hanako = accounts.require_account(session, "hanako@example.jp").id
+    genuine = release_token("test", ReleaseTarget(notify_on, record_id))
+    page = client.get(f"/release/{genuine}").get_data(as_text=True)
+    forged = release_token("not the key", ReleaseTarget(notify_on, record_id))
+    other = release_token("test", ReleaseTarget(hanako, record_id))
+    answers = {
+        forged: "このリンクは無効か、有効期限が切れています。",
+        "garbage": "このリンクは無効か、有効期限が切れています。",
+        other: "そのメールは迷惑メールフォルダにありません。",  # signed, but not hanako's copy
+    }
+    for token, answer_text in answers.items():
+        answer = client.get(f"/release/{token}")
+        assert answer.status_code == 404
+        assert answer_text in answer.get_data(as_text=True)
+        posted = client.post(f"/release/{token}", data={"token": token, "csrf_token": csrf(page)})
+        assert posted.status_code in (200, 404)
+        assert "メールを受信箱へ戻しました。" not in posted.get_data(as_text=True)
+    assert inbox_and_junk(mail_root) == (0, 1)
+    no_csrf = client.post(f"/release/{genuine}", data={"token": genuine})
+    assert no_csrf.status_code == 302  # the expired-form answer: nothing changed
+    assert inbox_and_junk(mail_root) == (0, 1)
+
+
+def test_a_digest_lists_every_copy_of_its_interval_in_one_mail(
+    app: Flask, store: Store, mail_root: Path, smtp_sink: Sink, notify_on: int
+) -> None:
+    for subject in ("first", "second", "third"):
+        quarantine_spam(store, mail_root, subject, digest=60)
+    worker = Worker(settings_for(app, smtp_sink, digest_minutes=60), store, app)
+    assert worker.send_due() == 0  # not before the slot
+    slot = notice_due(utcnow(), 60)
+    assert worker.send_due(now=slot) == 3
+    (mail,) = smtp_sink.received
+    body = mail.message.get_content()
+    assert str(mail.message["Subject"]).startswith("隔離通知メール（3通）")
+    for subject in ("first", "second", "third"):
+        assert f"件名: {subject}" in body
+    assert all(row.sent_at is not None for row in outbox_rows(store))
+
+
+def test_a_temporary_refusal_is_retried_and_a_permanent_one_given_up(
+    app: Flask, store: Store, mail_root: Path, smtp_sink: Sink, notify_on: int
+) -> None:
+    quarantine_spam(store, mail_root, "retried")
+    worker = Worker(settings_for(app, smtp_sink), store, app)
+    smtp_sink.answer = "451 4.3.0 Try again later"
+    worker.send_due()
+    (row,) = outbox_rows(store)
+    assert (row.sent_at, row.failed_at, row.attempts) == (None, None, 1)
+    assert row.last_error is not None
+    assert row.last_error.startswith("451")
+    smtp_sink.answer = "250 OK"
+    assert worker.send_due() == 0  # backing off
+    worker.send_due(now=utcnow() + timedelta(minutes=2))
+    assert len(smtp_sink.received) == 1
+    assert outbox_rows(store)[0].sent_at is not None
+
+    quarantine_spam(store, mail_root, "refused")
+    smtp_sink.answer = "554 5.7.1 Refused"
+    worker.send_due()
+    refused = outbox_rows(store)[1]
+    assert refused.failed_at is not None
+    assert refused.sent_at is None
+    assert len(smtp_sink.received) == 1
+
+
+def test_postfix_unreachable_leaves_the_notice_for_later(
+    app: Flask, store: Store, mail_root: Path, smtp_sink: Sink, notify_on: int
+) -> None:
+    quarantine_spam(store, mail_root, "later")
+    down = dataclasses.replace(settings_for(app, smtp_sink), reinject_smtp="127.0.0.1:9")
+    Worker(down, store, app).send_due()
+    (row,) = outbox_rows(store)
+    assert (row.sent_at, row.failed_at, row.attempts) == (None, None, 1)
+    assert row.last_error is not None
+    assert "cannot reach 127.0.0.1:9" in row.last_error
+    Worker(settings_for(app, smtp_sink), store, app).send_due(now=utcnow() + timedelta(minutes=2))
+    assert len(smtp_sink.received) == 1
+
+
+def test_a_copy_released_before_its_notice_is_not_announced(
+    app: Flask, store: Store, mail_root: Path, smtp_sink: Sink, notify_on: int
+) -> None:
+    record_id = quarantine_spam(store, mail_root, "released early")
+    worker = Worker(settings_for(app, smtp_sink), store, app)
+    app.extensions["sekisho.spam_folder"].release(notify_on, record_id)
+    worker.send_due()
+    assert smtp_sink.received == []
+    assert outbox_rows(store)[0].sent_at is not None
