@@ -1,6 +1,6 @@
 """`make demo`: the whole product on this machine's loopback, with demo accounts.
 
-    .venv/bin/python scripts/demo.py start   # Postfix + milter + web UI, then print what to try
+    .venv/bin/python scripts/demo.py start   # Postfix, rspamd, milter, worker, web UI; what to try
     .venv/bin/python scripts/demo.py stop    # stop everything it started, by pid
 
 Ports and folders are in DEMO below (environment overrides for the test of this script).
@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from sekisho.devstack.ports import wait_for_tcp
+from sekisho.devstack.spam import RspamdInstance
 from sekisho.devstack.stack import LocalStack
 from sekisho.store import accounts
 from sekisho.store.db import Store
@@ -26,6 +27,7 @@ RUN = Path(os.environ.get("SEKISHO_DEMO_DIR", ROOT / "var" / "demo"))
 SMTP_PORT = int(os.environ.get("SEKISHO_DEMO_SMTP_PORT", "2525"))
 REINJECT_PORT = int(os.environ.get("SEKISHO_DEMO_REINJECT_PORT", "10026"))
 WEB_PORT = int(os.environ.get("SEKISHO_DEMO_WEB_PORT", "8080"))
+RSPAMD_PORT = int(os.environ.get("SEKISHO_DEMO_RSPAMD_PORT", "11333"))
 ACCOUNTS = {"taro@example.jp": "taro1234", "hanako@example.jp": "hanako123"}
 STATE = "demo-state.json"
 DEMO_RULES = {
@@ -34,8 +36,11 @@ DEMO_RULES = {
         "reject_subject": ["未承諾広告"],
         "reject_header": {"from_missing": True},
         "allow_from": ["friend@bad.example"],
-    }
+    },
+    "hanako@example.jp": {"spam_scan": {"enabled": True, "quarantine": True, "notify": True}},
 }
+# The standard test string every spam engine scores as spam (SpamAssassin's GTUBE).
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 # 「【未承諾広告】セール」 as a mail program sends it (RFC 2047, ISO-2022-JP).
 JAPANESE_SUBJECT = "=?ISO-2022-JP?B?GyRCIVpMJD41Qno5LTlwIVslOyE8JWsbKEI=?="
 
@@ -43,11 +48,27 @@ JAPANESE_SUBJECT = "=?ISO-2022-JP?B?GyRCIVpMJD41Qno5LTlwIVslOyE8JWsbKEI=?="
 def start() -> int:
     if (RUN / STATE).exists():
         stop()
+    rspamd = RspamdInstance(RUN / "rspamd", port=RSPAMD_PORT)
+    rspamd.start()
     stack = LocalStack(
-        RUN, smtp_port=SMTP_PORT, reinject_port=REINJECT_PORT, web_port=WEB_PORT, with_web=True
+        RUN,
+        smtp_port=SMTP_PORT,
+        reinject_port=REINJECT_PORT,
+        web_port=WEB_PORT,
+        with_web=True,
+        with_worker=True,
+        spam_engine=rspamd.url,
     )
-    stack.start()
-    state = {"pids": stack.pids(), "postfix": str(RUN / "pf-etc")}
+    try:
+        stack.start()
+    except BaseException:
+        rspamd.stop()
+        raise
+    state = {
+        "pids": stack.pids(),
+        "postfix": str(RUN / "pf-etc"),
+        "rspamd_pidfile": str(rspamd.pidfile),
+    }
     (RUN / STATE).write_text(json.dumps(state))
     seed(stack.database_url)
     wait_for_tcp(stack.web_port)
@@ -74,12 +95,14 @@ sekisho demo is running (everything on 127.0.0.1; stop it with `make demo-stop`)
 
   Web UI       {stack.web_url}/login
                taro@example.jp / taro1234    (rules below)
-               hanako@example.jp / hanako123 (no rules)
+               hanako@example.jp / hanako123 (spam scan, quarantine and notices on)
   taro's rules From reject list bad.example, spam@junk.example; Subject list 未承諾広告;
                header check "From missing"; allow list friend@bad.example
   SMTP in      127.0.0.1:{stack.smtp_port}  (Postfix with the sekisho milter)
+  Re-injection 127.0.0.1:{stack.reinject_port} (no milter; the worker sends notices here)
+  Spam engine  {stack.spam_engine}
   Maildirs     {stack.mail_root}/example.jp/<user>/  (quarantine: .Junk/)
-  Logs         {stack.run}/postfix.log  {stack.run}/milter.log  {stack.run}/web.log
+  Logs         {stack.run}/postfix.log  milter.log  web.log  worker.log
 
 Try it:
   swaks --server 127.0.0.1:{stack.smtp_port} --from someone@bad.example \\
@@ -95,6 +118,11 @@ More to try:
   -> quarantined by the Subject list (the subject reads 【未承諾広告】セール)
   swaks --server 127.0.0.1:{stack.smtp_port} --from friend@bad.example --to taro@example.jp
   -> delivered to taro's inbox: the allow list wins over the From reject list
+  swaks --server 127.0.0.1:{stack.smtp_port} --from shop@ads.example --to hanako@example.jp \
+        --header "Subject: big offer" --body '{GTUBE}'
+  -> rspamd scores it as spam: it lands in hanako's .Junk/new/, and the worker sends
+     hanako a 隔離通知メール (in {stack.mail_root}/example.jp/hanako/new/) whose link
+     opens a page that moves the mail back to the inbox
   Each list page (受信拒否設定, 受信許可設定) shows how many mails every entry caught.
 """
 
@@ -111,6 +139,7 @@ def stop() -> int:
         except ProcessLookupError:
             continue
     subprocess.run(["postfix", "-c", state["postfix"], "stop"], check=False, capture_output=True)
+    RspamdInstance(Path(state["rspamd_pidfile"]).parent).stop()
     state_file.unlink()
     print("sekisho demo stopped")
     return 0

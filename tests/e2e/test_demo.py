@@ -25,6 +25,7 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
         "SEKISHO_DEMO_SMTP_PORT": str(free_port()),
         "SEKISHO_DEMO_REINJECT_PORT": str(free_port()),
         "SEKISHO_DEMO_WEB_PORT": str(free_port()),
+        "SEKISHO_DEMO_RSPAMD_PORT": str(free_port()),
     }
     demo = [sys.executable, str(ROOT / "scripts/demo.py")]
     started = subprocess.run(
@@ -33,12 +34,21 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
     try:
         assert started.returncode == 0, started.stderr
         commands = re.findall(r"(swaks --server .*?)\n  ->", started.stdout, re.S)
-        assert len(commands) == 3, started.stdout
+        assert len(commands) == 4, started.stdout
         junk = run / "mail/example.jp/taro/.Junk/new"
         inbox = run / "mail/example.jp/taro/new"
+        hanako_junk = run / "mail/example.jp/hanako/.Junk/new"
+        hanako_inbox = run / "mail/example.jp/hanako/new"  # the first mail, then the notice
         # Each printed command line, run as a newcomer would paste it into a shell: the
-        # From list and the Subject list quarantine, the allow list delivers.
-        for command, folder, count in zip(commands, (junk, junk, inbox), (1, 2, 1), strict=True):
+        # From list and the Subject list quarantine, the allow list delivers, rspamd
+        # catches GTUBE for hanako and the worker's notice follows.
+        expected = [
+            [(junk, 1)],
+            [(junk, 2)],
+            [(inbox, 1)],
+            [(hanako_junk, 1), (hanako_inbox, 2)],
+        ]
+        for command, folders in zip(commands, expected, strict=True):
             sent = subprocess.run(  # noqa: S602
                 command.replace("\\\n", " "),
                 shell=True,
@@ -48,10 +58,17 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
                 timeout=60,
             )
             assert "250 2.0.0 Ok: queued" in sent.stdout, sent.stdout
-            deadline = time.monotonic() + 15
-            while not (folder.exists() and len(list(folder.iterdir())) >= count):
-                assert time.monotonic() < deadline, f"{command}: nothing in {folder}"
-                time.sleep(0.1)
+            for folder, count in folders:
+                deadline = time.monotonic() + 20
+                while not (folder.exists() and len(list(folder.iterdir())) >= count):
+                    assert time.monotonic() < deadline, f"{command}: nothing in {folder}"
+                    time.sleep(0.1)
+        notices = [p for p in hanako_inbox.iterdir() if b"X-Sekisho-Notice: " in p.read_bytes()]
+        assert len(notices) == 1
+        notice = notices[0].read_bytes()
+        assert notice.startswith(b"Return-Path: <>\n")
+        assert b"   Subject: big offer\n" in notice
+        assert re.search(rb"http://127\.0\.0\.1:\d+/release/\S+", notice)
 
         web = re.search(r"Web UI\s+(http://\S+)/login", started.stdout)
         assert web
