@@ -5,13 +5,16 @@ every way of getting no verdict raises instead of passing the mail as clean."""
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from sekisho.devstack.spam import RspamdInstance, SpamdInstance
-from sekisho.scanners.spam import SpamEngine, SpamScanError, spam_engine
+from sekisho.scanners.spam import Bounded, SpamEngine, SpamScanError, spam_engine
 
 GTUBE = (
     b"From: shop@ads.example\r\nTo: taro@example.jp\r\nSubject: offer\r\n"
@@ -65,6 +68,31 @@ def test_an_engine_that_never_answers_times_out_as_an_error(scheme: str) -> None
         port = silent.getsockname()[1]
         with pytest.raises(SpamScanError):
             spam_engine(f"{scheme}://127.0.0.1:{port}", timeout=0.5).scan(PLAIN)
+
+
+@pytest.mark.parametrize("scheme", ["rspamd", "spamd"])
+def test_an_engine_that_trickles_its_answer_is_cut_off_at_the_timeout(scheme: str) -> None:
+    """Each byte comes within the socket timeout; the scan as a whole must not wait."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        peer, _ = listener.accept()
+        with peer:
+            while not stop.wait(0.1):
+                peer.sendall(b"x")
+
+    server = threading.Thread(target=trickle, daemon=True)
+    server.start()
+    with ThreadPoolExecutor(max_workers=1) as threads:
+        bounded = Bounded(spam_engine(f"{scheme}://127.0.0.1:{port}", timeout=1), 1.5, threads)
+        started = time.monotonic()
+        with pytest.raises(SpamScanError, match=r"no verdict within 1\.5 s"):
+            bounded.scan(PLAIN)
+        assert time.monotonic() - started < 3
+        stop.set()
+    listener.close()
 
 
 @pytest.mark.parametrize("url", ["rspamd://127.0.0.1", "clamd://127.0.0.1:3310", "spamd:"])

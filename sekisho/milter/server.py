@@ -21,7 +21,7 @@ from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
-from sekisho.scanners.spam import SpamVerdict, spam_engine
+from sekisho.scanners.spam import Bounded, spam_engine
 from sekisho.store.db import Store
 from sekisho.store.hits import HitCounter
 from sekisho.store.policies import PolicyCache
@@ -70,12 +70,13 @@ def serve(settings: Settings) -> None:
 
     if settings.spam_on_failure not in {"tempfail", "deliver"}:
         raise ValueError(f"spam_on_failure: {settings.spam_on_failure!r} is not tempfail|deliver")
-    engine = spam_engine(settings.spam_engine, settings.spam_timeout)
     # Scans wait on the engine's socket; like store I/O they run on Python's own threads.
     scan_threads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="scan")
-
-    def scan_spam(message: bytes) -> SpamVerdict:
-        return scan_threads.submit(engine.scan, message).result()
+    engine = Bounded(
+        spam_engine(settings.spam_engine, settings.spam_timeout),
+        settings.spam_timeout,
+        scan_threads,
+    )
 
     def new_transaction() -> MailTransaction:
         return MailTransaction(
@@ -83,7 +84,7 @@ def serve(settings: Settings) -> None:
             quarantine,
             settings.spool_memory_bytes,
             hits.record,
-            scan_spam,
+            engine.scan,
             deliver_when_spam_scan_fails=settings.spam_on_failure == "deliver",
         )
 

@@ -58,6 +58,10 @@ SPLIT_TRANSACTION = TempFail(
 SPAM_SCORE = "X-Sekisho-Spam-Score"
 # Header fields that change between two attempts of the same message.
 _NOT_IN_KEY = frozenset({"received", "return-path"})
+# The milter's own header fields (X-Sekisho-Spam-Score, -Quarantine-Reason, -Virus …).
+# Arriving mail that already carries one was forged or relayed: a reader's mail filter
+# must be able to trust them, so they are removed before any of ours are added.
+OWN_HEADER_PREFIX = "x-sekisho-"
 _COPY_CHUNK = 64 * 1024
 
 
@@ -114,7 +118,7 @@ class MailTransaction:
             if recipient.policy is not None:
                 recipient.decision = decide(recipient.policy, message)
         self._log_decisions()
-        if not any(
+        if not self._foreign_own_headers() and not any(
             (r.decision and r.decision.quarantined) or needs_scan(r.policy, r.decision)
             for r in self.recipients
         ):
@@ -169,6 +173,7 @@ class MailTransaction:
                 action = spam_action(recipient.policy, recipient.decision, verdict.is_spam)
                 tag = tag or action is SpamAction.TAG
         removed = len(self.recipients) - len(kept)
+        edits.extend(self._foreign_own_headers())
         if verdict is not None and kept:
             edits.append(
                 AddHeader(
@@ -220,6 +225,18 @@ class MailTransaction:
             return spam_hit(verdict.score, verdict.threshold, verdict.engine)
         return None
 
+    def _foreign_own_headers(self) -> list[ChangeHeader]:
+        """Removals of arriving X-Sekisho-* fields, last occurrence first, so each index
+        still names the same field when Postfix applies it."""
+        seen: dict[str, int] = {}
+        removals = []
+        for name, _ in self.headers:
+            key = name.lower()
+            seen[key] = seen.get(key, 0) + 1
+            if key.startswith(OWN_HEADER_PREFIX):
+                removals.append(ChangeHeader(name, seen[key], ""))
+        return removals[::-1]
+
     def _subject_tag(self) -> ChangeHeader | AddHeader:
         for name, value in self.headers:
             if name.lower() == "subject":
@@ -239,9 +256,17 @@ class MailTransaction:
             self._body = None
 
     def _message_bytes(self) -> Iterator[bytes]:
-        """The message as a Maildir file wants it: header lines, blank line, LF endings."""
+        """The message as a Maildir file wants it: header lines, blank line, LF endings;
+        without arriving X-Sekisho-* fields, as the delivered copies are."""
         assert self._body is not None
-        yield b"".join(_header_line(name, value) for name, value in self.headers) + b"\n"
+        yield (
+            b"".join(
+                _header_line(name, value)
+                for name, value in self.headers
+                if not name.lower().startswith(OWN_HEADER_PREFIX)
+            )
+            + b"\n"
+        )
         self._body.seek(0)
         carry = b""
         while chunk := self._body.read(_COPY_CHUNK):

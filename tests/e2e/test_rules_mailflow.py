@@ -133,3 +133,37 @@ def test_hit_counters_count_what_each_entry_caught(mail: MailHarness) -> None:
     assert counts["bad.example"][0] == 3
     assert counts["bad.example"][1] is not None
     assert counts["other.example"] == (0, None)
+
+
+def test_forged_sekisho_headers_are_removed_from_delivered_and_quarantined_copies(
+    mail: MailHarness,
+) -> None:
+    """A sender cannot hand a reader's mail filter a fake verdict: every arriving
+    X-Sekisho-* field is removed, whatever its case and however many there are."""
+    mail.add_account("taro@example.jp")
+    mail.add_account("hanako@example.jp")
+    import_settings(mail, "taro@example.jp", {"reject_from": ["bad.example"]})
+    send_raw(
+        mail,
+        "shop@bad.example",
+        ["taro@example.jp", "hanako@example.jp"],
+        (
+            b"From: shop@bad.example\r\nTo: hanako@example.jp\r\nSubject: trust me\r\n"
+            b"X-Sekisho-Spam-Score: -100.0 / 15.0 (rspamd)\r\n"
+            b"x-sekisho-quarantine-reason: none\r\n"
+            b"X-Other: kept\r\n"
+            b"X-SEKISHO-Spam-Score: -99\r\n\r\nbody\r\n"
+        ),
+    )
+    (delivered,) = mail.wait_for_files(HANAKO_INBOX)
+    (quarantined,) = mail.wait_for_files(TARO_JUNK)
+    mail.wait_until_delivered()
+    inbox_copy = message_from_bytes(delivered.read_bytes())
+    assert [name for name in inbox_copy if name.lower().startswith("x-sekisho-")] == []
+    assert inbox_copy["X-Other"] == "kept"
+    assert inbox_copy["Subject"] == "trust me"
+    junk_copy = message_from_bytes(quarantined.read_bytes())
+    assert junk_copy.get_all("X-Sekisho-Quarantine-Reason") == [
+        'rule=reject_from; entry="bad.example"; matched="shop@bad.example"'
+    ]
+    assert junk_copy.get_all("X-Sekisho-Spam-Score") is None
