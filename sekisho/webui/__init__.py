@@ -101,7 +101,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
 
     @app.context_processor
     def languages() -> dict[str, Any]:
-        return {"languages": LANGUAGES, "get_locale": get_locale}
+        return {
+            "languages": LANGUAGES,
+            "get_locale": get_locale,
+            "quarantine_days": settings.quarantine_days,
+        }
 
     return app
 
