@@ -33,7 +33,7 @@ from sekisho.maildir import (
 from sekisho.rules.encoded_words import decode_header_text, readable
 from sekisho.store.db import Store
 from sekisho.store.models import Account, QuarantinedMessage, utcnow
-from sekisho.store.quarantine import expired, quarantined_for, quarantined_one
+from sekisho.store.quarantine import expired, quarantine_ids_up_to, quarantined_one
 
 log = logging.getLogger("sekisho.spamfolder")
 
@@ -220,7 +220,7 @@ def delete_all(folder: SpamFolder, store: Store, account_id: int, last_id: int) 
     """「全て削除」: the copies its confirmation counted (id ≤ ``last_id``), not one that
     arrived while the owner was reading it."""
     with store.read() as session:
-        ids = [r.id for r in quarantined_for(session, account_id) if r.id <= last_id]
+        ids = quarantine_ids_up_to(session, account_id, last_id)
     for record_id in ids:
         folder.delete(account_id, record_id)
     return len(ids)

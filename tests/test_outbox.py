@@ -18,7 +18,7 @@ from sekisho.store import accounts, outbox
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage, utcnow
 from sekisho.store.policies import load_policy
-from sekisho.store.quarantine import notice_due, quarantined_for
+from sekisho.store.quarantine import notice_due, quarantine_page
 from sekisho.store.spam_settings import set_spam_setting
 
 SPAM_HIT = RuleHit("spam", "15.0 / 5.0", "rspamd")
@@ -136,7 +136,9 @@ def quarantine_spam(store: Store, mail_root: Path, key: str, digest_minutes: int
         policy, SPAM_HIT, "x@spam.example", key, "Q1", key, [b"Subject: x\n\nbuy\n"]
     )
     with store.read() as session:
-        return next(r.id for r in quarantined_for(session, policy.account_id) if r.subject == key)
+        return next(
+            r.id for r in quarantine_page(session, policy.account_id).entries if r.subject == key
+        )
 
 
 def test_a_spam_copy_gets_its_notice_row_only_with_the_switch_on(

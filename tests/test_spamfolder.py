@@ -19,7 +19,7 @@ from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.models import QuarantinedMessage, utcnow
 from sekisho.store.policies import load_policy
-from sekisho.store.quarantine import quarantined_for
+from sekisho.store.quarantine import quarantine_page
 
 HIT = RuleHit("reject_from", "bad.example", "x@bad.example")
 
@@ -45,7 +45,7 @@ def quarantine(
         policy, HIT, "x@bad.example", subject, "Q1", f"key-{subject}", message(subject)
     )
     with store.read() as session:
-        records = quarantined_for(session, policy.account_id)
+        records = quarantine_page(session, policy.account_id).entries
     return next(r.id for r in records if r.subject == subject)
 
 
@@ -99,7 +99,7 @@ def test_a_copy_gone_from_disk_is_answered_and_forgotten(
         path.unlink()
     assert folder.release(taro(store), record_id) is Outcome.GONE
     with store.read() as session:
-        assert quarantined_for(session, taro(store)) == []
+        assert quarantine_page(session, taro(store)).entries == []
 
 
 def test_another_mailboxs_copy_cannot_be_touched(
@@ -122,7 +122,7 @@ def test_delete_removes_the_copy_and_its_row_and_leaves_other_junk_alone(
     assert folder.delete(taro(store), record_id) is Outcome.DONE
     assert files(junk) == [own]
     with store.read() as session:
-        assert quarantined_for(session, taro(store)) == []
+        assert quarantine_page(session, taro(store)).entries == []
 
 
 def test_purge_deletes_what_is_older_than_the_retention_and_nothing_younger(
@@ -141,7 +141,9 @@ def test_purge_deletes_what_is_older_than_the_retention_and_nothing_younger(
     (left,) = files(mail_root / "example.jp/taro/.Junk")
     assert b"six days ago" in left.read_bytes()
     with store.read() as session:
-        assert [r.subject for r in quarantined_for(session, taro(store))] == ["six days ago"]
+        assert [r.subject for r in quarantine_page(session, taro(store)).entries] == [
+            "six days ago"
+        ]
 
 
 def test_purge_command_uses_the_given_time(
@@ -213,4 +215,4 @@ def test_purge_goes_on_past_a_copy_it_cannot_delete(
     assert purged == 1
     assert [p.name for p in files(junk)] == [stuck_file.name]
     with store.read() as session:
-        assert [r.subject for r in quarantined_for(session, taro(store))] == ["stuck"]
+        assert [r.subject for r in quarantine_page(session, taro(store)).entries] == ["stuck"]

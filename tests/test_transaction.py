@@ -20,7 +20,7 @@ from sekisho.store.db import Store
 from sekisho.store.hits import HitCounter
 from sekisho.store.lists import add_values
 from sekisho.store.policies import PolicyCache
-from sekisho.store.quarantine import quarantined_for
+from sekisho.store.quarantine import quarantine_page
 
 
 @pytest.fixture
@@ -101,9 +101,9 @@ def test_body_is_stored_with_lf_endings_even_across_chunks(
     assert data.endswith(b"line two\nlast\n")
     assert data.count(b"line two\n") == 20
     with store.read() as session:
-        (record,) = quarantined_for(
+        (record,) = quarantine_page(
             session, accounts.require_account(session, "taro@example.jp").id
-        )
+        ).entries
     assert record.subject == "未承諾広告"
 
 

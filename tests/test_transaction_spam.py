@@ -25,7 +25,7 @@ from sekisho.scanners.spam import spam_engine
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.policies import PolicyCache
-from sekisho.store.quarantine import quarantined_for
+from sekisho.store.quarantine import quarantine_page
 from sekisho.store.settings_doc import import_settings
 
 GTUBE_BODY = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
@@ -104,9 +104,9 @@ def test_spam_is_quarantined_for_one_and_untouched_for_the_scan_off_mailbox(
     assert score.name == "X-Sekisho-Spam-Score"
     assert score.value.endswith("(rspamd)")
     with store.read() as session:
-        (record,) = quarantined_for(
+        (record,) = quarantine_page(
             session, accounts.require_account(session, "hanako@example.jp").id
-        )
+        ).entries
     assert record.rule == "spam"
     assert record.matched == "rspamd"
 

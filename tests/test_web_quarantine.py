@@ -95,3 +95,24 @@ def test_delete_all_spares_a_mail_that_came_after_the_confirmation(
     )
     (left,) = files(mail_root / "example.jp/taro/.Junk")
     assert b"arrived meanwhile" in left.read_bytes()
+
+
+def test_a_full_spam_folder_is_shown_50_to_a_page_newest_first(
+    client: FlaskClient, store: Store, mail_root: Path
+) -> None:
+    for number in range(1, 53):
+        quarantine(store, mail_root, f"spam number {number:02d}")
+    overview = login(client)
+    assert "52通" in overview
+    first = client.get("/quarantine/").get_data(as_text=True)
+    assert "2 ページ中 1 ページ目（全 52 通）" in first
+    assert "spam number 52" in first  # newest first
+    assert "spam number 03" in first
+    assert "spam number 02" not in first
+    second = client.get("/quarantine/?page=2").get_data(as_text=True)
+    assert "spam number 02" in second
+    assert "spam number 01" in second
+    assert "spam number 03" not in second
+    assert "2 ページ中 2 ページ目（全 52 通）" in client.get("/quarantine/?page=9").get_data(
+        as_text=True
+    )

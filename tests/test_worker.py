@@ -22,7 +22,7 @@ from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage, QuarantinedMessage, utcnow
 from sekisho.store.policies import load_policy
-from sekisho.store.quarantine import notice_due, quarantined_for
+from sekisho.store.quarantine import notice_due, quarantine_page
 from sekisho.store.spam_settings import set_spam_setting
 from sekisho.webui.release_links import ReleaseTarget, release_token
 from sekisho.worker import Worker
@@ -66,7 +66,7 @@ def quarantine_spam(
         [f"From: {sender}\nSubject: spam\n\nbuy now\n".encode()],
     )
     with store.read() as session:
-        records = quarantined_for(session, policy.account_id)
+        records = quarantine_page(session, policy.account_id).entries
         return next(record.id for record in records if record.subject == subject)
 
 

@@ -18,6 +18,7 @@ from sekisho.rules.lists import ListKind
 from sekisho.rules.validate import EntryCheck, ListEntry
 from sekisho.store.accounts import bump_settings_version
 from sekisho.store.models import ListEntryRecord
+from sekisho.store.paging import PER_PAGE, Page, page_of_rows
 
 # Bound parameters per statement: SQLite's limit is 32766, older builds' 999.
 _CHUNK = 500
@@ -36,24 +37,15 @@ def _containing(text: str) -> str:
     return f"%{escaped}%"
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a list, oldest entry first, optionally filtered by a search text."""
-
-    entries: list[ListEntryRecord]
-    total: int  # entries matching the search
-    number: int
-    pages: int
-
-
 def page_of(
     session: Session,
     account_id: int,
     kind: ListKind,
     number: int = 1,
-    per_page: int = 50,
+    per_page: int = PER_PAGE,
     search: str = "",
-) -> Page:
+) -> Page[ListEntryRecord]:
+    """One page of a list, oldest entry first, optionally filtered by a search text."""
     condition = _of(account_id, kind)
     if search:
         # As typed, and as matching sees it (ＨＥＬＬＯ finds hello, 例え finds xn--…).
@@ -61,18 +53,8 @@ def page_of(
             ListEntryRecord.value.ilike(_containing(search), escape="\\")
             | ListEntryRecord.match_key.like(_containing(kind.match_key(search)), escape="\\")
         )
-    total = session.scalar(select(func.count()).select_from(ListEntryRecord).where(condition))
-    total = total or 0
-    pages = max(1, -(-total // per_page))
-    number = min(max(1, number), pages)
-    entries = session.scalars(
-        select(ListEntryRecord)
-        .where(condition)
-        .order_by(ListEntryRecord.id)
-        .offset((number - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return Page(list(entries), total, number, pages)
+    statement = select(ListEntryRecord).where(condition).order_by(ListEntryRecord.id)
+    return page_of_rows(session, statement, number, per_page)
 
 
 def count_and_last_id(session: Session, account_id: int, kind: ListKind) -> tuple[int, int]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sekisho.store.db import Store
 from sekisho.store.models import QuarantinedMessage, utcnow
 from sekisho.store.outbox import QUARANTINE_NOTICE, enqueue
+from sekisho.store.paging import Page, page_of_rows
 
 RETENTION = timedelta(days=7)  # SPEC.md §11; the setting quarantine_days overrides it
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -108,12 +109,31 @@ def record_quarantine_once(
     return True
 
 
-def quarantined_for(session: Session, account_id: int) -> list[QuarantinedMessage]:
+def quarantine_page(session: Session, account_id: int, number: int = 1) -> Page[QuarantinedMessage]:
+    """One page of a mailbox's spam folder, newest first (a spam wave fills thousands)."""
+    statement = (
+        select(QuarantinedMessage)
+        .where(QuarantinedMessage.account_id == account_id)
+        .order_by(QuarantinedMessage.received_at.desc(), QuarantinedMessage.id.desc())
+    )
+    return page_of_rows(session, statement, number)
+
+
+def quarantine_count_and_last_id(session: Session, account_id: int) -> tuple[int, int]:
+    row = session.execute(
+        select(func.count(), func.coalesce(func.max(QuarantinedMessage.id), 0)).where(
+            QuarantinedMessage.account_id == account_id
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def quarantine_ids_up_to(session: Session, account_id: int, last_id: int) -> list[int]:
     return list(
         session.scalars(
-            select(QuarantinedMessage)
-            .where(QuarantinedMessage.account_id == account_id)
-            .order_by(QuarantinedMessage.received_at.desc())
+            select(QuarantinedMessage.id).where(
+                QuarantinedMessage.account_id == account_id, QuarantinedMessage.id <= last_id
+            )
         )
     )
 

@@ -9,7 +9,7 @@ from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT
 from sekisho.store.accounts import require_account
 from sekisho.store.header_rules import header_checks
 from sekisho.store.lists import count_and_last_id
-from sekisho.store.quarantine import quarantined_for
+from sekisho.store.quarantine import quarantine_count_and_last_id
 from sekisho.store.spam_settings import spam_setting
 from sekisho.webui.context import store
 
@@ -29,6 +29,6 @@ def show() -> str:
             reject_subject_count=count_and_last_id(db, account.id, REJECT_SUBJECT)[0],
             header_check_count=len(header_checks(db, account.id)),
             allow_count=count_and_last_id(db, account.id, ALLOW_FROM)[0],
-            quarantine_count=len(quarantined_for(db, account.id)),
+            quarantine_count=quarantine_count_and_last_id(db, account.id)[0],
             spam=spam_setting(db, account.id),
         )

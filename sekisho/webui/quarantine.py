@@ -5,7 +5,7 @@ screen whose 「了解」 posts: a link alone never changes anything.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import login_required
 from werkzeug.wrappers import Response
@@ -14,7 +14,11 @@ from sekisho.rules import reject_from, reject_header, reject_subject, spam
 from sekisho.rules.model import HeaderCheck
 from sekisho.spamfolder import Outcome, delete_all
 from sekisho.store.models import QuarantinedMessage
-from sekisho.store.quarantine import quarantined_for, quarantined_one
+from sekisho.store.quarantine import (
+    quarantine_count_and_last_id,
+    quarantine_page,
+    quarantined_one,
+)
 from sekisho.webui.context import spam_folder, store
 from sekisho.webui.flows import Pending, current_account_id, stale
 from sekisho.webui.forms import TokenForm
@@ -31,9 +35,9 @@ _purge = Pending("quarantine", "purge")
 def show() -> str:
     account_id = current_account_id()
     with store().read() as db:
-        messages = quarantined_for(db, account_id)
-    reasons = {message.id: reason_text(message) for message in messages}
-    return render_template("quarantine/list.html", messages=messages, reasons=reasons)
+        page = quarantine_page(db, account_id, request.args.get("page", 1, type=int))
+    reasons = {message.id: reason_text(message) for message in page.entries}
+    return render_template("quarantine/list.html", page=page, reasons=reasons)
 
 
 def _one(record_id: int) -> QuarantinedMessage:
@@ -123,11 +127,10 @@ def delete(record_id: int) -> Response:
 def purge_confirm() -> str | Response:
     account_id = current_account_id()
     with store().read() as db:
-        records = quarantined_for(db, account_id)
-    if not records:
+        count, last_id = quarantine_count_and_last_id(db, account_id)
+    if not count:
         return redirect(url_for("quarantine.show"))
-    count = len(records)
-    token = _purge.issue(last_id=max(record.id for record in records))
+    token = _purge.issue(last_id=last_id)
     return render_template(
         "quarantine/confirm.html",
         title=gettext("Delete all confirmation"),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sekisho.store import accounts
-from sekisho.store.quarantine import quarantined_for
+from sekisho.store.quarantine import quarantine_page
 from tests.e2e.conftest import MailHarness, start_harness
 
 SEKISHO = str(Path(sys.executable).with_name("sekisho"))
@@ -62,7 +62,7 @@ def test_one_transaction_two_recipients_only_taro_quarantines(mail: MailHarness)
     assert "Subject: first" in delivered
     with mail.store.read() as session:
         taro = accounts.require_account(session, "taro@example.jp")
-        (record,) = quarantined_for(session, taro.id)
+        (record,) = quarantine_page(session, taro.id).entries
     assert (record.rule, record.entry, record.sender, record.subject) == (
         "reject_from",
         "bad.example",
@@ -172,7 +172,7 @@ def test_raw_8bit_headers_and_a_broken_from_are_kept_byte_for_byte(mail: MailHar
     ]
     with mail.store.read() as session:
         taro = accounts.require_account(session, "taro@example.jp")
-        (record,) = quarantined_for(session, taro.id)
+        (record,) = quarantine_page(session, taro.id).entries
     assert record.subject == "未承諾広告 テスト"
 
 

@@ -14,7 +14,7 @@ from sekisho.rules.encoded_words import decode_header_text
 from sekisho.rules.lists import REJECT_FROM
 from sekisho.store import accounts
 from sekisho.store.lists import export_rows
-from sekisho.store.quarantine import quarantined_for
+from sekisho.store.quarantine import quarantine_page
 from tests.e2e.conftest import MailHarness
 from tests.e2e.test_mailflow import import_settings
 
@@ -55,7 +55,7 @@ def test_japanese_encoded_subject_is_quarantined_only_where_listed(mail: MailHar
     assert "未承諾広告" in decode_header_text(reason)
     with mail.store.read() as session:
         taro = accounts.require_account(session, "taro@example.jp").id
-        (record,) = quarantined_for(session, taro)
+        (record,) = quarantine_page(session, taro).entries
     assert record.rule == "reject_subject"
     assert record.entry == "未承諾広告"
     assert record.subject == "【未承諾広告】今だけ半額セール"
