@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the tests and the demo need. Idempotent: a no-op when all are present.
+# Debian packages the tests, the demo and the benchmarks (bench/) need. Idempotent: a no-op
+# when all are present.
 set -euo pipefail
 packages=(
   postfix postfix-sqlite libmilter-dev gcc python3-dev sqlite3 swaks
   postgresql chromium ca-certificates
-  rspamd spamassassin spamd spamc
+  rspamd spamassassin spamd spamc spamass-milter
 )
 missing=()
 for package in "${packages[@]}"; do
