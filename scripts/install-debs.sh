@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   postfix postfix-sqlite libmilter-dev gcc python3-dev sqlite3 swaks
   postgresql chromium ca-certificates
-  rspamd spamassassin spamd spamc spamass-milter
+  rspamd spamassassin spamd spamc spamass-milter clamav-daemon
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -43,7 +43,11 @@ class Settings:
     secret_key: str = ""
     session_cookie_secure: bool = False
     # Scanners, outbox, GeoIP.
+    # clamd's address (tcp://host:port or unix:/path); its StreamMaxLength must be at
+    # least Postfix's message_size_limit, or large mail is deferred (never passed unscanned).
     clamd: str = "tcp://127.0.0.1:3310"
+    # Seconds a virus scan may take; longer counts as clamd being down (451 4.7.1).
+    clamd_timeout: float = 60.0
     spam_engine: str = "rspamd://127.0.0.1:11333"
     # Seconds a spam scan may take; a timeout counts as the engine being down.
     spam_timeout: float = 30.0

@@ -9,6 +9,7 @@ with backoff, a 5xx gives it up (and says so in the log). Any number of workers 
 
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
 import threading
@@ -16,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.message import Message
 
 from flask import Flask
 from sqlalchemy import select
@@ -28,7 +29,7 @@ from sekisho.store import outbox
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage, QuarantinedMessage, utcnow
 from sekisho.webui import create_app
-from sekisho.webui.notices import compose_notice
+from sekisho.webui.notices import compose_notice, compose_virus_report
 
 log = logging.getLogger("sekisho.worker")
 BATCH = 100
@@ -43,7 +44,7 @@ class Delivery:
 
     row_ids: list[int]
     recipient: str
-    message: EmailMessage | None  # None: nothing left to say (every copy already released)
+    message: Message | None  # None: nothing left to say (every copy already released)
 
 
 class SendError(Exception):
@@ -140,10 +141,20 @@ class Worker:
 
     def _deliveries(self, rows: list[OutboxMessage]) -> Iterator[Delivery]:
         notices = [row for row in rows if row.kind == outbox.QUARANTINE_NOTICE]
-        unknown = [row for row in rows if row.kind != outbox.QUARANTINE_NOTICE]
-        for row in unknown:  # written by a newer version; left for a worker that knows it
-            log.error("outbox_unknown_kind id=%d kind=%s", row.id, row.kind)
         yield from self._notice_deliveries(notices)
+        for row in rows:
+            if row.kind == outbox.VIRUS_REPORT:
+                yield self._virus_report(row)
+            elif row.kind != outbox.QUARANTINE_NOTICE:
+                # Written by a newer version: left for a worker that knows it.
+                log.error("outbox_unknown_kind id=%d kind=%s", row.id, row.kind)
+
+    def _virus_report(self, row: OutboxMessage) -> Delivery:
+        details = json.loads(row.details or "{}")
+        report = compose_virus_report(
+            self._app, self._settings, row.envelope_to, details, row.content or b""
+        )
+        return Delivery([row.id], row.envelope_to, report)
 
     def _notice_deliveries(self, rows: list[OutboxMessage]) -> Iterator[Delivery]:
         """One notice per row, or (with a digest interval) one per mailbox for its rows."""

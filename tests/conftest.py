@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sekisho.devstack.clamd import ClamdInstance
 from sekisho.devstack.ports import free_port
 from sekisho.devstack.postgres import PostgresInstance
 from sekisho.devstack.spam import RspamdInstance
@@ -18,6 +19,8 @@ from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
 
+# No mailbox of the test turns the virus scan on; a scan would fail loudly on this port.
+CLAMD_UNUSED = "tcp://127.0.0.1:9"
 pytest_plugins = ["tests.webclient", "tests.smtpsink"]
 _database_numbers = itertools.count()
 
@@ -45,6 +48,15 @@ def postgres(run_root: Path) -> Iterator[PostgresInstance]:
 def rspamd(run_root: Path) -> Iterator[RspamdInstance]:
     """A real rspamd (Debian's, shipped rules, offline) for every test that scans."""
     daemon = RspamdInstance(run_root / "rspamd")
+    daemon.start()
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def clamd(run_root: Path) -> Iterator[ClamdInstance]:
+    """A real clamd (Debian's) with the test signatures (sekisho.devstack.clamd)."""
+    daemon = ClamdInstance(run_root / "clamd")
     daemon.start()
     yield daemon
     daemon.stop()

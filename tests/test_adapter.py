@@ -15,13 +15,17 @@ from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
+from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.lists import REJECT_FROM
+from sekisho.scanners.background import at_once
 from sekisho.scanners.spam import spam_engine
+from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.hits import HitCounter
 from sekisho.store.lists import add_values
 from sekisho.store.policies import PolicyCache
+from tests.conftest import CLAMD_UNUSED
 
 # No mailbox here turns the spam scan on; a scan would fail loudly on this closed port.
 SPAM_ENGINE_UNUSED = "rspamd://127.0.0.1:9"
@@ -37,7 +41,9 @@ def context_for(store: Store, mail_root: Path, monkeypatch: pytest.MonkeyPatch) 
             quarantine,
             spool_memory_bytes=1024,
             record_hit=HitCounter(store).record,
-            scan_spam=spam_engine(SPAM_ENGINE_UNUSED, timeout=1).scan,
+            scan_spam=at_once(spam_engine(SPAM_ENGINE_UNUSED, timeout=1).scan),
+            scan_virus=at_once(clamd_scanner(CLAMD_UNUSED, timeout=1).scan),
+            virus_reports=VirusReports(store),
         )
 
     monkeypatch.setattr(Milter, "factory", lambda: SekishoMilter(new_transaction))

@@ -82,6 +82,7 @@ def test_settings_round_trip_without_the_form_limit(sekisho: CliRunner) -> None:
         },
         "allow_from": ["friend@bad.example", "partner.example"],
         "spam_scan": {"enabled": True, "quarantine": False, "notify": False},
+        "virus_scan": True,
     }
     result = sekisho.invoke(
         main, ["settings", "import", "taro@example.jp", "-"], input=json.dumps(document)
@@ -120,7 +121,7 @@ def test_header_keys_left_out_keep_their_value(sekisho: CliRunner) -> None:
         ({"spam_scan": {"enabled": 1}}, "must be an object of true/false values"),
         ({"spam_scan": {"tag": True}}, "Unknown key “spam_scan.tag”"),
         ({"reject_frm": ["bad.example"]}, "Unknown key “reject_frm”"),
-        ({"virus_scan": True}, "“virus_scan” is not supported by this version"),
+        ({"virus_scan": "on"}, "“virus_scan” must be true or false"),
         (["bad.example"], "must be a JSON object"),
     ],
 )

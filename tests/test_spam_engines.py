@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from sekisho.devstack.spam import RspamdInstance, SpamdInstance
-from sekisho.scanners.spam import Bounded, SpamEngine, SpamScanError, spam_engine
+from sekisho.scanners.background import in_background
+from sekisho.scanners.spam import SpamEngine, SpamScanError, spam_engine
 
 GTUBE = (
     b"From: shop@ads.example\r\nTo: taro@example.jp\r\nSubject: offer\r\n"
@@ -86,10 +87,12 @@ def test_an_engine_that_trickles_its_answer_is_cut_off_at_the_timeout(scheme: st
     server = threading.Thread(target=trickle, daemon=True)
     server.start()
     with ThreadPoolExecutor(max_workers=1) as threads:
-        bounded = Bounded(spam_engine(f"{scheme}://127.0.0.1:{port}", timeout=1), 1.5, threads)
+        engine = spam_engine(f"{scheme}://127.0.0.1:{port}", timeout=1)
+        start = in_background(threads, 1.5, engine.scan, SpamScanError)
         started = time.monotonic()
+        wait = start(PLAIN)
         with pytest.raises(SpamScanError, match=r"no verdict within 1\.5 s"):
-            bounded.scan(PLAIN)
+            wait()
         assert time.monotonic() - started < 3
         stop.set()
     listener.close()

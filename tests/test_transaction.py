@@ -13,14 +13,18 @@ from sekisho.maildir import Ownership
 from sekisho.milter.actions import Accept, Continue, DeleteRecipient, Discard, EndOfMessage
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
+from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.lists import REJECT_FROM
+from sekisho.scanners.background import at_once
 from sekisho.scanners.spam import spam_engine
+from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.hits import HitCounter
 from sekisho.store.lists import add_values
 from sekisho.store.policies import PolicyCache
 from sekisho.store.quarantine import quarantine_page
+from tests.conftest import CLAMD_UNUSED
 
 
 @pytest.fixture
@@ -50,7 +54,9 @@ def new_transaction(
             quarantine,
             spool_memory_bytes=64,
             record_hit=hits.record,
-            scan_spam=spam_engine(rspamd.url, timeout=10).scan,
+            scan_spam=at_once(spam_engine(rspamd.url, timeout=10).scan),
+            scan_virus=at_once(clamd_scanner(CLAMD_UNUSED, timeout=1).scan),
+            virus_reports=VirusReports(store),
         )
 
     return build

@@ -20,13 +20,17 @@ from sekisho.milter.actions import (
 )
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import SPAM_SCAN_DOWN, SPLIT_TRANSACTION, MailTransaction
+from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.encoded_words import decode_header_text
+from sekisho.scanners.background import at_once
 from sekisho.scanners.spam import spam_engine
+from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.policies import PolicyCache
 from sekisho.store.quarantine import quarantine_page
 from sekisho.store.settings_doc import import_settings
+from tests.conftest import CLAMD_UNUSED
 
 GTUBE_BODY = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
 PLAIN_BODY = b"Shall we have lunch tomorrow at noon?\r\n"
@@ -55,7 +59,9 @@ def transaction(
             quarantine,
             spool_memory_bytes=1024,
             record_hit=lambda _account, _hit: None,
-            scan_spam=spam_engine(engine, timeout=10).scan,
+            scan_spam=at_once(spam_engine(engine, timeout=10).scan),
+            scan_virus=at_once(clamd_scanner(CLAMD_UNUSED, timeout=1).scan),
+            virus_reports=VirusReports(store),
             deliver_when_spam_scan_fails=deliver_on_failure,
         )
 
@@ -166,7 +172,7 @@ def test_a_raw_8bit_subject_is_tagged_as_an_encoded_word(transaction: Factory) -
 
 def test_a_logged_in_sender_is_never_split_nor_tagged(transaction: Factory) -> None:
     submission = transaction()
-    submission.authenticated = True
+    submission.submitter = "taro@example.jp"
     submission.sender = "taro@example.jp"
     assert submission.add_recipient("<jiro@example.jp>") == Continue()
     assert submission.add_recipient("<taro@example.jp>") == Continue()  # no 452 for them

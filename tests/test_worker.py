@@ -5,6 +5,7 @@ release link opened in the web UI."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from sekisho.config import Settings
 from sekisho.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
 from sekisho.rules.model import RuleHit, SpamSetting
-from sekisho.store import accounts
+from sekisho.store import accounts, outbox
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage, QuarantinedMessage, utcnow
 from sekisho.store.policies import load_policy
@@ -223,3 +224,47 @@ def test_a_copy_released_before_its_notice_is_not_announced(
     worker.send_due()
     assert smtp_sink.received == []
     assert outbox_rows(store)[0].sent_at is not None
+
+
+def test_a_virus_report_names_the_virus_and_attaches_the_cleaned_original(
+    app: Flask, store: Store, smtp_sink: Sink
+) -> None:
+    cleaned = (
+        b"From: shop@bad.example\nSubject: invoice\nMIME-Version: 1.0\n"
+        b'Content-Type: text/plain; charset="utf-8"\n\nthe part was removed\n'
+    )
+    with store.transaction() as session:
+        taro = accounts.require_account(session, "taro@example.jp").id
+        outbox.enqueue(
+            session,
+            outbox.VIRUS_REPORT,
+            "virus_report:1:key",
+            "taro@example.jp",
+            account_id=taro,
+            details=json.dumps(
+                {
+                    "virus": "Sekisho.Test.EICAR.UNOFFICIAL",
+                    "sender": "shop@bad.example",
+                    "subject": "請求書",
+                    "received_at": "2026-11-27T01:02:03+00:00",
+                }
+            ),
+            content=cleaned,
+        )
+    assert Worker(settings_for(app, smtp_sink), store, app).send_due() == 1
+    (mail,) = smtp_sink.received
+    report = mail.message
+    assert report["X-Sekisho-Notice"] == "virus"
+    assert str(report["Subject"]).startswith(
+        "ウィルス検出のお知らせ（Sekisho.Test.EICAR.UNOFFICIAL）"
+    )
+    text, attached = list(report.iter_parts())
+    body = text.get_content()
+    assert "taro@example.jp 宛ての次のメールからウィルスが検出されたため" in body
+    assert "ウィルス: Sekisho.Test.EICAR.UNOFFICIAL" in body
+    assert "件名: 請求書" in body
+    assert "受信日時: 2026/11/27 10:02" in body  # Japan time
+    assert attached.get_content_type() == "message/rfc822"
+    original = attached.get_content()
+    assert original["Subject"] == "invoice"
+    assert "the part was removed" in original.get_content()

@@ -32,6 +32,10 @@ class PostfixInstance:
     domains: tuple[str, ...] = ("example.jp",)
     vmail_uid: int = VMAIL_UID
     extra_main: dict[str, str] = field(default_factory=dict)
+    # The submission listener of deploy/postfix/master.cf, on this port with SASL through
+    # Dovecot's auth listener at ``sasl_port`` and without TLS (loopback tests); 0: none.
+    submission_port: int = 0
+    sasl_port: int = 0
 
     @property
     def etc(self) -> Path:
@@ -55,11 +59,20 @@ class PostfixInstance:
         main = (DEPLOY / "main.cf").read_text() + self._base_main()
         (self.etc / "main.cf").write_text(main)
         master = Path("/etc/postfix/master.cf").read_text()
-        master += (
+        fragment = (
             (DEPLOY / "master.cf")
             .read_text()
             .replace("127.0.0.1:10026", f"127.0.0.1:{self.reinject_port}")
         )
+        reinject, _, submission = fragment.partition("\n# Submission")
+        master += reinject + "\n"
+        if self.submission_port:
+            master += (
+                ("# Submission" + submission)
+                .replace("submission inet", f"127.0.0.1:{self.submission_port} inet")
+                .replace("smtpd_tls_security_level=encrypt", "smtpd_tls_security_level=none")
+                .replace("private/auth", f"inet:127.0.0.1:{self.sasl_port}")
+            )
         master += f"127.0.0.1:{self.smtp_port} inet n - n - - smtpd\n"
         (self.etc / "master.cf").write_text(master)
         self.postconf("-M#", "smtp/inet")
@@ -122,6 +135,8 @@ class PostfixInstance:
         subprocess.run(["postfix", "-c", str(self.etc), "start"], check=True, capture_output=True)
         wait_for_tcp(self.smtp_port)
         wait_for_tcp(self.reinject_port)
+        if self.submission_port:
+            wait_for_tcp(self.submission_port)
 
     def stop(self) -> None:
         subprocess.run(["postfix", "-c", str(self.etc), "stop"], check=False, capture_output=True)

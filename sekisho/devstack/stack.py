@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sekisho.devstack.dovecot import DovecotInstance
 from sekisho.devstack.ports import free_port
 from sekisho.devstack.postfix import VMAIL_UID, PostfixInstance
 from sekisho.devstack.processes import (
@@ -30,20 +31,26 @@ class LocalStack:
     policy_refresh_seconds: float = 1.0
     with_web: bool = False
     with_worker: bool = False
+    # Dovecot (POP3, and SASL for the submission listener) on the stack's own store.
+    with_dovecot: bool = False
     # 0: a notice per quarantined copy at once (what a demo or a test wants to see).
     notice_digest_minutes: int = 0
     # The milter's spam engine (rspamd://… or spamd://…); the default points at a closed
     # port, so a mailbox that turns the scan on gets its mail deferred, never unscanned.
     spam_engine: str = "rspamd://127.0.0.1:9"
+    # clamd likewise: a mailbox that turns the virus scan on gets its mail deferred.
+    clamd: str = "tcp://127.0.0.1:9"
     domains: tuple[str, ...] = ("example.jp",)
     smtp_port: int = field(default_factory=free_port)
     reinject_port: int = field(default_factory=free_port)
     web_port: int = field(default_factory=free_port)
     milter_port: int = field(default_factory=free_port)
+    submission_port: int = field(default_factory=free_port)
     postfix: PostfixInstance | None = None
     milter: SekishoProcess | None = None
     web: SekishoProcess | None = None
     worker: SekishoProcess | None = None
+    dovecot: DovecotInstance | None = None
 
     def __post_init__(self) -> None:
         self.run.mkdir(parents=True, exist_ok=True)
@@ -101,6 +108,8 @@ class LocalStack:
             "SEKISHO_SECRET_KEY": "local-stack-" + self.run.name,
             "SEKISHO_SPAM_ENGINE": self.spam_engine,
             "SEKISHO_SPAM_TIMEOUT": "20",
+            "SEKISHO_CLAMD": self.clamd,
+            "SEKISHO_CLAMD_TIMEOUT": "20",
             "SEKISHO_REINJECT_SMTP": f"127.0.0.1:{self.reinject_port}",
             "SEKISHO_WEB_URL": self.web_url,
             "SEKISHO_NOTICE_DIGEST_MINUTES": str(self.notice_digest_minutes),
@@ -119,6 +128,9 @@ class LocalStack:
         upgrade(self.database_url)
         environment = self.environment()
         self.milter = milter_process(environment, self.milter_listen, self.run / "milter.log")
+        if self.with_dovecot:
+            self.dovecot = DovecotInstance(self.run, self.sqlite_path, self.mail_root)
+            self.dovecot.start()
         self.postfix = PostfixInstance(
             run=self.run,
             mail_root=self.mail_root,
@@ -127,6 +139,8 @@ class LocalStack:
             milter=self.milter_listen,
             sqlite_store=self.sqlite_path,
             domains=self.domains,
+            submission_port=self.submission_port if self.dovecot else 0,
+            sasl_port=self.dovecot.auth_port if self.dovecot else 0,
         )
         self.postfix.start()
         if self.with_web:
@@ -140,6 +154,8 @@ class LocalStack:
                 process.stop()
         if self.postfix is not None:
             self.postfix.stop()
+        if self.dovecot is not None:
+            self.dovecot.stop()
 
     def pids(self) -> list[int]:
         """The pids of sekisho's own processes (Postfix is stopped through its config)."""

@@ -30,6 +30,15 @@ class TempFail:
 
 
 @dataclass(frozen=True)
+class Reject:
+    """5xx: the message is refused for good; the client is told why."""
+
+    code: str
+    xcode: str
+    text: str
+
+
+@dataclass(frozen=True)
 class DeleteRecipient:
     recipient: str
 
@@ -49,7 +58,7 @@ class AddHeader:
     value: str
 
 
-Verdict = Continue | Accept | Discard | TempFail
+Verdict = Continue | Accept | Discard | TempFail | Reject
 Edit = DeleteRecipient | ChangeHeader | AddHeader
 
 

@@ -16,11 +16,12 @@ import Milter
 from sekisho.milter.actions import (
     Accept,
     ChangeHeader,
-    Continue,
     DeleteRecipient,
     Discard,
     EndOfMessage,
+    Reject,
     TempFail,
+    Verdict,
 )
 from sekisho.milter.transaction import MailTransaction
 
@@ -31,6 +32,7 @@ CONTINUE: int = Milter.CONTINUE
 ACCEPT: int = Milter.ACCEPT
 DISCARD: int = Milter.DISCARD
 TEMPFAIL: int = Milter.TEMPFAIL
+REJECT: int = Milter.REJECT
 INTERNAL_ERROR = TempFail("451", "4.3.0", "Temporary mail filter problem, try again later")
 
 
@@ -64,7 +66,7 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
             self._transaction = self._new_transaction()
             self._transaction.sender = sender
             # Postfix sends {auth_authen} with MAIL FROM (milter_mail_macros) on submission.
-            self._transaction.authenticated = bool(self.getsymval("{auth_authen}"))
+            self._transaction.submitter = self.getsymval("{auth_authen}") or ""
         except Exception:
             log.exception("envfrom_failed")
             self._failed = True
@@ -139,10 +141,13 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
                 self.addheader(edit.name, edit.value)
         return self._reply(end.verdict)
 
-    def _reply(self, verdict: Continue | Accept | Discard | TempFail) -> int:
+    def _reply(self, verdict: Verdict) -> int:
         if isinstance(verdict, TempFail):
             self.setreply(verdict.code, verdict.xcode, verdict.text)
             return TEMPFAIL
+        if isinstance(verdict, Reject):
+            self.setreply(verdict.code, verdict.xcode, verdict.text)
+            return REJECT
         if isinstance(verdict, Accept):
             return ACCEPT
         if isinstance(verdict, Discard):

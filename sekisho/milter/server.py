@@ -21,7 +21,10 @@ from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
-from sekisho.scanners.spam import Bounded, spam_engine
+from sekisho.milter.virus_report import VirusReports
+from sekisho.scanners.background import in_background
+from sekisho.scanners.spam import SpamScanError, spam_engine
+from sekisho.scanners.virus import VirusScanError, clamd_scanner
 from sekisho.store.db import Store
 from sekisho.store.hits import HitCounter
 from sekisho.store.policies import PolicyCache
@@ -70,13 +73,22 @@ def serve(settings: Settings) -> None:
 
     if settings.spam_on_failure not in {"tempfail", "deliver"}:
         raise ValueError(f"spam_on_failure: {settings.spam_on_failure!r} is not tempfail|deliver")
-    # Scans wait on the engine's socket; like store I/O they run on Python's own threads.
-    scan_threads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="scan")
-    engine = Bounded(
-        spam_engine(settings.spam_engine, settings.spam_timeout),
-        settings.spam_timeout,
+    # Scans wait on their engine's socket; like store I/O they run on Python's own
+    # threads, the virus and the spam scan of one message side by side.
+    scan_threads = ThreadPoolExecutor(max_workers=32, thread_name_prefix="scan")
+    scan_spam = in_background(
         scan_threads,
+        settings.spam_timeout,
+        spam_engine(settings.spam_engine, settings.spam_timeout).scan,
+        SpamScanError,
     )
+    scan_virus = in_background(
+        scan_threads,
+        settings.clamd_timeout,
+        clamd_scanner(settings.clamd, settings.clamd_timeout).scan,
+        VirusScanError,
+    )
+    virus_reports = VirusReports(store, io=on_store_thread)
 
     def new_transaction() -> MailTransaction:
         return MailTransaction(
@@ -84,7 +96,9 @@ def serve(settings: Settings) -> None:
             quarantine,
             settings.spool_memory_bytes,
             hits.record,
-            engine.scan,
+            scan_spam,
+            scan_virus,
+            virus_reports,
             deliver_when_spam_scan_fails=settings.spam_on_failure == "deliver",
         )
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.header import Header
-from typing import IO
+from typing import IO, TypeVar
 
 from sekisho.milter.actions import (
     Accept,
@@ -24,9 +24,11 @@ from sekisho.milter.actions import (
     Discard,
     Edit,
     EndOfMessage,
+    Reject,
     TempFail,
 )
 from sekisho.milter.quarantine import Quarantine
+from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.decide import decide
 from sekisho.rules.encoded_words import decode_header_text, readable
@@ -40,22 +42,29 @@ from sekisho.rules.spam import (
     spam_hit,
     tagged,
 )
+from sekisho.scanners.background import Starter, Waiter
 from sekisho.scanners.spam import SpamScanError, SpamVerdict
+from sekisho.scanners.virus import VirusScanError
 from sekisho.store.policies import PolicyUnavailableError
 
 log = logging.getLogger("sekisho.milter")
+T = TypeVar("T")
 
 PolicyLookup = Callable[[str], Policy | None]
 HitRecorder = Callable[[int, RuleHit], None]
-SpamScanner = Callable[[bytes], SpamVerdict]
+SpamScanner = Starter[SpamVerdict]
+VirusScanner = Starter[str | None]  # the virus found, or None
 STORE_DOWN = TempFail("451", "4.3.0", "Mail filter settings are unavailable, try again later")
 SPAM_SCAN_DOWN = TempFail("451", "4.7.1", "Spam scan temporarily unavailable, try again later")
+VIRUS_SCAN_DOWN = TempFail("451", "4.7.1", "Virus scan temporarily unavailable, try again later")
 # RFC 5321 §4.5.3.1.10: the sending MTA delivers the refused recipients in another
 # transaction at once; used for recipients whose content would differ (the [spam] tag).
 SPLIT_TRANSACTION = TempFail(
     "452", "4.5.3", "Too many recipients for this transaction, send the rest separately"
 )
 SPAM_SCORE = "X-Sekisho-Spam-Score"
+VIRUS_HEADER = "X-Sekisho-Virus"
+NOT_SCANNED = "not scanned"
 # Header fields that change between two attempts of the same message.
 _NOT_IN_KEY = frozenset({"received", "return-path"})
 # The milter's own header fields (X-Sekisho-Spam-Score, -Quarantine-Reason, -Virus …).
@@ -79,17 +88,25 @@ class MailTransaction:
     spool_memory_bytes: int
     record_hit: HitRecorder
     scan_spam: SpamScanner
+    scan_virus: VirusScanner
+    virus_reports: VirusReports
     deliver_when_spam_scan_fails: bool = False
     sender: str = ""
-    # Submission by a logged-in customer: never split (mail programs abort the whole send
-    # on a refused recipient) and never tagged.
-    authenticated: bool = False
+    # The SASL login of a submission ({auth_authen}), "" for mail from outside. Submitted
+    # mail is never split (mail programs abort the whole send on a refused recipient)
+    # nor tagged, and is refused when infected and the submitter has the virus scan on.
+    submitter: str = ""
     recipients: list[Recipient] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
     queue_id: str = "NOQUEUE"
     _body: IO[bytes] | None = None
     _digest: hashlib._Hash | None = None
     _message: Message | None = None  # built at end of headers; its decoded parts are cached
+    _submitter_policy: Policy | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.submitter)
 
     def add_recipient(self, given: str) -> Continue | TempFail:
         address = normalize_address(given)
@@ -112,15 +129,25 @@ class MailTransaction:
     def add_header(self, name: str, value: str) -> None:
         self.headers.append((name, value.replace("\r\n", "\n")))
 
-    def end_of_headers(self) -> Accept | Continue:
+    def end_of_headers(self) -> Accept | Continue | TempFail:
         message = self._message = Message(normalize_address(self.sender), tuple(self.headers))
+        if self.submitter:
+            try:
+                self._submitter_policy = self.policies(normalize_address(self.submitter))
+            except PolicyUnavailableError as error:
+                log.warning("policy_unavailable queue_id=%s error=%s", self.queue_id, error)
+                return STORE_DOWN
         for recipient in self.recipients:
             if recipient.policy is not None:
                 recipient.decision = decide(recipient.policy, message)
         self._log_decisions()
-        if not self._foreign_own_headers() and not any(
-            (r.decision and r.decision.quarantined) or needs_scan(r.policy, r.decision)
-            for r in self.recipients
+        if (
+            not self._foreign_own_headers()
+            and not self._needs_virus_scan()
+            and not any(
+                (r.decision and r.decision.quarantined) or needs_scan(r.policy, r.decision)
+                for r in self.recipients
+            )
         ):
             self.record_hits()  # accepted here: the verdict is final
             return Accept()
@@ -141,8 +168,22 @@ class MailTransaction:
     def end_of_message(self) -> EndOfMessage:
         assert self._body is not None
         assert self._digest is not None
+        content = b"".join(self._message_bytes())
+        # Both scans start before either is waited for: they run side by side.
+        virus_wait = _started(self.scan_virus, content) if self._needs_virus_scan() else None
+        spam_needed = any(needs_scan(r.policy, r.decision) for r in self.recipients)
+        spam_wait = _started(self.scan_spam, content) if spam_needed else None
         try:
-            verdict = self._spam_verdict()
+            virus = virus_wait() if virus_wait else NOT_SCANNED
+        except VirusScanError as error:
+            log.warning("virus_scan_failed queue_id=%s error=%s", self.queue_id, error)
+            return EndOfMessage((), VIRUS_SCAN_DOWN)
+        if virus not in (None, NOT_SCANNED):
+            log.info("virus queue_id=%s name=%s", self.queue_id, virus)
+            if self._submitter_policy is not None and self._submitter_policy.virus_scan:
+                return EndOfMessage((), _infected_submission(str(virus)))
+        try:
+            verdict = self._spam_verdict(spam_wait)
         except SpamScanError as error:
             log.warning("spam_scan_failed queue_id=%s error=%s", self.queue_id, error)
             if not self.deliver_when_spam_scan_fails:
@@ -155,6 +196,23 @@ class MailTransaction:
         kept: list[Recipient] = []
         tag = False
         for recipient in self.recipients:
+            if (
+                virus not in (None, NOT_SCANNED)
+                and recipient.policy
+                and recipient.policy.virus_scan
+            ):
+                # Virus wins over everything, the allow list included: removed and reported.
+                self.virus_reports.put(
+                    recipient.policy,
+                    str(virus),
+                    readable(normalize_address(self.sender)),
+                    subject,
+                    message_key,
+                    content,
+                    lambda data: self.scan_virus(data)(),
+                )
+                edits.append(DeleteRecipient(recipient.given))
+                continue
             hit = self._quarantine_hit(recipient, verdict)
             if recipient.policy is not None and hit is not None:
                 self.quarantine.put(
@@ -174,6 +232,8 @@ class MailTransaction:
                 tag = tag or action is SpamAction.TAG
         removed = len(self.recipients) - len(kept)
         edits.extend(self._foreign_own_headers())
+        if virus != NOT_SCANNED and kept:
+            edits.append(AddHeader(VIRUS_HEADER, "clean" if virus is None else str(virus)))
         if verdict is not None and kept:
             edits.append(
                 AddHeader(
@@ -194,12 +254,17 @@ class MailTransaction:
         )
         return EndOfMessage(tuple(edits), verdict_reply)
 
-    def _spam_verdict(self) -> SpamVerdict | None:
+    def _needs_virus_scan(self) -> bool:
+        """Some recipient, or the submitter, has the virus scan on."""
+        policies = [r.policy for r in self.recipients] + [self._submitter_policy]
+        return any(policy is not None and policy.virus_scan for policy in policies)
+
+    def _spam_verdict(self, wait: Waiter[SpamVerdict] | None) -> SpamVerdict | None:
         """One scan for the whole message, only when some recipient's outcome depends on it."""
-        if not any(needs_scan(r.policy, r.decision) for r in self.recipients):
+        if wait is None:
             return None
         started = time.monotonic()
-        verdict = self.scan_spam(b"".join(self._message_bytes()))
+        verdict = wait()
         log.info(
             "spam queue_id=%s engine=%s score=%.1f threshold=%.1f spam=%s ms=%.0f",
             self.queue_id,
@@ -303,6 +368,29 @@ class MailTransaction:
             parts.append(part)
         if parts:
             log.info("decisions queue_id=%s %s", self.queue_id, " ".join(parts))
+
+
+def _started(start: Starter[T], content: bytes) -> Waiter[T]:
+    """The scan's waiter; a scan that failed to start fails when waited for, like others."""
+    try:
+        return start(content)
+    except (SpamScanError, VirusScanError) as error:
+        failure = error
+
+    def wait() -> T:
+        raise failure
+
+    return wait
+
+
+def _infected_submission(virus: str) -> Reject:
+    """554 5.7.1 naming the virus (clamd's name, reduced to safe characters)."""
+    return Reject(
+        "554",
+        "5.7.1",
+        f"Virus found ({virus}): the message was not sent. "
+        "Remove the infected attachment and send again",
+    )
 
 
 def _quoted(text: str) -> str:

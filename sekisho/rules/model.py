@@ -112,6 +112,9 @@ class Policy:
     reject_header: frozenset[HeaderCheck] = frozenset()
     allow_from: SuffixMatcher = field(default=EMPTY_MATCHER)
     spam: SpamSetting = field(default_factory=SpamSetting)
+    # ウィルススキャン設定: infected mail to this mailbox is removed and reported, and
+    # infected mail it submits is refused.
+    virus_scan: bool = False
 
 
 class Action(Enum):

@@ -1,1 +1,1 @@
-"""Clients of the content scanners (spam engines, later ClamAV) behind small interfaces."""
+"""Clients of the content scanners (spam engines, ClamAV) behind small interfaces."""

@@ -12,8 +12,6 @@ import http.client
 import json
 import re
 import socket
-from concurrent.futures import Executor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -122,36 +120,6 @@ class Spamd:
             threshold=threshold,
             engine=self.name,
         )
-
-
-@dataclass(frozen=True)
-class Bounded:
-    """An engine whose whole scan, not just each socket operation, ends within ``timeout``.
-
-    The clients' own timeouts bound every connect, send and receive; an engine that
-    trickles its answer a byte at a time would pass each of them and hold the message
-    (and Postfix's milter_timeout) for far longer. The scan runs on ``threads``; when the
-    time is up the caller gets SpamScanError and the straggler ends at its next socket
-    timeout, its verdict unused.
-    """
-
-    engine: SpamEngine
-    timeout: float
-    threads: Executor
-
-    @property
-    def name(self) -> str:
-        return self.engine.name
-
-    def scan(self, message: bytes) -> SpamVerdict:
-        future = self.threads.submit(self.engine.scan, message)
-        try:
-            return future.result(timeout=self.timeout)
-        except FutureTimeout as error:
-            future.cancel()
-            raise SpamScanError(
-                f"{self.engine.name}: no verdict within {self.timeout:g} s"
-            ) from error
 
 
 def spam_engine(url: str, timeout: float) -> SpamEngine:

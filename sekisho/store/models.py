@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -162,6 +163,17 @@ class SpamSettingRecord(Base):
     notify: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class VirusSettingRecord(Base):
+    """ウィルススキャン設定 of a mailbox; no row means off."""
+
+    __tablename__ = "virus_settings"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class PendingUpload(Base):
     """A checked CSV upload waiting for its 「登録」: kept in the store, not in the form, so
     any web node can finish it and a large list never travels back through the browser.
@@ -234,6 +246,10 @@ class OutboxMessage(Base):
         ForeignKey("quarantined_messages.id", ondelete="CASCADE"), index=True
     )
     envelope_to: Mapped[str] = mapped_column(String(320))
+    # What the worker needs to write the mail (a virus report: virus, sender, subject,
+    # date as JSON, and the original with its infected parts replaced).
+    details: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     not_before: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -20,6 +20,7 @@ from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage, utcnow
 
 QUARANTINE_NOTICE = "quarantine_notice"
+VIRUS_REPORT = "virus_report"
 # How long a claimed row is left to the worker that claimed it: far more than sending
 # takes (one SMTP exchange with the local Postfix), so a row is sent twice only when a
 # worker stalled this long after the 250 and before writing sent_at.
@@ -49,6 +50,8 @@ def enqueue(
     account_id: int | None = None,
     quarantine_id: int | None = None,
     not_before: datetime | None = None,
+    details: str | None = None,
+    content: bytes | None = None,
 ) -> None:
     """Add a row in the caller's transaction, so it exists exactly when the decision does."""
     now = utcnow()
@@ -62,6 +65,8 @@ def enqueue(
             created_at=now,
             not_before=not_before or now,
             attempts=0,
+            details=details,
+            content=content,
         )
     )
 

@@ -28,6 +28,7 @@ from sekisho.store.header_rules import header_checks
 from sekisho.store.lists import match_pairs
 from sekisho.store.models import Account
 from sekisho.store.spam_settings import spam_setting
+from sekisho.store.virus_settings import virus_scan_enabled
 
 
 def _identity(session: Session, address: str) -> tuple[int, int] | None:
@@ -57,6 +58,7 @@ def load_policy(store: Store, address: str) -> Policy | None:
             reject_header=header_checks(session, account_id),
             allow_from=SuffixMatcher.from_keys(match_pairs(session, account_id, ALLOW_FROM)),
             spam=spam_setting(session, account_id),
+            virus_scan=virus_scan_enabled(session, account_id),
         )
 
 

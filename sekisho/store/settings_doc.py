@@ -22,11 +22,13 @@ from sekisho.store.accounts import require_account
 from sekisho.store.header_rules import header_checks, set_header_checks
 from sekisho.store.lists import replace_entries, values
 from sekisho.store.spam_settings import set_spam_setting, spam_setting
+from sekisho.store.virus_settings import set_virus_scan, virus_scan_enabled
 
 REJECT_HEADER = "reject_header"
 SPAM_SCAN = "spam_scan"
 SPAM_SWITCHES = ("enabled", "quarantine", "notify")
-IMPLEMENTED_KEYS = frozenset({*LIST_KINDS, REJECT_HEADER, SPAM_SCAN})
+VIRUS_SCAN = "virus_scan"
+IMPLEMENTED_KEYS = frozenset({*LIST_KINDS, REJECT_HEADER, SPAM_SCAN, VIRUS_SCAN})
 CONTRACT_KEYS = frozenset(
     {
         "forwarding",
@@ -56,6 +58,7 @@ def export_settings(session: Session, address: str) -> dict[str, Any]:
     checks = header_checks(session, account.id)
     document[REJECT_HEADER] = {check.value: check in checks for check in HeaderCheck}
     document[SPAM_SCAN] = asdict(spam_setting(session, account.id))
+    document[VIRUS_SCAN] = virus_scan_enabled(session, account.id)
     return document
 
 
@@ -65,6 +68,7 @@ class _Parsed:
         self.lists: dict[str, list[ListEntry]] = {}
         self.header: dict[HeaderCheck, bool] = {}
         self.spam: dict[str, bool] = {}
+        self.virus: bool | None = None
 
 
 def _parse(document: object) -> _Parsed:
@@ -93,6 +97,13 @@ def _parse(document: object) -> _Parsed:
         parsed.header = _header_checks(document[REJECT_HEADER], parsed.problems)
     if SPAM_SCAN in document:
         parsed.spam = _switches(SPAM_SCAN, SPAM_SWITCHES, document[SPAM_SCAN], parsed.problems)
+    if VIRUS_SCAN in document:
+        if isinstance(document[VIRUS_SCAN], bool):
+            parsed.virus = document[VIRUS_SCAN]
+        else:
+            parsed.problems.append(
+                Problem(N_("“{entry}” must be true or false."), entry=VIRUS_SCAN)
+            )
     return parsed
 
 
@@ -130,3 +141,5 @@ def import_settings(session: Session, address: str, document: object) -> None:
     if parsed.spam:
         merged = {**asdict(spam_setting(session, account.id)), **parsed.spam}
         set_spam_setting(session, account.id, SpamSetting(**merged))
+    if parsed.virus is not None:
+        set_virus_scan(session, account.id, parsed.virus)

@@ -47,7 +47,16 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     Babel(app, locale_selector=_select_locale)
     CSRFProtect(app)
 
-    from sekisho.webui import auth, lists, overview, quarantine, reject, release_links, spam
+    from sekisho.webui import (
+        auth,
+        lists,
+        overview,
+        quarantine,
+        reject,
+        release_links,
+        spam,
+        virus,
+    )
 
     auth.init_app(app)
     app.register_blueprint(auth.blueprint)
@@ -58,6 +67,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     app.register_blueprint(quarantine.blueprint)
     app.register_blueprint(release_links.blueprint)
     app.register_blueprint(spam.blueprint)
+    app.register_blueprint(virus.blueprint)
 
     app.jinja_env.filters["datetimeformat"] = format_datetime
     app.jinja_env.filters["oneline"] = one_line

@@ -1,4 +1,5 @@
-"""隔離通知メール: the mail that tells a mailbox owner what the spam scan quarantined.
+"""Mail sekisho writes to a mailbox owner: 隔離通知メール (what the spam scan quarantined)
+and the virus report (what the virus scan removed, with the disinfected original).
 
 Rendered with the web UI's own templates and translations (the reasons read as in the
 spam folder), Japanese first and English second in one text/plain UTF-8 part, since
@@ -9,8 +10,11 @@ only ever appear in the body, on lines of their own, never in a header.
 
 from __future__ import annotations
 
+from datetime import datetime
+from email import message_from_bytes
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import default
 from email.utils import format_datetime, make_msgid
 
 from flask import Flask, render_template, url_for
@@ -60,14 +64,49 @@ def compose_notice(
                 )
         with force_locale(LANGUAGES[0]):
             display_name = gettext("Mail filter")
+    message = _system_mail(settings, address, " / ".join(subjects), display_name, "quarantine")
+    message.set_content("\n\n".join(bodies), charset="utf-8", cte="8bit")
+    return message
+
+
+def _system_mail(
+    settings: Settings, address: str, subject: str, display_name: str, kind: str
+) -> EmailMessage:
+    """The header fields every mail of the system to a mailbox owner carries."""
     message = EmailMessage()
     domain = address.rpartition("@")[2]
     message["From"] = settings.notice_from or Address(display_name, "postmaster", domain)
     message["To"] = address
-    message["Subject"] = " / ".join(subjects)
+    message["Subject"] = subject
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = make_msgid(domain=domain)
     message["Auto-Submitted"] = "auto-generated"
-    message[NOTICE_HEADER] = "quarantine"
-    message.set_content("\n\n".join(bodies), charset="utf-8", cte="8bit")
+    message[NOTICE_HEADER] = kind
     return message
+
+
+def compose_virus_report(
+    app: Flask, settings: Settings, address: str, details: dict[str, str], original: bytes
+) -> EmailMessage:
+    """The report of one removed mail: virus, sender, subject and date, and the original
+    (its infected parts already replaced by sekisho.milter.disinfect) attached."""
+    received = datetime.fromisoformat(details["received_at"])
+    subjects, bodies = [], []
+    with app.test_request_context(base_url=settings.public_web_url):
+        for language in LANGUAGES:
+            with force_locale(language):
+                subjects.append(gettext("Virus found: %(virus)s", virus=details["virus"]))
+                bodies.append(
+                    render_template(
+                        "mail/virus_report.txt",
+                        address=address,
+                        details=details,
+                        received_at=received,
+                    )
+                )
+        with force_locale(LANGUAGES[0]):
+            display_name = gettext("Mail filter")
+    report = _system_mail(settings, address, " / ".join(subjects), display_name, "virus")
+    report.set_content("\n\n".join(bodies), charset="utf-8", cte="8bit")
+    report.add_attachment(message_from_bytes(original, policy=default))
+    return report

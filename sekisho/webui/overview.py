@@ -11,6 +11,7 @@ from sekisho.store.header_rules import header_checks
 from sekisho.store.lists import count_and_last_id
 from sekisho.store.quarantine import quarantine_count_and_last_id
 from sekisho.store.spam_settings import spam_setting
+from sekisho.store.virus_settings import virus_scan_enabled
 from sekisho.webui.context import store
 
 blueprint = Blueprint("overview", __name__)
@@ -31,4 +32,5 @@ def show() -> str:
             allow_count=count_and_last_id(db, account.id, ALLOW_FROM)[0],
             quarantine_count=quarantine_count_and_last_id(db, account.id)[0],
             spam=spam_setting(db, account.id),
+            virus_scan=virus_scan_enabled(db, account.id),
         )

@@ -1,0 +1,88 @@
+"""A private clamd (Debian's clamav-daemon) on 127.0.0.1 with a signature database made here.
+
+No freshclam and no network: the database folder gets two signatures written at start.
+- ``Sekisho.Test.EICAR``: the EICAR test string, found attached or pasted in a body.
+- ``Sekisho.Test.Zipped``: a marker text that stands for a virus; the tests hide it in a
+  zip attachment, so finding it proves clamd's archive scanning is on.
+clamd appends ``.UNOFFICIAL`` to custom signature names. ``stream_max_length`` sets
+StreamMaxLength (an operator sets it at or above Postfix's message_size_limit).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sekisho.devstack.ports import free_port, wait_for_tcp
+from sekisho.devstack.processes import stop_process
+
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+ZIPPED_MARKER = b"SEKISHO-TEST-VIRUS-IN-A-ZIP-7f3a9c1e"
+SIGNATURES = {
+    "Sekisho.Test.EICAR": EICAR,
+    "Sekisho.Test.Zipped": ZIPPED_MARKER,
+}
+
+
+@dataclass
+class ClamdInstance:
+    run: Path
+    port: int = field(default_factory=free_port)
+    stream_max_length: str = "25M"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run / "clamd.log"
+
+    def configure(self) -> Path:
+        database = self.run / "clamd-db"
+        database.mkdir(parents=True, exist_ok=True)
+        (database / "sekisho-test.ndb").write_text(
+            "".join(f"{name}:0:*:{pattern.hex()}\n" for name, pattern in SIGNATURES.items())
+        )
+        config = self.run / "clamd.conf"
+        config.write_text(
+            "\n".join(
+                [
+                    "Foreground yes",
+                    f"DatabaseDirectory {database}",
+                    "TCPAddr 127.0.0.1",
+                    f"TCPSocket {self.port}",
+                    f"StreamMaxLength {self.stream_max_length}",
+                    "ScanArchive yes",
+                    "SelfCheck 0",
+                    "Bytecode no",
+                    "User root",
+                    f"LogFile {self.log_file}",
+                    "LogTime yes",
+                    "",
+                ]
+            )
+        )
+        return config
+
+    def start(self, timeout: float = 30.0) -> None:
+        config = self.configure()
+        with self.log_file.open("ab") as output:
+            self.process = subprocess.Popen(
+                ["clamd", "-c", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+            )
+        try:
+            wait_for_tcp(self.port, timeout=timeout)
+        except TimeoutError:
+            self.stop()
+            raise TimeoutError("clamd did not start:\n" + self.log_file.read_text()) from None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None

@@ -1,0 +1,53 @@
+"""Scans started now and waited for later, so the virus and the spam scan run together.
+
+A starter takes the message and returns a waiter; calling the waiter gives the verdict or
+raises. ``in_background`` runs the scan on a thread pool and bounds the whole scan, not
+just each socket operation: an engine that trickles its answer a byte at a time passes
+every socket timeout and would hold the message (and Postfix's milter_timeout) for far
+longer. When the time is up the waiter raises, and the straggler ends at its next socket
+timeout, its verdict unused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TypeVar
+
+T = TypeVar("T")
+Waiter = Callable[[], T]
+Starter = Callable[[bytes], Waiter[T]]
+
+
+def at_once(scan: Callable[[bytes], T]) -> Starter[T]:
+    """A starter that scans on the caller's thread when started (tests, tools)."""
+
+    def start(message: bytes) -> Waiter[T]:
+        verdict = scan(message)
+        return lambda: verdict
+
+    return start
+
+
+def in_background(
+    threads: Executor,
+    timeout: float,
+    scan: Callable[[bytes], T],
+    timed_out: Callable[[str], Exception],
+) -> Starter[T]:
+    def start(message: bytes) -> Waiter[T]:
+        future = threads.submit(scan, message)
+        deadline = time.monotonic() + timeout
+
+        def wait() -> T:
+            try:
+                return future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout as error:
+                future.cancel()
+                raise timed_out(f"no verdict within {timeout:g} s") from error
+
+        return wait
+
+    return start
