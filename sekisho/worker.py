@@ -14,10 +14,11 @@ import logging
 import smtplib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
+from functools import partial
 
 from flask import Flask
 from sqlalchemy import select
@@ -40,17 +41,22 @@ WORKER_STARTED = "worker_started"
 
 @dataclass(frozen=True)
 class Delivery:
-    """One mail to send and the outbox rows it settles (several for a digest)."""
+    """One mail to send and the outbox rows it settles (several for a digest).
+
+    ``compose`` builds it when its turn comes, so one that cannot be built fails alone;
+    None means nothing is left to say (every copy of a notice already released).
+    """
 
     row_ids: list[int]
     recipient: str
-    message: Message | None  # None: nothing left to say (every copy already released)
+    compose: Callable[[], Message | None]
 
 
 class SendError(Exception):
-    def __init__(self, reply: str, permanent: bool) -> None:
+    def __init__(self, reply: str, permanent: bool, session_lost: bool = False) -> None:
         super().__init__(reply)
         self.permanent = permanent
+        self.session_lost = session_lost
 
 
 class Worker:
@@ -71,7 +77,12 @@ class Worker:
             if time.monotonic() >= next_purge:
                 self.housekeeping(utcnow())
                 next_purge = time.monotonic() + PURGE_EVERY.total_seconds()
-            if self.send_due() == 0:
+            try:
+                settled = self.send_due()
+            except Exception:  # the store unreachable, say: try again, never exit
+                log.exception("outbox_round_failed")
+                settled = 0
+            if settled == 0:
                 stop.wait(self._settings.worker_poll_seconds)
 
     def housekeeping(self, now: datetime) -> None:
@@ -90,13 +101,19 @@ class Worker:
         deliveries = list(self._deliveries(claimed.rows))
         connection: smtplib.SMTP | None = None
         try:
-            for delivery in deliveries:
-                if delivery.message is None:
+            for index, delivery in enumerate(deliveries):
+                try:
+                    message = delivery.compose()
+                except Exception as error:  # built from stored data: it never will be
+                    log.exception("outbox_compose_failed rows=%s", delivery.row_ids)
+                    self._failed(claimed, delivery.row_ids, f"cannot build: {error}", True)
+                    continue
+                if message is None:
                     outbox.mark_sent(self._store, claimed, delivery.row_ids)
                     continue
                 try:
                     connection = connection or self._connect()
-                    self._send(connection, delivery)
+                    self._send(connection, delivery.recipient, message)
                 except SendError as failure:
                     log.warning(
                         "outbox_send_failed rows=%s to=%s permanent=%s reply=%s",
@@ -105,11 +122,13 @@ class Worker:
                         failure.permanent,
                         failure,
                     )
-                    outbox.mark_failed_attempt(
-                        self._store, claimed, delivery.row_ids, str(failure), failure.permanent
-                    )
-                    _close(connection)
-                    connection = None  # a fresh session for the next mail
+                    if failure.session_lost:
+                        # Postfix unreachable or stalled: the rest of the round would wait
+                        # on it too, past its lease; all of it is tried again later.
+                        rest = [i for later in deliveries[index:] for i in later.row_ids]
+                        self._failed(claimed, rest, str(failure), False)
+                        break
+                    self._failed(claimed, delivery.row_ids, str(failure), failure.permanent)
                     continue
                 outbox.mark_sent(self._store, claimed, delivery.row_ids)
                 log.info("outbox_sent rows=%s to=%s", delivery.row_ids, delivery.recipient)
@@ -117,27 +136,31 @@ class Worker:
             _close(connection)
         return len(claimed.rows)
 
+    def _failed(self, claimed: outbox.Claimed, ids: list[int], error: str, permanent: bool) -> None:
+        outbox.mark_failed_attempt(self._store, claimed, ids, error, permanent)
+
     def _connect(self) -> smtplib.SMTP:
         try:
             return smtplib.SMTP(*self._smtp_address, timeout=SMTP_TIMEOUT)
         except (OSError, smtplib.SMTPException) as error:
             raise SendError(
-                f"cannot reach {self._settings.reinject_smtp}: {error}", False
+                f"cannot reach {self._settings.reinject_smtp}: {error}", False, session_lost=True
             ) from error
 
-    def _send(self, connection: smtplib.SMTP, delivery: Delivery) -> None:
-        assert delivery.message is not None
+    def _send(self, connection: smtplib.SMTP, recipient: str, message: Message) -> None:
         try:
-            connection.send_message(delivery.message, from_addr="", to_addrs=[delivery.recipient])
+            connection.send_message(message, from_addr="", to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as error:
-            code, reply = error.recipients[delivery.recipient]
+            code, reply = error.recipients[recipient]
             raise SendError(f"{code} {reply.decode(errors='replace')}", code >= 500) from error
         except smtplib.SMTPResponseException as error:
             answer = error.smtp_error
             text = answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)
             raise SendError(f"{error.smtp_code} {text}", error.smtp_code >= 500) from error
         except (OSError, smtplib.SMTPException) as error:
-            raise SendError(f"connection lost: {error}", False) from error
+            raise SendError(f"connection lost: {error}", False, session_lost=True) from error
+        except (UnicodeError, ValueError, TypeError) as error:  # the message cannot be written
+            raise SendError(f"cannot write the mail: {error}", True) from error
 
     def _deliveries(self, rows: list[OutboxMessage]) -> Iterator[Delivery]:
         notices = [row for row in rows if row.kind == outbox.QUARANTINE_NOTICE]
@@ -150,11 +173,14 @@ class Worker:
                 log.error("outbox_unknown_kind id=%d kind=%s", row.id, row.kind)
 
     def _virus_report(self, row: OutboxMessage) -> Delivery:
-        details = json.loads(row.details or "{}")
-        report = compose_virus_report(
-            self._app, self._settings, row.envelope_to, details, row.content or b""
-        )
-        return Delivery([row.id], row.envelope_to, report)
+        def compose() -> Message:
+            details = json.loads(row.details or "{}")
+            original = outbox.content_of(self._store, row.id)
+            return compose_virus_report(
+                self._app, self._settings, row.envelope_to, details, original
+            )
+
+        return Delivery([row.id], row.envelope_to, compose)
 
     def _notice_deliveries(self, rows: list[OutboxMessage]) -> Iterator[Delivery]:
         """One notice per row, or (with a digest interval) one per mailbox for its rows."""
@@ -170,10 +196,16 @@ class Worker:
                 for row in group
                 if row.quarantine_id in records and records[row.quarantine_id].released_at is None
             ]
-            message = (
-                compose_notice(self._app, self._settings, recipient, waiting) if waiting else None
+            yield Delivery(
+                [row.id for row in group],
+                recipient,
+                partial(self._notice, recipient, waiting),
             )
-            yield Delivery([row.id for row in group], recipient, message)
+
+    def _notice(self, recipient: str, waiting: list[QuarantinedMessage]) -> Message | None:
+        if not waiting:
+            return None
+        return compose_notice(self._app, self._settings, recipient, waiting)
 
     def _quarantined(self, ids: list[int]) -> dict[int, QuarantinedMessage]:
         with self._store.read() as session:

@@ -75,6 +75,7 @@ def test_two_workers_claiming_at_once_never_share_a_row(store: Store) -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+        assert not thread.is_alive()
     assert not set(taken["a"]) & set(taken["b"])
     assert len(taken["a"]) + len(taken["b"]) == 200
     assert all(row.sent_at is not None for row in rows(store))

@@ -32,7 +32,7 @@ from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage
-from sekisho.store.outbox import VIRUS_REPORT
+from sekisho.store.outbox import VIRUS_REPORT, content_of
 from sekisho.store.policies import PolicyCache
 from sekisho.store.settings_doc import import_settings
 from tests.conftest import CLAMD_UNUSED
@@ -130,12 +130,32 @@ def test_infected_mail_is_removed_and_reported_only_where_the_scan_is_on(
         "shop@ads.example",
         "invoice",
     )
-    assert report.content is not None
-    assert EICAR not in report.content
-    assert b"Subject: invoice" in report.content
+    content = content_of(store, report.id)
+    assert EICAR not in content
+    assert b"Subject: invoice" in content
     again = deliver(transaction(), recipients, INFECTED_BODY)  # Postfix presents it again
     assert isinstance(again, EndOfMessage)
     assert len(reports(store)) == 1
+
+
+def test_two_mailboxes_with_the_scan_on_get_a_report_each_of_one_disinfection(
+    transaction: Factory, store: Store
+) -> None:
+    end = deliver(transaction(), ["<taro@example.jp>", "<saburo@example.jp>"], INFECTED_BODY)
+    assert isinstance(end, EndOfMessage)
+    assert end.verdict == Discard()
+    assert sorted(row.envelope_to for row in reports(store)) == [
+        "saburo@example.jp",
+        "taro@example.jp",
+    ]
+    with store.read() as session:
+        contents = session.scalars(
+            select(OutboxMessage.content).where(OutboxMessage.kind == VIRUS_REPORT)
+        ).all()
+    assert len(contents) == 2
+    assert contents[0] == contents[1]
+    assert contents[0] is not None
+    assert EICAR not in contents[0]
 
 
 def test_the_virus_wins_over_the_allow_list_and_the_spam_scan(

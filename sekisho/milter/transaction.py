@@ -27,8 +27,9 @@ from sekisho.milter.actions import (
     Reject,
     TempFail,
 )
+from sekisho.milter.disinfect import without_infected_parts
 from sekisho.milter.quarantine import Quarantine
-from sekisho.milter.virus_report import VirusReports
+from sekisho.milter.virus_report import VirusReports, removed_part_text
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.decide import decide
 from sekisho.rules.encoded_words import decode_header_text, readable
@@ -195,22 +196,10 @@ class MailTransaction:
         edits: list[Edit] = []
         kept: list[Recipient] = []
         tag = False
+        reported = self._report_virus(virus, subject, message_key, content)
         for recipient in self.recipients:
-            if (
-                virus not in (None, NOT_SCANNED)
-                and recipient.policy
-                and recipient.policy.virus_scan
-            ):
+            if recipient in reported:
                 # Virus wins over everything, the allow list included: removed and reported.
-                self.virus_reports.put(
-                    recipient.policy,
-                    str(virus),
-                    readable(normalize_address(self.sender)),
-                    subject,
-                    message_key,
-                    content,
-                    lambda data: self.scan_virus(data)(),
-                )
                 edits.append(DeleteRecipient(recipient.given))
                 continue
             hit = self._quarantine_hit(recipient, verdict)
@@ -253,6 +242,29 @@ class MailTransaction:
             type(verdict_reply).__name__.lower(),
         )
         return EndOfMessage(tuple(edits), verdict_reply)
+
+    def _report_virus(
+        self, virus: str | None, subject: str, message_key: str, content: bytes
+    ) -> list[Recipient]:
+        """The recipients an infected mail is removed for (the scan on), each with a
+        report row written before they are removed; the original is disinfected once."""
+        if virus is None or virus == NOT_SCANNED:
+            return []
+        chosen = [r for r in self.recipients if r.policy is not None and r.policy.virus_scan]
+        if not chosen:
+            return []
+        cleaned = without_infected_parts(
+            content, lambda data: self.scan_virus(data)(), removed_part_text
+        )
+        self.virus_reports.put(
+            [r.policy for r in chosen if r.policy is not None],
+            virus,
+            readable(normalize_address(self.sender)),
+            subject,
+            message_key,
+            cleaned,
+        )
+        return chosen
 
     def _needs_virus_scan(self) -> bool:
         """Some recipient, or the submitter, has the virus scan on."""

@@ -1,8 +1,10 @@
 """The virus report of one recipient: an outbox row the worker turns into the report mail.
 
-Written before the milter removes the recipient (DESIGN.md: nothing lost): the row holds
-the virus, sender, subject and date, and the original with its infected parts replaced
-(sekisho.milter.disinfect). The same message presented again adds no second row.
+Written before the milter removes the recipients (DESIGN.md: nothing lost): a row per
+mailbox holds the virus, sender, subject and date, and the original with its infected
+parts replaced (sekisho.milter.disinfect, done once per message by the transaction). The
+same message presented again adds no second row; two attempts racing each other are
+stopped by the unique key, which temp-fails the later one.
 """
 
 from __future__ import annotations
@@ -10,14 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
-from sekisho.milter.disinfect import FindVirus, without_infected_parts
 from sekisho.rules.model import Policy
 from sekisho.rules.problems import N_
 from sekisho.store.db import IoRunner, Store, run_here
 from sekisho.store.models import utcnow
-from sekisho.store.outbox import VIRUS_REPORT, enqueue
+from sekisho.store.outbox import VIRUS_REPORT, already_queued, enqueue
 from sekisho.texts import in_both_languages
 
 REMOVED_PART = N_(
@@ -36,34 +35,39 @@ class VirusReports:
 
     def put(
         self,
-        policy: Policy,
+        policies: list[Policy],
         virus: str,
         sender: str,
         subject: str,
         message_key: str,
-        message: bytes,
-        find_virus: FindVirus,
+        cleaned: bytes,
     ) -> None:
-        def work() -> None:
-            cleaned = without_infected_parts(message, find_virus, removed_part_text)
-            details = {
+        """One row per mailbox in one transaction; mailboxes an earlier attempt of the
+        same message already reported are left out."""
+        details = json.dumps(
+            {
                 "virus": virus,
                 "sender": sender,
                 "subject": subject,
                 "received_at": utcnow().isoformat(),
-            }
-            try:
-                with self._store.transaction() as session:
+            },
+            ensure_ascii=False,
+        )
+        keys = {f"{VIRUS_REPORT}:{policy.account_id}:{message_key}": policy for policy in policies}
+
+        def work() -> None:
+            with self._store.transaction() as session:
+                for key in already_queued(session, list(keys)):
+                    del keys[key]
+                for key, policy in keys.items():
                     enqueue(
                         session,
                         VIRUS_REPORT,
-                        f"{VIRUS_REPORT}:{policy.account_id}:{message_key}",
+                        key,
                         policy.address,
                         account_id=policy.account_id,
-                        details=json.dumps(details, ensure_ascii=False),
+                        details=details,
                         content=cleaned,
                     )
-            except IntegrityError:
-                return  # an earlier attempt of the same message wrote it
 
         self._io(work)

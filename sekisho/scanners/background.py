@@ -10,7 +10,7 @@ timeout, its verdict unused.
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -38,12 +38,22 @@ def in_background(
     timed_out: Callable[[str], Exception],
 ) -> Starter[T]:
     def start(message: bytes) -> Waiter[T]:
-        future = threads.submit(scan, message)
-        deadline = time.monotonic() + timeout
+        began = threading.Event()
+
+        def task() -> T:
+            began.set()
+            return scan(message)
+
+        future = threads.submit(task)
 
         def wait() -> T:
+            # The time counts from the scan's start: a busy pool is waited for on its own
+            # (up to the same timeout), not charged to the engine.
+            if not began.wait(timeout):
+                future.cancel()
+                raise timed_out(f"no free scan thread within {timeout:g} s")
             try:
-                return future.result(timeout=max(0.0, deadline - time.monotonic()))
+                return future.result(timeout=timeout)
             except FutureTimeout as error:
                 future.cancel()
                 raise timed_out(f"no verdict within {timeout:g} s") from error

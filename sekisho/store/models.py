@@ -249,7 +249,7 @@ class OutboxMessage(Base):
     # What the worker needs to write the mail (a virus report: virus, sender, subject,
     # date as JSON, and the original with its infected parts replaced).
     details: Mapped[str | None] = mapped_column(Text)
-    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     not_before: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -71,6 +71,14 @@ def enqueue(
     )
 
 
+def already_queued(session: Session, dedupe_keys: list[str]) -> list[str]:
+    return list(
+        session.scalars(
+            select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(dedupe_keys))
+        )
+    )
+
+
 def _due(now: datetime) -> ColumnElement[bool]:
     return and_(
         OutboxMessage.sent_at.is_(None),
@@ -95,7 +103,9 @@ def claim(store: Store, limit: int, now: datetime | None = None) -> Claimed:
     with store.transaction() as session:
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(due_ids))
+            # Due is checked again on the row itself: a row another claim took while
+            # this one waited for its lock is left alone (PostgreSQL re-reads it).
+            .where(OutboxMessage.id.in_(due_ids), _due(now))
             .values(claim_token=token, claimed_until=now + LEASE)
             .execution_options(synchronize_session=False)
         )
@@ -119,8 +129,17 @@ def mark_sent(store: Store, claimed: Claimed, ids: Iterable[int]) -> None:
         session.execute(
             update(OutboxMessage)
             .where(_held(claimed, ids))
-            .values(sent_at=utcnow(), claim_token=None, claimed_until=None)
+            # A report's original is only needed until it is sent.
+            .values(sent_at=utcnow(), claim_token=None, claimed_until=None, content=None)
             .execution_options(synchronize_session=False)
+        )
+
+
+def content_of(store: Store, row_id: int) -> bytes:
+    """The material of one row (deferred: a claim never loads a batch of originals)."""
+    with store.read() as session:
+        return (
+            session.scalar(select(OutboxMessage.content).where(OutboxMessage.id == row_id)) or b""
         )
 
 

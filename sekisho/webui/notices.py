@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from email import message_from_bytes
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import default
-from email.utils import format_datetime, make_msgid
+from email.message import EmailMessage, Message
+from email.mime.message import MIMEMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, formataddr, make_msgid
 
 from flask import Flask, render_template, url_for
 from flask_babel import force_locale, gettext
@@ -44,7 +48,10 @@ def compose_notice(
                 record,
                 url_for(
                     "release_link.confirm",
-                    token=release_token(secret_key, ReleaseTarget(record.account_id, record.id)),
+                    token=release_token(
+                        secret_key,
+                        ReleaseTarget(record.account_id, record.id, record.message_key),
+                    ),
                     _external=True,
                 ),
             )
@@ -87,7 +94,7 @@ def _system_mail(
 
 def compose_virus_report(
     app: Flask, settings: Settings, address: str, details: dict[str, str], original: bytes
-) -> EmailMessage:
+) -> Message:
     """The report of one removed mail: virus, sender, subject and date, and the original
     (its infected parts already replaced by sekisho.milter.disinfect) attached."""
     received = datetime.fromisoformat(details["received_at"])
@@ -106,7 +113,20 @@ def compose_virus_report(
                 )
         with force_locale(LANGUAGES[0]):
             display_name = gettext("Mail filter")
-    report = _system_mail(settings, address, " / ".join(subjects), display_name, "virus")
-    report.set_content("\n\n".join(bodies), charset="utf-8", cte="8bit")
-    report.add_attachment(message_from_bytes(original, policy=default))
+    # compat32 throughout: the original is carried as it came, raw 8-bit header fields
+    # included; the default policy would refold them and fail on undecodable bytes.
+    report = MIMEMultipart("mixed")
+    domain = address.rpartition("@")[2]
+    report["From"] = settings.notice_from or formataddr(
+        (display_name, f"postmaster@{domain}"), charset="utf-8"
+    )
+    report["To"] = address
+    # compat32 takes a Header and encodes it on output (typeshed allows only str).
+    report["Subject"] = Header(" / ".join(subjects), "utf-8")  # type: ignore[assignment]
+    report["Date"] = format_datetime(utcnow())
+    report["Message-ID"] = make_msgid(domain=domain)
+    report["Auto-Submitted"] = "auto-generated"
+    report[NOTICE_HEADER] = "virus"
+    report.attach(MIMEText("\n\n".join(bodies), "plain", "utf-8"))
+    report.attach(MIMEMessage(message_from_bytes(original, policy=compat32)))
     return report

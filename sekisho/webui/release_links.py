@@ -30,13 +30,17 @@ GRACE_DAYS = 1
 
 @dataclass(frozen=True)
 class ReleaseTarget:
+    """One copy: its row and its message key, so a row id used again (SQLite reuses the
+    highest id after a delete) can never make an old link name another mail."""
+
     account_id: int
     record_id: int
+    message_key: str
 
 
 def release_token(secret_key: str, target: ReleaseTarget) -> str:
     return URLSafeTimedSerializer(secret_key, salt=SALT).dumps(
-        [target.account_id, target.record_id]
+        [target.account_id, target.record_id, target.message_key]
     )
 
 
@@ -44,12 +48,22 @@ def read_release_token(secret_key: str, token: str, max_age_days: int) -> Releas
     """The copy a token names; None when it is forged, damaged or too old."""
     serializer = URLSafeTimedSerializer(secret_key, salt=SALT)
     try:
-        account_id, record_id = serializer.loads(token, max_age=max_age_days * 86400)
+        account_id, record_id, message_key = serializer.loads(token, max_age=max_age_days * 86400)
     except (BadSignature, ValueError, TypeError):
         return None
-    if not (isinstance(account_id, int) and isinstance(record_id, int)):
+    if not (
+        isinstance(account_id, int) and isinstance(record_id, int) and isinstance(message_key, str)
+    ):
         return None
-    return ReleaseTarget(account_id, record_id)
+    return ReleaseTarget(account_id, record_id, message_key)
+
+
+def _record(target: ReleaseTarget) -> QuarantinedMessage | None:
+    with store().read() as db:
+        record = quarantined_one(db, target.account_id, target.record_id)
+    if record is None or record.message_key != target.message_key:
+        return None
+    return record
 
 
 def _target(token: str) -> ReleaseTarget | None:
@@ -67,8 +81,7 @@ def confirm(token: str) -> str | tuple[str, int]:
     target = _target(token)
     if target is None:
         return _answer(_invalid_link(), 404)
-    with store().read() as db:
-        record = quarantined_one(db, target.account_id, target.record_id)
+    record = _record(target)
     if record is None:
         return _answer(RELEASE_ANSWERS[Outcome.UNKNOWN](), 404)
     if record.released_at is not None:
@@ -88,6 +101,8 @@ def release(token: str) -> str | tuple[str, int]:
     target = _target(token)
     if target is None or not form.validate_on_submit() or form.token.data != token:
         return _answer(_invalid_link(), 404)
+    if _record(target) is None:
+        return _answer(RELEASE_ANSWERS[Outcome.UNKNOWN](), 404)
     outcome = spam_folder().release(target.account_id, target.record_id)
     return _answer(RELEASE_ANSWERS[outcome]())
 
