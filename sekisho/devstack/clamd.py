@@ -14,8 +14,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sekisho.devstack.ports import free_port, wait_for_tcp
-from sekisho.devstack.processes import stop_process
+from sekisho.devstack.ports import free_port
+from sekisho.devstack.processes import start_daemon, stop_process
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 ZIPPED_MARKER = b"SEKISHO-TEST-VIRUS-IN-A-ZIP-7f3a9c1e"
@@ -69,18 +69,9 @@ class ClamdInstance:
 
     def start(self, timeout: float = 30.0) -> None:
         config = self.configure()
-        with self.log_file.open("ab") as output:
-            self.process = subprocess.Popen(
-                ["clamd", "-c", str(config)],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=output,
-            )
-        try:
-            wait_for_tcp(self.port, timeout=timeout)
-        except TimeoutError:
-            self.stop()
-            raise TimeoutError("clamd did not start:\n" + self.log_file.read_text()) from None
+        self.process = start_daemon(
+            ["clamd", "-c", str(config)], self.log_file, [self.port], "clamd", timeout
+        )
 
     def stop(self) -> None:
         if self.process is not None:

@@ -13,9 +13,9 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sekisho.devstack.ports import free_port, wait_for_tcp
+from sekisho.devstack.ports import free_port
 from sekisho.devstack.postfix import VMAIL_UID
-from sekisho.devstack.processes import stop_process
+from sekisho.devstack.processes import start_daemon, stop_process
 
 # Suspended accounts cannot log in (SPEC.md §2), not even for submission.
 PASSDB_QUERY = (
@@ -97,19 +97,13 @@ userdb {{
 
     def start(self, timeout: float = 20.0) -> None:
         config = self.configure()
-        with self.log_file.open("ab") as output:
-            self.process = subprocess.Popen(
-                ["dovecot", "-F", "-c", str(config)],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=output,
-            )
-        try:
-            wait_for_tcp(self.auth_port, timeout=timeout)
-            wait_for_tcp(self.pop3_port, timeout=timeout)
-        except TimeoutError:
-            self.stop()
-            raise TimeoutError("Dovecot did not start:\n" + self.log_file.read_text()) from None
+        self.process = start_daemon(
+            ["dovecot", "-F", "-c", str(config)],
+            self.log_file,
+            [self.auth_port, self.pop3_port],
+            "Dovecot",
+            timeout,
+        )
 
     def stop(self) -> None:
         if self.process is not None:

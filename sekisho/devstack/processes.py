@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from sekisho.devstack.ports import wait_for_listener
+from sekisho.devstack.ports import wait_for_listener, wait_for_tcp
 from sekisho.worker import WORKER_STARTED
 
 SEKISHO = Path(sys.executable).with_name("sekisho")
@@ -90,3 +90,18 @@ def worker_process(environment: dict[str, str], log_file: Path) -> SekishoProces
             raise TimeoutError("the worker did not start:\n" + worker.log_text())
         time.sleep(0.05)
     return worker
+
+
+def start_daemon(
+    command: list[str], log_file: Path, ports: list[int], what: str, timeout: float
+) -> subprocess.Popen[bytes]:
+    """A daemon that stays in the foreground (clamd, Dovecot), up once ``ports`` accept."""
+    with log_file.open("ab") as output:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
+    try:
+        for port in ports:
+            wait_for_tcp(port, timeout=timeout)
+    except TimeoutError:
+        stop_process(process)
+        raise TimeoutError(f"{what} did not start:\n" + log_file.read_text()) from None
+    return process
