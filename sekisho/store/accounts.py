@@ -119,6 +119,16 @@ def authenticate(session: Session, address: str, password: str) -> Account | Non
     return account if matches else None
 
 
+def set_password(session: Session, account_id: int, password: str) -> None:
+    """The new POP password (checked by sekisho.rules.passwords before); Dovecot's passdb
+    reads the same column, so the POP login changes with it. A temporary one is gone."""
+    session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(password_hash=hash_password(password), must_change_password=False)
+    )
+
+
 def bump_settings_version(session: Session, account_id: int) -> None:
     """Invalidate the milters' cached snapshot; called in the transaction of every change."""
     session.execute(

@@ -51,6 +51,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         auth,
         lists,
         overview,
+        password,
         quarantine,
         reject,
         release_links,
@@ -59,6 +60,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     )
 
     auth.init_app(app)
+    password.init_app(app)
+    app.register_blueprint(password.blueprint)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(overview.blueprint)
     app.register_blueprint(reject.blueprint)

@@ -24,6 +24,7 @@ class User(UserMixin):  # type: ignore[misc]  # flask-login ships no type hints
 
     id: int
     address: str
+    must_change_password: bool = False
 
     def get_id(self) -> str:
         return str(self.id)
@@ -41,7 +42,7 @@ def load_user(user_id: str) -> User | None:
         account = db.get(Account, int(user_id)) if user_id.isdigit() else None
         if account is None or account.status != "active":
             return None
-        return User(account.id, account.address)
+        return User(account.id, account.address, account.must_change_password)
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -51,12 +52,16 @@ def login() -> str | Response:
     if form.validate_on_submit():
         with store().read() as db:
             account = accounts.authenticate(db, form.address.data or "", form.password.data or "")
-            user = User(account.id, account.address) if account else None
+            user = (
+                User(account.id, account.address, account.must_change_password) if account else None
+            )
         if user is not None:
             session.clear()  # a fresh session at login: no fixation of an earlier one
             # Permanent: the 30-minute lifetime restarts with every request (idle timeout).
             session.permanent = True
             login_user(user)
+            if user.must_change_password:
+                return redirect(url_for("password.change"))
             return redirect(url_for("overview.show"))
         error = gettext("The mail address or the POP account password is not correct.")
     return render_template("login.html", form=form, error=error)

@@ -19,6 +19,16 @@ class LoginForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type hin
     )
 
 
+class PasswordChangeForm(FlaskForm):  # type: ignore[misc]
+    """POP アカウントパスワード変更: the current password, the new one twice."""
+
+    current = PasswordField(_l("Current POP account password"), validators=[Length(max=128)])
+    new = PasswordField(_l("New POP account password"), validators=[Length(max=128)])
+    again = PasswordField(
+        _l("New POP account password again, to confirm"), validators=[Length(max=128)]
+    )
+
+
 class EntriesForm(FlaskForm):  # type: ignore[misc]
     """The textarea of a list's setting screen: one entry per line."""
 

@@ -199,3 +199,29 @@ def test_the_quarantine_notice_arrives_and_its_link_releases_the_mail(
     inbox = mail.wait_for_files("example.jp/taro/new", count=2)
     assert any(b"Subject: big offer" in path.read_bytes() for path in inbox)
     assert mail.files().get("example.jp/taro/.Junk/new", []) == []
+
+
+def test_the_first_login_with_the_temporary_password_forces_the_change(
+    web_stack: MailHarness, page: Page
+) -> None:
+    mail = web_stack
+    mail.reset()
+    with mail.store.transaction() as session:
+        temporary = accounts.add_account(session, "jiro@example.jp").password
+    page.goto(mail.stack.web_url + "/login")
+    page.get_by_label("メールアドレス", exact=True).fill("jiro@example.jp")
+    page.get_by_label("POP アカウントパスワード").fill(temporary)
+    page.get_by_role("button", name="ログイン").click()
+    expect(page.locator("h1")).to_have_text("POP アカウントパスワード変更")
+    page.goto(mail.stack.web_url + "/")  # nothing else is reachable yet
+    expect(page.locator("h1")).to_have_text("POP アカウントパスワード変更")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "はじめに仮ログインパスワードを変更してください。"
+    )
+    page.get_by_label("現在の POP アカウントパスワード").fill(temporary)
+    page.get_by_label("新しい POP アカウントパスワード", exact=True).fill("Jiro2026")
+    page.get_by_label("確認のため、再度新しい POP アカウントパスワード").fill("Jiro2026")
+    page.get_by_role("button", name="変更").click()
+    expect(page.locator("h1")).to_have_text("POP アカウントパスワード変更完了")
+    page.get_by_role("link", name="メールアカウント情報参照へ戻る").click()
+    expect(page.locator("h1")).to_have_text("メールアカウント情報参照")

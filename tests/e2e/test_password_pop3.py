@@ -1,0 +1,81 @@
+"""The password change is the real POP login: a real Dovecot (POP3 on 127.0.0.1) reads
+the same store, so after 「変更」 the old password stops working and the new one works,
+for POP3 and for SASL submission through Postfix alike."""
+
+from __future__ import annotations
+
+import poplib
+import smtplib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sekisho.config import load_settings
+from sekisho.webui import create_app
+from tests.e2e.conftest import MailHarness, start_harness
+from tests.webclient import csrf, login
+
+
+@pytest.fixture(scope="module")
+def dovecot_stack(run_root: Path) -> Iterator[MailHarness]:
+    yield from start_harness(run_root / "pop3", with_dovecot=True)
+
+
+def pop3_login(mail: MailHarness, password: str) -> bool:
+    assert mail.stack.dovecot is not None
+    client = poplib.POP3("127.0.0.1", mail.stack.dovecot.pop3_port, timeout=10)
+    try:
+        client.user("taro@example.jp")
+        client.pass_(password)
+    except poplib.error_proto:
+        return False
+    finally:
+        client.quit()
+    return True
+
+
+def submission_login(mail: MailHarness, password: str) -> bool:
+    with smtplib.SMTP("127.0.0.1", mail.stack.submission_port, timeout=10) as client:
+        try:
+            client.login("taro@example.jp", password)
+        except smtplib.SMTPAuthenticationError:
+            return False
+    return True
+
+
+def test_the_pop3_and_submission_logins_follow_the_change(dovecot_stack: MailHarness) -> None:
+    mail = dovecot_stack
+    mail.reset()
+    mail.add_account("taro@example.jp", "taro1234")
+    mail.send("friend@ok.example", ["taro@example.jp"], subject="before the change")
+    mail.wait_for_files("example.jp/taro/new")
+    assert pop3_login(mail, "taro1234")
+    assert submission_login(mail, "taro1234")
+
+    settings = load_settings(
+        environ={
+            "SEKISHO_DATABASE_URL": mail.stack.database_url,
+            "SEKISHO_MAIL_ROOT": str(mail.mail_root),
+            "SEKISHO_SECRET_KEY": "pop3-test",
+        }
+    )
+    client = create_app(settings, mail.store).test_client()
+    login(client, "taro@example.jp", "taro1234")
+    page = client.get("/password/").get_data(as_text=True)
+    done = client.post(
+        "/password/",
+        data={
+            "current": "taro1234",
+            "new": "Mail2026/new",
+            "again": "Mail2026/new",
+            "csrf_token": csrf(page),
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "POP アカウントパスワード変更完了" in done
+
+    assert not pop3_login(mail, "taro1234")
+    assert pop3_login(mail, "Mail2026/new")
+    assert not submission_login(mail, "taro1234")
+    assert submission_login(mail, "Mail2026/new")
