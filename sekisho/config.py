@@ -42,6 +42,9 @@ class Settings:
     web_listen: str = "127.0.0.1:8080"
     secret_key: str = ""
     session_cookie_secure: bool = False
+    # How many reverse proxies (nginx …) stand before the web UI; their X-Forwarded-For
+    # gives the client address the login history and the login throttle use.
+    web_proxies: int = 0
     # Scanners, outbox, GeoIP.
     # clamd's address (tcp://host:port or unix:/path); its StreamMaxLength must be at
     # least Postfix's message_size_limit, or large mail is deferred (never passed unscanned).

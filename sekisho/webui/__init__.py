@@ -11,6 +11,7 @@ from flask_babel import Babel, format_datetime, get_locale, gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import StrictUndefined
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sekisho.config import Settings, local_secret_key
@@ -37,6 +38,15 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         # A CSV upload of a list with 100,000 entries of 320 characters fits.
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
     )
+    if settings.web_proxies:
+        # Behind nginx or another proxy: the client address (login history, throttle)
+        # and the scheme come from its X-Forwarded-* headers, trusted that many hops deep.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.web_proxies,
+            x_proto=settings.web_proxies,
+            x_host=settings.web_proxies,
+        )
     app.extensions["sekisho.settings"] = settings
     app.extensions["sekisho.store"] = store or Store(settings.database_url)
     app.extensions["sekisho.spam_folder"] = SpamFolder(

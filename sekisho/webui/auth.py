@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, redirect, render_template, session, url_for
-from flask_babel import gettext
-from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
+from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask_babel import format_datetime, gettext
+from flask_login import (
+    LoginManager,
+    UserMixin,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+)
 from werkzeug.wrappers import Response
 
-from sekisho.store import accounts
-from sekisho.store.models import Account
+from sekisho.store import accounts, logins
+from sekisho.store.models import Account, utcnow
 from sekisho.webui.context import store
 from sekisho.webui.forms import LoginForm
 
+log = logging.getLogger("sekisho.web")
 blueprint = Blueprint("auth", __name__)
 login_manager = LoginManager()
 
@@ -46,14 +55,30 @@ def load_user(user_id: str) -> User | None:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
     error = ""
     if form.validate_on_submit():
+        address, client = form.address.data or "", request.remote_addr or "unknown"
+        now = utcnow()
         with store().read() as db:
-            account = accounts.authenticate(db, form.address.data or "", form.password.data or "")
+            until = logins.throttled_until(db, address, client, now)
+        if until is not None:
+            log.warning("login_throttled address=%s client=%s", address[:320], client)
+            error = gettext(
+                "Too many failed logins. Please try again after %(time)s.",
+                time=format_datetime(until, "HH:mm"),
+            )
+            return render_template("login.html", form=form, error=error), 429
+        with store().read() as db:
+            account = accounts.authenticate(db, address, form.password.data or "")
             user = (
                 User(account.id, account.address, account.must_change_password) if account else None
+            )
+            known = accounts.find_account(db, address)
+        with store().transaction() as db:
+            logins.record_attempt(
+                db, address, client, known.id if known else None, user is not None, now
             )
         if user is not None:
             session.clear()  # a fresh session at login: no fixation of an earlier one
@@ -73,3 +98,12 @@ def logout() -> Response:
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@blueprint.route("/history")
+@login_required  # type: ignore[untyped-decorator]
+def history() -> str:
+    """ログイン履歴: the latest logins to this mailbox, good and bad, with the client."""
+    with store().read() as db:
+        attempts = logins.history(db, int(current_user.id))
+    return render_template("history.html", attempts=attempts)

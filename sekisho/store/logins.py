@@ -1,0 +1,99 @@
+"""Login attempts: recorded for every try, counted for the throttle, shown as history.
+
+Throttle: after MAX_FAILURES_PER_ADDRESS failed logins for one address (since its last
+good login) or MAX_FAILURES_PER_CLIENT from one client address within WINDOW, further
+logins are refused until the oldest of them leaves the window. A good password does not
+get through meanwhile: guessing must not go on however the guesses are spread.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.orm import Session
+
+from sekisho.rules.addresses import normalize_address
+from sekisho.store.models import LoginAttempt
+
+WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ADDRESS = 5
+MAX_FAILURES_PER_CLIENT = 20
+HISTORY_SHOWN = 20
+KEEP = timedelta(days=90)
+
+
+def record_attempt(
+    session: Session,
+    address: str,
+    client_address: str,
+    account_id: int | None,
+    succeeded: bool,
+    now: datetime,
+) -> None:
+    session.add(
+        LoginAttempt(
+            address=normalize_address(address)[:320],
+            account_id=account_id,
+            client_address=client_address[:45],
+            succeeded=succeeded,
+            at=now,
+        )
+    )
+
+
+def _failures(session: Session, condition: ColumnElement[bool], since: datetime) -> int:
+    count = session.scalar(
+        select(func.count(LoginAttempt.id)).where(
+            condition, LoginAttempt.succeeded.is_(False), LoginAttempt.at > since
+        )
+    )
+    return int(count or 0)
+
+
+def throttled_until(
+    session: Session, address: str, client_address: str, now: datetime
+) -> datetime | None:
+    """When logins for this address from this client may be tried again; None: now."""
+    address = normalize_address(address)
+    last_good = session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.address == address, LoginAttempt.succeeded.is_(True)
+        )
+    )
+    since = max(filter(None, [now - WINDOW, last_good]))
+    checks = (
+        (LoginAttempt.address == address, MAX_FAILURES_PER_ADDRESS, since),
+        (LoginAttempt.client_address == client_address, MAX_FAILURES_PER_CLIENT, now - WINDOW),
+    )
+    for condition, limit, start in checks:
+        if _failures(session, condition, start) >= limit:
+            oldest = session.scalars(
+                select(LoginAttempt.at)
+                .where(condition, LoginAttempt.succeeded.is_(False), LoginAttempt.at > start)
+                .order_by(LoginAttempt.at.desc())
+                .limit(limit)
+            ).all()[-1]
+            return oldest + WINDOW
+    return None
+
+
+def history(session: Session, account_id: int) -> list[LoginAttempt]:
+    """The account's latest logins, newest first (failures with its address included)."""
+    return list(
+        session.scalars(
+            select(LoginAttempt)
+            .where(LoginAttempt.account_id == account_id)
+            .order_by(LoginAttempt.at.desc(), LoginAttempt.id.desc())
+            .limit(HISTORY_SHOWN)
+        )
+    )
+
+
+def forget_old(session: Session, now: datetime) -> int:
+    result = session.execute(
+        delete(LoginAttempt)
+        .where(LoginAttempt.at < now - KEEP)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

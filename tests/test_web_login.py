@@ -1,0 +1,86 @@
+"""Login throttling and ログイン履歴: failures counted per typed address and per client,
+the same answer for an address that does not exist, and the owner's history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask.testing import FlaskClient
+
+from sekisho.store import logins
+from sekisho.store.db import Store
+from sekisho.store.models import utcnow
+from tests.webclient import csrf, login
+
+THROTTLED = "ログインの失敗が続いたため、一時的にログインできません。"
+
+
+def try_login(
+    client: FlaskClient, address: str, password: str, client_address: str = ""
+) -> tuple[int, str]:
+    page = client.get("/login").get_data(as_text=True)
+    environ = {"REMOTE_ADDR": client_address} if client_address else {}
+    answer = client.post(
+        "/login",
+        data={"address": address, "password": password, "csrf_token": csrf(page)},
+        environ_base=environ,
+    )
+    return answer.status_code, answer.get_data(as_text=True)
+
+
+def test_five_failures_lock_the_address_even_for_the_right_password(client: FlaskClient) -> None:
+    for _ in range(logins.MAX_FAILURES_PER_ADDRESS):
+        status, page = try_login(client, "taro@example.jp", "wrong-one")
+        assert status == 200
+        assert "メールアドレスまたは POP アカウントパスワードが正しくありません。" in page
+    status, page = try_login(client, "taro@example.jp", "taro1234")
+    assert status == 429
+    assert THROTTLED in page
+    status, _ = try_login(client, "hanako@example.jp", "hanako123")
+    assert status == 302  # another address from the same client is not locked
+
+
+def test_an_address_that_does_not_exist_is_locked_the_same_way(client: FlaskClient) -> None:
+    for _ in range(logins.MAX_FAILURES_PER_ADDRESS):
+        try_login(client, "nobody@example.jp", "guess123")
+    status, page = try_login(client, "nobody@example.jp", "guess123")
+    assert status == 429
+    assert THROTTLED in page
+
+
+def test_one_client_guessing_across_addresses_is_locked(client: FlaskClient) -> None:
+    for number in range(logins.MAX_FAILURES_PER_CLIENT):
+        try_login(client, f"user{number}@example.jp", "guess123", "198.51.100.7")
+    status, _ = try_login(client, "taro@example.jp", "taro1234", "198.51.100.7")
+    assert status == 429
+    status, _ = try_login(client, "taro@example.jp", "taro1234", "198.51.100.8")
+    assert status == 302
+
+
+def test_the_lock_ends_with_the_window_and_a_good_login_resets_the_count(store: Store) -> None:
+    now = utcnow()
+    with store.transaction() as session:
+        for minute in range(5):
+            at = now - timedelta(minutes=10 - minute)
+            logins.record_attempt(session, "taro@example.jp", "192.0.2.1", None, False, at)
+    with store.read() as session:
+        until = logins.throttled_until(session, "taro@example.jp", "192.0.2.1", now)
+        assert until == now - timedelta(minutes=10) + logins.WINDOW
+        later = now + timedelta(minutes=6)
+        assert logins.throttled_until(session, "taro@example.jp", "192.0.2.1", later) is None
+    with store.transaction() as session:
+        logins.record_attempt(session, "taro@example.jp", "192.0.2.1", None, True, now)
+    with store.read() as session:
+        after_good = now + timedelta(seconds=1)
+        assert logins.throttled_until(session, "taro@example.jp", "192.0.2.1", after_good) is None
+
+
+def test_the_login_history_shows_good_and_bad_logins_with_the_client(client: FlaskClient) -> None:
+    try_login(client, "taro@example.jp", "wrong-one", "203.0.113.9")
+    overview = login(client)
+    assert "ログイン履歴" in overview
+    history = client.get("/history").get_data(as_text=True)
+    assert "<h1>ログイン履歴</h1>" in history
+    assert history.index("ログイン成功") < history.index("パスワード誤り")  # newest first
+    assert "203.0.113.9" in history
+    assert "127.0.0.1" in history
