@@ -67,7 +67,12 @@ class Settings:
     web_url: str = ""
     # How often an idle worker looks for due outbox rows.
     worker_poll_seconds: float = 1.0
+    # 国外からのメール送信制限: an operator's MaxMind/DB-IP country .mmdb (empty: the
+    # offline registry table of the iptocc package), the home country, and whether
+    # loopback/private client addresses count as domestic.
     geoip_db: str = ""
+    home_country: str = "JP"
+    local_networks_are_domestic: bool = True
     log_level: str = "INFO"
 
     @property

@@ -35,6 +35,8 @@ class LocalStack:
     with_dovecot: bool = False
     # 0: a notice per quarantined copy at once (what a demo or a test wants to see).
     notice_digest_minutes: int = 0
+    # More SEKISHO_* settings for every sekisho process (a test's country database …).
+    extra_environment: dict[str, str] = field(default_factory=dict)
     # The milter's spam engine (rspamd://… or spamd://…); the default points at a closed
     # port, so a mailbox that turns the scan on gets its mail deferred, never unscanned.
     spam_engine: str = "rspamd://127.0.0.1:9"
@@ -114,6 +116,7 @@ class LocalStack:
             "SEKISHO_WEB_URL": self.web_url,
             "SEKISHO_NOTICE_DIGEST_MINUTES": str(self.notice_digest_minutes),
             "SEKISHO_WORKER_POLL_SECONDS": "0.2",
+            **self.extra_environment,
         }
 
     def start(self) -> None:

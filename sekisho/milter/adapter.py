@@ -41,9 +41,11 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
         self._new_transaction = new_transaction
         self._transaction: MailTransaction | None = None
         self._failed = False
+        self._client_address = ""
 
-    @Milter.nocallback  # type: ignore[untyped-decorator]
     def connect(self, hostname: str, family: int, hostaddr: Any) -> int:
+        # (address, port[, flow, scope]) for TCP clients; anything else is a local peer.
+        self._client_address = str(hostaddr[0]) if isinstance(hostaddr, tuple) else ""
         return CONTINUE
 
     @Milter.nocallback  # type: ignore[untyped-decorator]
@@ -58,7 +60,6 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
     def unknown(self, command: str) -> int:
         return CONTINUE
 
-    @Milter.noreply  # type: ignore[untyped-decorator]
     def envfrom(self, sender: str, *params: str) -> int:
         self._reset()
         self._failed = False
@@ -67,6 +68,8 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
             self._transaction.sender = sender
             # Postfix sends {auth_authen} with MAIL FROM (milter_mail_macros) on submission.
             self._transaction.submitter = self.getsymval("{auth_authen}") or ""
+            self._transaction.client_address = self._client_address
+            return self._reply(self._transaction.check_submission())
         except Exception:
             log.exception("envfrom_failed")
             self._failed = True

@@ -20,9 +20,10 @@ from sekisho.config import Settings
 from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
 from sekisho.milter.quarantine import Quarantine
-from sekisho.milter.transaction import MailTransaction
+from sekisho.milter.transaction import MailTransaction, SubmissionRules
 from sekisho.milter.virus_report import VirusReports
 from sekisho.scanners.background import in_background
+from sekisho.scanners.countries import country_lookup
 from sekisho.scanners.spam import SpamScanError, spam_engine
 from sekisho.scanners.virus import VirusScanError, clamd_scanner
 from sekisho.store.db import Store
@@ -89,6 +90,11 @@ def serve(settings: Settings) -> None:
         VirusScanError,
     )
     virus_reports = VirusReports(store, io=on_store_thread)
+    submission_rules = SubmissionRules(
+        country_lookup(settings.geoip_db),
+        settings.home_country,
+        settings.local_networks_are_domestic,
+    )
 
     def new_transaction() -> MailTransaction:
         return MailTransaction(
@@ -100,6 +106,7 @@ def serve(settings: Settings) -> None:
             scan_virus,
             virus_reports,
             deliver_when_spam_scan_fails=settings.spam_on_failure == "deliver",
+            submission_rules=submission_rules,
         )
 
     Milter.factory = lambda: SekishoMilter(new_transaction)

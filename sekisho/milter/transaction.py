@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.header import Header
 from typing import IO, TypeVar
 
@@ -30,6 +31,7 @@ from sekisho.milter.actions import (
 from sekisho.milter.disinfect import without_infected_parts
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.virus_report import VirusReports, removed_part_text
+from sekisho.rules.abroad import is_local_network, submission_allowed
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.decide import decide
 from sekisho.rules.encoded_words import decode_header_text, readable
@@ -44,6 +46,7 @@ from sekisho.rules.spam import (
     tagged,
 )
 from sekisho.scanners.background import Starter, Waiter
+from sekisho.scanners.countries import CountryLookup, RegistryCountries
 from sekisho.scanners.spam import SpamScanError, SpamVerdict
 from sekisho.scanners.virus import VirusScanError
 from sekisho.store.policies import PolicyUnavailableError
@@ -64,6 +67,14 @@ SPLIT_TRANSACTION = TempFail(
     "452", "4.5.3", "Too many recipients for this transaction, send the rest separately"
 )
 SPAM_SCORE = "X-Sekisho-Spam-Score"
+# Plain words on how to lift it, in both languages: a mail program shows this text.
+ABROAD_REFUSED = Reject(
+    "550",
+    "5.7.1",
+    "Sending from outside Japan is restricted for this account. To send from abroad, "
+    "lift the restriction for one week on the mail account management page: "
+    "国外からのメール送信制限設定 (Kokugai kara no mail soushin seigen settei).",
+)
 VIRUS_HEADER = "X-Sekisho-Virus"
 NOT_SCANNED = "not scanned"
 # Header fields that change between two attempts of the same message.
@@ -73,6 +84,15 @@ _NOT_IN_KEY = frozenset({"received", "return-path"})
 # must be able to trust them, so they are removed before any of ours are added.
 OWN_HEADER_PREFIX = "x-sekisho-"
 _COPY_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SubmissionRules:
+    """Where submissions may come from without lifting the restriction."""
+
+    countries: CountryLookup = field(default_factory=RegistryCountries)
+    home_country: str = "JP"
+    local_is_domestic: bool = True
 
 
 @dataclass
@@ -97,6 +117,9 @@ class MailTransaction:
     # mail is never split (mail programs abort the whole send on a refused recipient)
     # nor tagged, and is refused when infected and the submitter has the virus scan on.
     submitter: str = ""
+    # The SMTP client's address (the milter's connect callback); "" for a local socket.
+    client_address: str = ""
+    submission_rules: SubmissionRules = field(default_factory=SubmissionRules)
     recipients: list[Recipient] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
     queue_id: str = "NOQUEUE"
@@ -108,6 +131,39 @@ class MailTransaction:
     @property
     def authenticated(self) -> bool:
         return bool(self.submitter)
+
+    def check_submission(self, now: datetime | None = None) -> Continue | Reject | TempFail:
+        """At MAIL FROM of a logged-in customer: the 国外からのメール送信制限 (SPEC.md §10).
+        Mail from outside (no login) is never restricted."""
+        if not self.submitter:
+            return Continue()
+        try:
+            policy = self.policies(normalize_address(self.submitter))
+        except PolicyUnavailableError as error:
+            log.warning("policy_unavailable queue_id=%s error=%s", self.queue_id, error)
+            return STORE_DOWN
+        if policy is None:  # a login that is not one of sekisho's mailboxes
+            return Continue()
+        rules = self.submission_rules
+        local = is_local_network(self.client_address)
+        needs_country = self.client_address and not (local and rules.local_is_domestic)
+        country = rules.countries.country(self.client_address) if needs_country else None
+        if submission_allowed(
+            country,
+            local,
+            policy.abroad_unlocked_until,
+            now or datetime.now(UTC),
+            rules.home_country,
+            rules.local_is_domestic,
+        ):
+            return Continue()
+        log.info(
+            "abroad_refused login=%s client=%s country=%s",
+            readable(self.submitter),
+            self.client_address,
+            country or "unknown",
+        )
+        return ABROAD_REFUSED
 
     def add_recipient(self, given: str) -> Continue | TempFail:
         address = normalize_address(given)

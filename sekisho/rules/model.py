@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import getaddresses
 from enum import Enum, StrEnum
 from functools import cached_property
@@ -115,6 +116,8 @@ class Policy:
     # ウィルススキャン設定: infected mail to this mailbox is removed and reported, and
     # infected mail it submits is refused.
     virus_scan: bool = False
+    # 国外からのメール送信制限 lifted until then (None: 制限中); see sekisho.rules.abroad.
+    abroad_unlocked_until: datetime | None = None
 
 
 class Action(Enum):

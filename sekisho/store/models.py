@@ -174,6 +174,17 @@ class VirusSettingRecord(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class AbroadUnlockRecord(Base):
+    """国外からのメール送信制限: lifted until ``unlocked_until``; no row means 制限中."""
+
+    __tablename__ = "abroad_unlocks"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    unlocked_until: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class PendingUpload(Base):
     """A checked CSV upload waiting for its 「登録」: kept in the store, not in the form, so
     any web node can finish it and a large list never travels back through the browser.

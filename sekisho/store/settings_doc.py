@@ -10,6 +10,7 @@ not implement yet are refused by name rather than silently ignored.
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from sekisho.rules.lists import LIST_KINDS
 from sekisho.rules.model import HeaderCheck, SpamSetting
 from sekisho.rules.problems import N_, Problem
 from sekisho.rules.validate import ListEntry
+from sekisho.store.abroad import set_unlocked_until, unlocked_until
 from sekisho.store.accounts import require_account
 from sekisho.store.header_rules import header_checks, set_header_checks
 from sekisho.store.lists import replace_entries, values
@@ -28,7 +30,8 @@ REJECT_HEADER = "reject_header"
 SPAM_SCAN = "spam_scan"
 SPAM_SWITCHES = ("enabled", "quarantine", "notify")
 VIRUS_SCAN = "virus_scan"
-IMPLEMENTED_KEYS = frozenset({*LIST_KINDS, REJECT_HEADER, SPAM_SCAN, VIRUS_SCAN})
+ABROAD = "abroad_send_unlocked_until"
+IMPLEMENTED_KEYS = frozenset({*LIST_KINDS, REJECT_HEADER, SPAM_SCAN, VIRUS_SCAN, ABROAD})
 CONTRACT_KEYS = frozenset(
     {
         "forwarding",
@@ -59,6 +62,8 @@ def export_settings(session: Session, address: str) -> dict[str, Any]:
     document[REJECT_HEADER] = {check.value: check in checks for check in HeaderCheck}
     document[SPAM_SCAN] = asdict(spam_setting(session, account.id))
     document[VIRUS_SCAN] = virus_scan_enabled(session, account.id)
+    until = unlocked_until(session, account.id)
+    document[ABROAD] = until.isoformat() if until is not None else None
     return document
 
 
@@ -69,6 +74,7 @@ class _Parsed:
         self.header: dict[HeaderCheck, bool] = {}
         self.spam: dict[str, bool] = {}
         self.virus: bool | None = None
+        self.abroad: tuple[datetime | None] | None = None  # (value,) when given
 
 
 def _parse(document: object) -> _Parsed:
@@ -97,6 +103,8 @@ def _parse(document: object) -> _Parsed:
         parsed.header = _header_checks(document[REJECT_HEADER], parsed.problems)
     if SPAM_SCAN in document:
         parsed.spam = _switches(SPAM_SCAN, SPAM_SWITCHES, document[SPAM_SCAN], parsed.problems)
+    if ABROAD in document:
+        parsed.abroad = _unlock_time(document[ABROAD], parsed.problems)
     if VIRUS_SCAN in document:
         if isinstance(document[VIRUS_SCAN], bool):
             parsed.virus = document[VIRUS_SCAN]
@@ -121,6 +129,26 @@ def _switches(
     return {key: on for key, on in given.items() if key in known}
 
 
+def _unlock_time(given: object, problems: list[Problem]) -> tuple[datetime | None] | None:
+    """An ISO 8601 date and time with its offset, or null (制限中)."""
+    if given is None:
+        return (None,)
+    if isinstance(given, str):
+        try:
+            moment = datetime.fromisoformat(given)
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return (moment.astimezone(UTC),)
+    problems.append(
+        Problem(
+            N_("“{entry}” must be an ISO 8601 date and time with its offset, or null."),
+            entry=ABROAD,
+        )
+    )
+    return None
+
+
 def _header_checks(given: object, problems: list[Problem]) -> dict[HeaderCheck, bool]:
     names = tuple(check.value for check in HeaderCheck)
     switches = _switches(REJECT_HEADER, names, given, problems)
@@ -143,3 +171,5 @@ def import_settings(session: Session, address: str, document: object) -> None:
         set_spam_setting(session, account.id, SpamSetting(**merged))
     if parsed.virus is not None:
         set_virus_scan(session, account.id, parsed.virus)
+    if parsed.abroad is not None:
+        set_unlocked_until(session, account.id, parsed.abroad[0])

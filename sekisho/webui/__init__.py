@@ -58,6 +58,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     CSRFProtect(app)
 
     from sekisho.webui import (
+        abroad,
         auth,
         lists,
         overview,
@@ -81,6 +82,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     app.register_blueprint(release_links.blueprint)
     app.register_blueprint(spam.blueprint)
     app.register_blueprint(virus.blueprint)
+    app.register_blueprint(abroad.blueprint)
 
     app.jinja_env.filters["datetimeformat"] = format_datetime
     app.jinja_env.filters["oneline"] = one_line

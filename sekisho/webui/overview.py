@@ -9,9 +9,11 @@ from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT
 from sekisho.store.accounts import require_account
 from sekisho.store.header_rules import header_checks
 from sekisho.store.lists import count_and_last_id
+from sekisho.store.models import utcnow
 from sekisho.store.quarantine import quarantine_count_and_last_id
 from sekisho.store.spam_settings import spam_setting
 from sekisho.store.virus_settings import virus_scan_enabled
+from sekisho.webui.abroad import current_unlock
 from sekisho.webui.context import store
 
 blueprint = Blueprint("overview", __name__)
@@ -33,4 +35,5 @@ def show() -> str:
             quarantine_count=quarantine_count_and_last_id(db, account.id)[0],
             spam=spam_setting(db, account.id),
             virus_scan=virus_scan_enabled(db, account.id),
+            abroad_until=current_unlock(utcnow()),
         )

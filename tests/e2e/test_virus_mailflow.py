@@ -1,11 +1,14 @@
 """Through real Postfix with the real clamd (test signatures) and the worker: an infected
 mail is removed and reported where the scan is on and delivered, marked, where it is off;
-a zipped virus is found; clamd down or a message over clamd's limit defers, never passes."""
+a zipped virus is found; clamd down or a message over clamd's limit defers, never passes.
+And the submission listener (SASL through Dovecot): the outbound virus scan and the
+国外からのメール送信制限 on a test country database."""
 
 from __future__ import annotations
 
 import smtplib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -13,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from sekisho.devstack.clamd import EICAR, ClamdInstance
+from sekisho.rules.abroad import UNLOCK_PERIOD
+from tests.countrydb import ABROAD_CLIENT, JAPAN_CLIENT, write_country_db
 from tests.e2e.conftest import MailHarness, start_harness
 from tests.e2e.test_mailflow import import_settings
 from tests.test_virus_scan import infected_mail
@@ -145,3 +150,55 @@ def test_an_infected_submission_is_refused_with_the_virus_named(
         assert client.sendmail("hanako@example.jp", ["hanako@example.jp"], infected) == {}
     (copy,) = mail.wait_for_files(HANAKO_INBOX)
     assert parsed(copy)["X-Sekisho-Virus"] is None  # nobody here asked for a scan
+
+
+@pytest.fixture(scope="module")
+def abroad_stack(run_root: Path) -> Iterator[MailHarness]:
+    """Submission with the test country database: 127.0.0.2 is in the United States,
+    127.0.0.3 in Japan, and loopback does not count as domestic here."""
+    folder = run_root / "abroad"
+    folder.mkdir(parents=True, exist_ok=True)
+    database = write_country_db(folder / "countries.mmdb")
+    database.chmod(0o644)
+    environment = {
+        "SEKISHO_GEOIP_DB": str(database),
+        "SEKISHO_LOCAL_NETWORKS_ARE_DOMESTIC": "false",
+    }
+    yield from start_harness(folder, with_dovecot=True, extra_environment=environment)
+
+
+def submit_from(mail: MailHarness, client_address: str) -> None:
+    with smtplib.SMTP(
+        "127.0.0.1", mail.stack.submission_port, timeout=30, source_address=(client_address, 0)
+    ) as client:
+        client.login("taro@example.jp", "taro1234")
+        client.sendmail("taro@example.jp", ["hanako@example.jp"], b"Subject: hi\r\n\r\nhi\r\n")
+
+
+def test_submission_from_abroad_is_refused_until_lifted_for_a_week(
+    abroad_stack: MailHarness,
+) -> None:
+    mail = abroad_stack
+    mail.reset()
+    mail.add_account("taro@example.jp", "taro1234")
+    mail.add_account("hanako@example.jp", "hanako123")
+    with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+        submit_from(mail, ABROAD_CLIENT)
+    assert refused.value.smtp_code == 550
+    assert b"5.7.1 Sending from outside Japan is restricted" in refused.value.smtp_error
+    submit_from(mail, JAPAN_CLIENT)
+    mail.wait_for_files(HANAKO_INBOX)
+
+    now = datetime.now(UTC)
+    import_settings(
+        mail, "taro@example.jp", {"abroad_send_unlocked_until": (now + UNLOCK_PERIOD).isoformat()}
+    )
+    submit_from(mail, ABROAD_CLIENT)  # lifted
+    mail.wait_for_files(HANAKO_INBOX, count=2)
+    # The week, seen from 7 days and 1 minute on: it began before that and is over.
+    over = now - timedelta(minutes=1)
+    import_settings(mail, "taro@example.jp", {"abroad_send_unlocked_until": over.isoformat()})
+    with pytest.raises(smtplib.SMTPSenderRefused):
+        submit_from(mail, ABROAD_CLIENT)
+    inbound = mail.send("someone@abroad.example", ["taro@example.jp"], subject="receiving")
+    assert inbound == {}  # receiving is never restricted
