@@ -1,0 +1,54 @@
+"""One mailbox can never read or change another's anything: not by URL, not by a form
+field carrying the other's ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from sekisho.rules.lists import REJECT_FROM
+from sekisho.store import accounts
+from sekisho.store.db import Store
+from sekisho.store.lists import add_values, export_rows
+from sekisho.store.models import ListEntryRecord
+from tests.test_spamfolder import files, quarantine
+from tests.webclient import csrf, login
+
+
+def hanako_id(store: Store) -> int:
+    with store.read() as session:
+        return accounts.require_account(session, "hanako@example.jp").id
+
+
+def test_another_mailboxs_list_entries_cannot_be_deleted_by_id(
+    client: FlaskClient, store: Store
+) -> None:
+    with store.transaction() as session:
+        add_values(session, hanako_id(store), REJECT_FROM, ["hanako-only.example"])
+        entry_id = session.scalar(select(ListEntryRecord.id))
+    page = login(client)
+    listing = client.get("/reject/from/").get_data(as_text=True)
+    assert "hanako-only.example" not in listing
+    answer = client.post(
+        "/reject/from/delete",
+        data={"entry": str(entry_id), "csrf_token": csrf(page)},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "hanako-only.example" not in answer
+    with store.read() as session:
+        rows = export_rows(session, hanako_id(store), REJECT_FROM)
+    assert [row[0] for row in rows] == ["hanako-only.example"]
+    assert "hanako-only.example" not in client.get("/reject/from/export.csv").get_data(as_text=True)
+
+
+def test_another_mailboxs_spam_folder_is_not_found(
+    client: FlaskClient, store: Store, mail_root: Path
+) -> None:
+    record_id = quarantine(store, mail_root, "hanako's secret", "hanako@example.jp")
+    login(client)
+    assert "hanako's secret" not in client.get("/quarantine/").get_data(as_text=True)
+    for url in (f"/quarantine/{record_id}", f"/quarantine/{record_id}/release"):
+        assert client.get(url).status_code == 404
+    assert len(files(mail_root / "example.jp/hanako/.Junk")) == 1
