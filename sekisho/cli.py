@@ -162,6 +162,35 @@ def settings_import(context: Context, address: str, source: Any) -> None:
 
 
 @main.command()
+@click.argument("address")
+@pass_context
+def history(context: Context, address: str) -> None:
+    """A mailbox's latest logins and settings changes (the audit log), as JSON lines."""
+    from sekisho.store import logins
+
+    with _refusals(), context.store().read() as session:
+        account = accounts.require_account(session, address)
+        events = [
+            {
+                "at": attempt.at.isoformat(),
+                "event": "login" if attempt.succeeded else "login_failed",
+                "client": attempt.client_address,
+            }
+            for attempt in logins.history(session, account.id)
+        ] + [
+            {
+                "at": change.at.isoformat(),
+                "event": "change",
+                "area": change.area,
+                "client": change.client_address,
+            }
+            for change in logins.changes(session, account.id)
+        ]
+    for event in sorted(events, key=lambda item: item["at"], reverse=True):
+        click.echo(json.dumps(event, ensure_ascii=False))
+
+
+@main.command()
 @click.option(
     "--now",
     type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z"]),

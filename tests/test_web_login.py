@@ -3,14 +3,17 @@ the same answer for an address that does not exist, and the owner's history."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
+from sekisho.cli import main
 from sekisho.store import logins
 from sekisho.store.db import Store
 from sekisho.store.models import utcnow
-from tests.webclient import csrf, login
+from tests.webclient import csrf, hidden, login
 
 THROTTLED = "ログインの失敗が続いたため、一時的にログインできません。"
 
@@ -84,3 +87,35 @@ def test_the_login_history_shows_good_and_bad_logins_with_the_client(client: Fla
     assert history.index("ログイン成功") < history.index("パスワード誤り")  # newest first
     assert "203.0.113.9" in history
     assert "127.0.0.1" in history
+
+
+def test_the_change_history_names_each_screen_and_the_operator_sees_it_too(
+    client: FlaskClient, store: Store
+) -> None:
+    login(client)
+    virus = client.get("/virus/").get_data(as_text=True)
+    client.post("/virus/", data={"token": hidden(virus, "token"), "csrf_token": csrf(virus)})
+    password = client.get("/password/").get_data(as_text=True)
+    client.post(
+        "/password/",
+        data={
+            "current": "taro1234",
+            "new": "Taro2027",
+            "again": "Taro2027",
+            "csrf_token": csrf(password),
+        },
+    )
+    history = client.get("/history").get_data(as_text=True)
+    assert "<h2>変更履歴</h2>" in history
+    assert history.index("POP アカウントパスワード変更") < history.index("ウィルススキャン設定")
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["--database-url", store.database_url, "history", "taro@example.jp"]
+    )
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.output.splitlines()]
+    assert [event["area"] for event in events if event["event"] == "change"] == [
+        "password",
+        "virus",
+    ]
+    assert any(event["event"] == "login" for event in events)

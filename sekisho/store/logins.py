@@ -1,4 +1,5 @@
-"""Login attempts: recorded for every try, counted for the throttle, shown as history.
+"""Login attempts (recorded for every try, counted for the throttle) and settings changes:
+the owner's ログイン履歴 and 変更履歴, and the operator's ``sekisho history``.
 
 Throttle: after MAX_FAILURES_PER_ADDRESS failed logins for one address (since its last
 good login) or MAX_FAILURES_PER_CLIENT from one client address within WINDOW, further
@@ -14,7 +15,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from sekisho.rules.addresses import normalize_address
-from sekisho.store.models import LoginAttempt
+from sekisho.store.models import LoginAttempt, SettingsChange
 
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ADDRESS = 5
@@ -90,10 +91,33 @@ def history(session: Session, account_id: int) -> list[LoginAttempt]:
     )
 
 
-def forget_old(session: Session, now: datetime) -> int:
-    result = session.execute(
-        delete(LoginAttempt)
-        .where(LoginAttempt.at < now - KEEP)
-        .execution_options(synchronize_session=False)
+def record_change(
+    session: Session, account_id: int, area: str, client_address: str, now: datetime
+) -> None:
+    session.add(
+        SettingsChange(
+            account_id=account_id, area=area[:40], client_address=client_address[:45], at=now
+        )
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def changes(session: Session, account_id: int) -> list[SettingsChange]:
+    """The account's latest settings changes, newest first."""
+    return list(
+        session.scalars(
+            select(SettingsChange)
+            .where(SettingsChange.account_id == account_id)
+            .order_by(SettingsChange.at.desc(), SettingsChange.id.desc())
+            .limit(HISTORY_SHOWN)
+        )
+    )
+
+
+def forget_old(session: Session, now: datetime) -> int:
+    forgotten = 0
+    for model in (LoginAttempt, SettingsChange):
+        result = session.execute(
+            delete(model).where(model.at < now - KEEP).execution_options(synchronize_session=False)
+        )
+        forgotten += int(getattr(result, "rowcount", 0) or 0)
+    return forgotten

@@ -292,3 +292,16 @@ class LoginAttempt(Base):
     client_address: Mapped[str] = mapped_column(String(45))
     succeeded: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class SettingsChange(Base):
+    """One change of a mailbox's settings (変更履歴): which screen or tool, when, from where."""
+
+    __tablename__ = "settings_changes"
+    __table_args__ = (Index("ix_settings_changes_account_at", "account_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    area: Mapped[str] = mapped_column(String(40))
+    client_address: Mapped[str] = mapped_column(String(45))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

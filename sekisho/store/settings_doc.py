@@ -23,6 +23,8 @@ from sekisho.store.abroad import set_unlocked_until, unlocked_until
 from sekisho.store.accounts import require_account
 from sekisho.store.header_rules import header_checks, set_header_checks
 from sekisho.store.lists import replace_entries, values
+from sekisho.store.logins import record_change
+from sekisho.store.models import utcnow
 from sekisho.store.spam_settings import set_spam_setting, spam_setting
 from sekisho.store.virus_settings import set_virus_scan, virus_scan_enabled
 
@@ -160,6 +162,7 @@ def import_settings(session: Session, address: str, document: object) -> None:
     parsed = _parse(document)
     if parsed.problems:
         raise SettingsImportError(parsed.problems)
+    record_change(session, account.id, "settings_import", "operator", utcnow())
     for name, entries in parsed.lists.items():
         replace_entries(session, account.id, LIST_KINDS[name], entries)
     if parsed.header:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, redirect, render_template, session, url_for
 from flask_babel import format_datetime, gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import (
     LoginManager,
     UserMixin,
@@ -20,6 +21,7 @@ from werkzeug.wrappers import Response
 from sekisho.store import accounts, logins
 from sekisho.store.models import Account, utcnow
 from sekisho.webui.context import store
+from sekisho.webui.flows import client_address
 from sekisho.webui.forms import LoginForm
 
 log = logging.getLogger("sekisho.web")
@@ -59,7 +61,7 @@ def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
     error = ""
     if form.validate_on_submit():
-        address, client = form.address.data or "", request.remote_addr or "unknown"
+        address, client = form.address.data or "", client_address()
         now = utcnow()
         with store().read() as db:
             until = logins.throttled_until(db, address, client, now)
@@ -106,4 +108,19 @@ def history() -> str:
     """ログイン履歴: the latest logins to this mailbox, good and bad, with the client."""
     with store().read() as db:
         attempts = logins.history(db, int(current_user.id))
-    return render_template("history.html", attempts=attempts)
+        changes = logins.changes(db, int(current_user.id))
+    return render_template("history.html", attempts=attempts, changes=changes, areas=AREA_TITLES)
+
+
+# The screen a change was made on, as the 変更履歴 names it (blueprint → title).
+AREA_TITLES = {
+    "reject_from": _l("From (sender address) reject settings"),
+    "reject_subject": _l("Subject reject settings"),
+    "allow_from": _l("Allow settings"),
+    "reject": _l("Header reject settings"),
+    "spam": _l("Spam scan settings"),
+    "virus": _l("Virus scan settings"),
+    "abroad": _l("Sending from abroad restriction settings"),
+    "password": _l("POP account password change"),
+    "settings_import": _l("Settings imported by the operator"),
+}

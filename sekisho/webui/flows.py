@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask import flash, redirect, session
+from flask import flash, redirect, request, session
 from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
@@ -23,10 +23,16 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from sekisho.store.accounts import require_account
+from sekisho.store.logins import record_change
+from sekisho.store.models import utcnow
 from sekisho.webui.context import store
 from sekisho.webui.forms import ConfirmEntriesForm, TokenForm
 
 log = logging.getLogger("sekisho.web")
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
 
 
 def current_account_id() -> int:
@@ -42,7 +48,9 @@ def change(work: Callable[[Session, int], object]) -> bool:
     """
     try:
         with store().transaction() as db:
-            work(db, require_account(db, current_user.address).id)
+            account_id = require_account(db, current_user.address).id
+            work(db, account_id)
+            record_change(db, account_id, request.blueprint or "", client_address(), utcnow())
     except IntegrityError:
         log.info("change_refused_as_duplicate address=%s", current_user.address)
         return False

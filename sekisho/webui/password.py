@@ -14,8 +14,10 @@ from werkzeug.wrappers import Response
 
 from sekisho.rules.passwords import password_problems
 from sekisho.store import accounts
+from sekisho.store.logins import record_change
+from sekisho.store.models import utcnow
 from sekisho.webui.context import store
-from sekisho.webui.flows import current_account_id
+from sekisho.webui.flows import client_address, current_account_id
 from sekisho.webui.forms import PasswordChangeForm
 
 blueprint = Blueprint("password", __name__, url_prefix="/password")
@@ -46,7 +48,9 @@ def change() -> str | Response:
         errors = _problems(form)
         if not errors:
             with store().transaction() as db:
-                accounts.set_password(db, current_account_id(), form.new.data)
+                account_id = current_account_id()
+                accounts.set_password(db, account_id, form.new.data)
+                record_change(db, account_id, "password", client_address(), utcnow())
             return redirect(url_for("password.done"))
     return render_template("password/form.html", form=form, shown=shown, errors=errors)
 
