@@ -18,6 +18,7 @@ from sekisho.config import Settings, local_secret_key
 from sekisho.maildir import Ownership
 from sekisho.spamfolder import SpamFolder
 from sekisho.store.db import Store
+from sekisho.webui.sites import SitePrefixes, site_prefixes
 
 log = logging.getLogger("sekisho.web")
 LANGUAGES = ("ja", "en")
@@ -48,7 +49,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
             x_host=settings.web_proxies,
         )
     app.extensions["sekisho.settings"] = settings
-    app.extensions["sekisho.store"] = store or Store(settings.database_url)
+    store = store or Store(settings.database_url)
+    app.wsgi_app = SitePrefixes(app.wsgi_app, site_prefixes(store))  # type: ignore[method-assign]
+    app.extensions["sekisho.store"] = store
     app.extensions["sekisho.spam_folder"] = SpamFolder(
         app.extensions["sekisho.store"],
         settings.mail_root.absolute(),

@@ -23,6 +23,7 @@ from sekisho.store.models import Account, utcnow
 from sekisho.webui.context import store
 from sekisho.webui.flows import client_address
 from sekisho.webui.forms import LoginForm
+from sekisho.webui.sites import current_site_prefix, login_url
 
 log = logging.getLogger("sekisho.web")
 blueprint = Blueprint("auth", __name__)
@@ -36,6 +37,7 @@ class User(UserMixin):  # type: ignore[misc]  # flask-login ships no type hints
     id: int
     address: str
     must_change_password: bool = False
+    site_prefix: str = ""
 
     def get_id(self) -> str:
         return str(self.id)
@@ -46,6 +48,35 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = ""
 
+    @app.before_request
+    def same_site_only() -> Response | None:
+        """A session opened on one login site is not valid on another."""
+        site = current_site_prefix()
+        if current_user.is_authenticated and site and current_user.site_prefix != site:
+            logout_user()
+            session.clear()
+            return redirect(url_for("auth.login"))
+        return None
+
+
+def _other_site(address: str) -> str:
+    """The refusal naming the right site when the address's domain belongs to another
+    login site than the one this page is served under; "" when it is this one's."""
+    here = current_site_prefix()
+    if not here:
+        return ""
+    with store().read() as db:
+        domain = accounts.domain_for(db, address)
+        if domain is None or domain.site.url_prefix == here:
+            return ""
+        return str(
+            gettext(
+                "%(address)s is managed on another login page: please log in at %(url)s.",
+                address=address.strip().lower(),
+                url=login_url(domain.site),
+            )
+        )
+
 
 @login_manager.user_loader  # type: ignore[untyped-decorator]
 def load_user(user_id: str) -> User | None:
@@ -53,7 +84,12 @@ def load_user(user_id: str) -> User | None:
         account = db.get(Account, int(user_id)) if user_id.isdigit() else None
         if account is None or account.status != "active":
             return None
-        return User(account.id, account.address, account.must_change_password)
+        return User(
+            account.id,
+            account.address,
+            account.must_change_password,
+            account.domain.site.url_prefix,
+        )
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -63,6 +99,9 @@ def login() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         address, client = form.address.data or "", client_address()
         now = utcnow()
+        wrong_site = _other_site(address)
+        if wrong_site:
+            return render_template("login.html", form=form, error=wrong_site)
         with store().read() as db:
             until = logins.throttled_until(db, address, client, now)
         if until is not None:
