@@ -80,22 +80,22 @@ def begin(ctx: MilterContext, sender: str, *recipients: str) -> list[int]:
 
 def test_negotiation_skips_what_sekisho_does_not_need(ctx: MilterContext) -> None:
     for step in (
-        Milter.P_NOCONNECT,
         Milter.P_NOHELO,
         Milter.P_NODATA,
         Milter.P_NOUNKNOWN,
-        Milter.P_NR_MAIL,
         Milter.P_NR_HDR,
         Milter.P_NR_BODY,
     ):
         assert ctx._protocol & step
-    # RCPT must be answered: a store failure is a per-recipient 451.
+    # RCPT must be answered: a store failure is a per-recipient 451. MAIL FROM too, and
+    # the connect callback is needed: a submission from abroad is refused there.
     assert not ctx._protocol & (Milter.P_NORCPT | Milter.P_NR_RCPT)
+    assert not ctx._protocol & (Milter.P_NOCONNECT | Milter.P_NR_MAIL)
 
 
 def test_nobody_caught_is_accepted_at_end_of_headers(ctx: MilterContext) -> None:
     assert begin(ctx, "friend@good.example", "taro@example.jp") == [
-        Milter.NOREPLY,
+        Milter.CONTINUE,
         Milter.CONTINUE,
         Milter.NOREPLY,
         Milter.NOREPLY,
@@ -133,7 +133,7 @@ def test_store_down_defers_the_recipient(tmp_path: Path, monkeypatch: pytest.Mon
     broken = tmp_path / "broken.db"
     broken.write_bytes(b"not a database" * 100)
     ctx = context_for(Store(f"sqlite:///{broken}"), tmp_path / "mail", monkeypatch)
-    assert ctx._priv.envfrom("<x@bad.example>") == Milter.NOREPLY
+    assert ctx._priv.envfrom("<x@bad.example>") == Milter.CONTINUE
     assert ctx._priv.envrcpt("<taro@example.jp>") == Milter.TEMPFAIL
     assert ctx._reply == ("451", "4.3.0", "Mail filter settings are unavailable, try again later")
     ctx._close()
