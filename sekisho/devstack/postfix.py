@@ -72,6 +72,10 @@ class PostfixInstance:
                 .replace("submission inet", f"127.0.0.1:{self.submission_port} inet")
                 .replace("smtpd_tls_security_level=encrypt", "smtpd_tls_security_level=none")
                 .replace("private/auth", f"inet:127.0.0.1:{self.sasl_port}")
+                .replace(
+                    "/etc/postfix/sekisho-sender-logins.cf",
+                    str(self.etc / "sender-logins-sqlite.cf"),
+                )
             )
         master += f"127.0.0.1:{self.smtp_port} inet n - n - - smtpd\n"
         (self.etc / "master.cf").write_text(master)
@@ -125,10 +129,11 @@ class PostfixInstance:
         )
 
     def _write_mailbox_map(self) -> None:
-        template = (DEPLOY / "mailboxes-sqlite.cf").read_text()
-        (self.etc / "mailboxes-sqlite.cf").write_text(
-            template.replace("/var/lib/sekisho/sekisho.db", str(self.sqlite_store))
-        )
+        for name in ("mailboxes-sqlite.cf", "sender-logins-sqlite.cf"):
+            template = (DEPLOY / name).read_text()
+            (self.etc / name).write_text(
+                template.replace("/var/lib/sekisho/sekisho.db", str(self.sqlite_store))
+            )
 
     def start(self) -> None:
         self.configure()

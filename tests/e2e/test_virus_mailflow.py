@@ -147,6 +147,12 @@ def test_an_infected_submission_is_refused_with_the_virus_named(
     assert b"5.7.1 Virus found (" + EICAR_NAME.encode() + b")" in refused.value.smtp_error
     with smtplib.SMTP("127.0.0.1", mail.stack.submission_port, timeout=30) as client:
         client.login("hanako@example.jp", "hanako123")
+        # Not hers to send as (Postfix answers at RCPT: smtpd_delay_reject).
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as forged:
+            client.sendmail("taro@example.jp", ["hanako@example.jp"], infected)
+        code, reply = forged.value.recipients["hanako@example.jp"]
+        assert code == 553
+        assert b"not owned by user hanako@example.jp" in reply
         assert client.sendmail("hanako@example.jp", ["hanako@example.jp"], infected) == {}
     (copy,) = mail.wait_for_files(HANAKO_INBOX)
     assert parsed(copy)["X-Sekisho-Virus"] is None  # nobody here asked for a scan
