@@ -28,7 +28,13 @@ from sekisho.maildir import Ownership
 from sekisho.spamfolder import SpamFolder
 from sekisho.store import logins, outbox
 from sekisho.store.db import Store
-from sekisho.store.models import OutboxMessage, QuarantinedMessage, utcnow
+from sekisho.store.models import (
+    Account,
+    OutboxMessage,
+    QuarantinedMessage,
+    SpamSettingRecord,
+    utcnow,
+)
 from sekisho.webui import create_app
 from sekisho.webui.notices import compose_notice, compose_virus_report
 
@@ -185,16 +191,21 @@ class Worker:
     def _notice_deliveries(self, rows: list[OutboxMessage]) -> Iterator[Delivery]:
         """One notice per row, or (with a digest interval) one per mailbox for its rows."""
         records = self._quarantined([row.quarantine_id for row in rows if row.quarantine_id])
+        wanted = self._still_wanted({row.account_id for row in rows if row.account_id})
         groups: dict[str, list[OutboxMessage]] = {}
         for row in rows:
             key = row.envelope_to if self._settings.notice_digest_minutes > 0 else str(row.id)
             groups.setdefault(key, []).append(row)
         for group in groups.values():
             recipient = group[0].envelope_to
+            # Nothing to say about copies already released, nor to an owner who turned
+            # 隔離メール通知 off (or was suspended) since they were caught.
             waiting = [
                 records[row.quarantine_id]
                 for row in group
-                if row.quarantine_id in records and records[row.quarantine_id].released_at is None
+                if row.quarantine_id in records
+                and records[row.quarantine_id].released_at is None
+                and row.account_id in wanted
             ]
             yield Delivery(
                 [row.id for row in group],
@@ -206,6 +217,21 @@ class Worker:
         if not waiting:
             return None
         return compose_notice(self._app, self._settings, recipient, waiting)
+
+    def _still_wanted(self, account_ids: set[int]) -> set[int]:
+        """The accounts that still want notices: active, with 隔離メール通知 on."""
+        with self._store.read() as session:
+            return set(
+                session.scalars(
+                    select(Account.id)
+                    .join(SpamSettingRecord, SpamSettingRecord.account_id == Account.id)
+                    .where(
+                        Account.id.in_(account_ids),
+                        Account.status == "active",
+                        SpamSettingRecord.notify.is_(True),
+                    )
+                )
+            )
 
     def _quarantined(self, ids: list[int]) -> dict[int, QuarantinedMessage]:
         with self._store.read() as session:

@@ -335,3 +335,16 @@ def test_postfix_unreachable_ends_the_round_and_keeps_every_row(
     assert [(row.attempts, row.sent_at, row.failed_at) for row in outbox_rows(store)] == [
         (1, None, None)
     ] * 3
+
+
+def test_an_owner_who_turned_notices_off_meanwhile_gets_none(
+    app: Flask, store: Store, mail_root: Path, smtp_sink: Sink, notify_on: int
+) -> None:
+    quarantine_spam(store, mail_root, "caught while on")
+    with store.transaction() as session:
+        set_spam_setting(
+            session, notify_on, SpamSetting(enabled=True, quarantine=True, notify=False)
+        )
+    Worker(settings_for(app, smtp_sink), store, app).send_due()
+    assert smtp_sink.received == []
+    assert outbox_rows(store)[0].sent_at is not None  # settled, not retried
