@@ -84,6 +84,10 @@ def test_settings_round_trip_without_the_form_limit(sekisho: CliRunner) -> None:
         "spam_scan": {"enabled": True, "quarantine": False, "notify": False},
         "virus_scan": True,
         "abroad_send_unlocked_until": "2026-12-04T01:00:00+00:00",
+        "forwarding": [
+            {"to": "jiro@mobile.example", "keep": True},
+            {"to": "taro.work@office.example", "keep": False},
+        ],
     }
     result = sekisho.invoke(
         main, ["settings", "import", "taro@example.jp", "-"], input=json.dumps(document)
@@ -123,6 +127,8 @@ def test_header_keys_left_out_keep_their_value(sekisho: CliRunner) -> None:
         ({"spam_scan": {"tag": True}}, "Unknown key “spam_scan.tag”"),
         ({"reject_frm": ["bad.example"]}, "Unknown key “reject_frm”"),
         ({"virus_scan": "on"}, "“virus_scan” must be true or false"),
+        ({"forwarding": [{"to": "taro@example.jp", "keep": True}]}, "is this mailbox itself"),
+        ({"forwarding": ["jiro@mobile.example"]}, 'must be a list of {"to": address'),
         (
             {"abroad_send_unlocked_until": "2026-12-04T01:00:00"},
             "must be an ISO 8601 date and time with its offset",

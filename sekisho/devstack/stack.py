@@ -37,6 +37,8 @@ class LocalStack:
     notice_digest_minutes: int = 0
     # More SEKISHO_* settings for every sekisho process (a test's country database …).
     extra_environment: dict[str, str] = field(default_factory=dict)
+    # "host:port" that Postfix relays every non-local recipient to (a test's next hop).
+    relay: str = ""
     # The milter's spam engine (rspamd://… or spamd://…); the default points at a closed
     # port, so a mailbox that turns the scan on gets its mail deferred, never unscanned.
     spam_engine: str = "rspamd://127.0.0.1:9"
@@ -144,6 +146,7 @@ class LocalStack:
             domains=self.domains,
             submission_port=self.submission_port if self.dovecot else 0,
             sasl_port=self.dovecot.auth_port if self.dovecot else 0,
+            extra_main={"relayhost": f"[{self.relay.replace(':', ']:')}"} if self.relay else {},
         )
         self.postfix.start()
         if self.with_web:

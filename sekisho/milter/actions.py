@@ -44,6 +44,13 @@ class DeleteRecipient:
 
 
 @dataclass(frozen=True)
+class AddRecipient:
+    """A forwarding address, added to the envelope (Postfix delivers or relays it)."""
+
+    recipient: str
+
+
+@dataclass(frozen=True)
 class ChangeHeader:
     """Replace the ``index``-th (1-based) field called ``name``; an empty value removes it."""
 
@@ -59,7 +66,7 @@ class AddHeader:
 
 
 Verdict = Continue | Accept | Discard | TempFail | Reject
-Edit = DeleteRecipient | ChangeHeader | AddHeader
+Edit = DeleteRecipient | AddRecipient | ChangeHeader | AddHeader
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import Milter
 
 from sekisho.milter.actions import (
     Accept,
+    AddRecipient,
     ChangeHeader,
     DeleteRecipient,
     Discard,
@@ -138,6 +139,8 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
         for edit in end.edits:
             if isinstance(edit, DeleteRecipient):
                 self.delrcpt(edit.recipient)
+            elif isinstance(edit, AddRecipient):
+                self.addrcpt(f"<{edit.recipient}>")
             elif isinstance(edit, ChangeHeader):
                 self.chgheader(edit.name, edit.index, edit.value)
             else:

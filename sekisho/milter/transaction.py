@@ -19,6 +19,7 @@ from typing import IO, TypeVar
 from sekisho.milter.actions import (
     Accept,
     AddHeader,
+    AddRecipient,
     ChangeHeader,
     Continue,
     DeleteRecipient,
@@ -35,6 +36,7 @@ from sekisho.rules.abroad import is_local_network, submission_allowed
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.decide import decide
 from sekisho.rules.encoded_words import decode_header_text, readable
+from sekisho.rules.forwarding import FORWARD_TRACE, forward_plan, forward_trace
 from sekisho.rules.model import Decision, Message, Policy, RuleHit
 from sekisho.rules.spam import (
     SUBJECT_TAG,
@@ -201,6 +203,7 @@ class MailTransaction:
         if (
             not self._foreign_own_headers()
             and not self._needs_virus_scan()
+            and not self._needs_forwarding()
             and not any(
                 (r.decision and r.decision.quarantined) or needs_scan(r.policy, r.decision)
                 for r in self.recipients
@@ -289,15 +292,56 @@ class MailTransaction:
             # loses nothing, and the header From an allow entry matches can be forged.
             if tag and not self.authenticated:
                 edits.append(self._subject_tag())
+        forwarded = self._forward(kept, edits)
         verdict_reply = Discard() if removed == len(self.recipients) else Accept()
         log.info(
-            "end queue_id=%s quarantined=%d delivered=%d verdict=%s",
+            "end queue_id=%s quarantined=%d delivered=%d forwarded=%d verdict=%s",
             self.queue_id,
             removed,
             len(self.recipients) - removed,
+            forwarded,
             type(verdict_reply).__name__.lower(),
         )
         return EndOfMessage(tuple(edits), verdict_reply)
+
+    def _forward(self, kept: list[Recipient], edits: list[Edit]) -> int:
+        """転送設定 of the recipients whose copy is delivered: add each target once, remove
+        the mailbox when none of its targets says 残す, and trace the mailbox so the copy
+        is never forwarded by it again. Returns how many targets were added."""
+        present = {normalize_address(r.given) for r in self.recipients}
+        added: list[str] = []
+        for recipient in kept:
+            policy = recipient.policy
+            if policy is None:
+                continue
+            plan = forward_plan(policy.address, policy.forward_to, self._forward_trace())
+            if not plan.targets:
+                continue
+            for target in plan.targets:
+                if target not in present and target not in added:
+                    added.append(target)
+                    edits.append(AddRecipient(target))
+            if not plan.keep_mailbox:
+                edits.append(DeleteRecipient(recipient.given))
+            edits.append(AddHeader(FORWARD_TRACE, policy.address))
+        if added:
+            log.info("forward queue_id=%s to=%s", self.queue_id, ",".join(added))
+        return len(added)
+
+    def _forward_trace(self) -> frozenset[str]:
+        return forward_trace(
+            value for name, value in self.headers if name.lower() == FORWARD_TRACE.lower()
+        )
+
+    def _needs_forwarding(self) -> bool:
+        trace = self._forward_trace()
+        return any(
+            r.policy is not None
+            and r.decision is not None
+            and not r.decision.quarantined
+            and forward_plan(r.policy.address, r.policy.forward_to, trace).targets
+            for r in self.recipients
+        )
 
     def _report_virus(
         self, virus: str | None, subject: str, message_key: str, content: bytes
@@ -366,7 +410,7 @@ class MailTransaction:
         for name, _ in self.headers:
             key = name.lower()
             seen[key] = seen.get(key, 0) + 1
-            if key.startswith(OWN_HEADER_PREFIX):
+            if key.startswith(OWN_HEADER_PREFIX) and key != FORWARD_TRACE.lower():
                 removals.append(ChangeHeader(name, seen[key], ""))
         return removals[::-1]
 
@@ -397,6 +441,7 @@ class MailTransaction:
                 _header_line(name, value)
                 for name, value in self.headers
                 if not name.lower().startswith(OWN_HEADER_PREFIX)
+                or name.lower() == FORWARD_TRACE.lower()
             )
             + b"\n"
         )

@@ -11,6 +11,7 @@ from functools import cached_property
 
 from sekisho.rules.addresses import EMPTY_MATCHER, SuffixMatcher, normalize_address
 from sekisho.rules.encoded_words import decode_header_text
+from sekisho.rules.forwarding import ForwardTarget
 from sekisho.rules.subjects import EMPTY_SUBSTRING_MATCHER, SubstringMatcher
 
 # Quoted strings and (non-nested) comments of a header may hold anything, "<", ">" and
@@ -116,6 +117,7 @@ class Policy:
     # ウィルススキャン設定: infected mail to this mailbox is removed and reported, and
     # infected mail it submits is refused.
     virus_scan: bool = False
+    forward_to: tuple[ForwardTarget, ...] = ()
     # 国外からのメール送信制限 lifted until then (None: 制限中); see sekisho.rules.abroad.
     abroad_unlocked_until: datetime | None = None
 

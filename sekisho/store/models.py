@@ -305,3 +305,21 @@ class SettingsChange(Base):
     area: Mapped[str] = mapped_column(String(40))
     client_address: Mapped[str] = mapped_column(String(45))
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ForwardingTarget(Base):
+    """転送設定: one forwarding address of a mailbox and its 残す/残さない."""
+
+    __tablename__ = "forwarding_targets"
+    __table_args__ = (
+        UniqueConstraint("account_id", "address"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    address: Mapped[str] = mapped_column(String(320))
+    keep: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -25,6 +25,7 @@ from sekisho.rules.subjects import SubstringMatcher
 from sekisho.rules.validate import ListEntry
 from sekisho.store.abroad import unlocked_until
 from sekisho.store.db import IoRunner, Store, run_here
+from sekisho.store.forwarding import forward_targets
 from sekisho.store.header_rules import header_checks
 from sekisho.store.lists import match_pairs
 from sekisho.store.models import Account
@@ -60,6 +61,7 @@ def load_policy(store: Store, address: str) -> Policy | None:
             allow_from=SuffixMatcher.from_keys(match_pairs(session, account_id, ALLOW_FROM)),
             spam=spam_setting(session, account_id),
             virus_scan=virus_scan_enabled(session, account_id),
+            forward_to=forward_targets(session, account_id),
             abroad_unlocked_until=unlocked_until(session, account_id),
         )
 

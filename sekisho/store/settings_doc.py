@@ -15,12 +15,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from sekisho.rules.addresses import normalize_address
+from sekisho.rules.forwarding import ForwardTarget, check_target
 from sekisho.rules.lists import LIST_KINDS
 from sekisho.rules.model import HeaderCheck, SpamSetting
 from sekisho.rules.problems import N_, Problem
 from sekisho.rules.validate import ListEntry
 from sekisho.store.abroad import set_unlocked_until, unlocked_until
 from sekisho.store.accounts import require_account
+from sekisho.store.forwarding import forward_targets, replace_targets
 from sekisho.store.header_rules import header_checks, set_header_checks
 from sekisho.store.lists import replace_entries, values
 from sekisho.store.logins import record_change
@@ -33,7 +36,10 @@ SPAM_SCAN = "spam_scan"
 SPAM_SWITCHES = ("enabled", "quarantine", "notify")
 VIRUS_SCAN = "virus_scan"
 ABROAD = "abroad_send_unlocked_until"
-IMPLEMENTED_KEYS = frozenset({*LIST_KINDS, REJECT_HEADER, SPAM_SCAN, VIRUS_SCAN, ABROAD})
+FORWARDING = "forwarding"
+IMPLEMENTED_KEYS = frozenset(
+    {*LIST_KINDS, REJECT_HEADER, SPAM_SCAN, VIRUS_SCAN, ABROAD, FORWARDING}
+)
 CONTRACT_KEYS = frozenset(
     {
         "forwarding",
@@ -64,6 +70,10 @@ def export_settings(session: Session, address: str) -> dict[str, Any]:
     document[REJECT_HEADER] = {check.value: check in checks for check in HeaderCheck}
     document[SPAM_SCAN] = asdict(spam_setting(session, account.id))
     document[VIRUS_SCAN] = virus_scan_enabled(session, account.id)
+    document[FORWARDING] = [
+        {"to": target.address, "keep": target.keep}
+        for target in forward_targets(session, account.id)
+    ]
     until = unlocked_until(session, account.id)
     document[ABROAD] = until.isoformat() if until is not None else None
     return document
@@ -77,9 +87,38 @@ class _Parsed:
         self.spam: dict[str, bool] = {}
         self.virus: bool | None = None
         self.abroad: tuple[datetime | None] | None = None  # (value,) when given
+        self.forwarding: list[ForwardTarget] | None = None
 
 
-def _parse(document: object) -> _Parsed:
+def _forwarding(given: object, mailbox: str, problems: list[Problem]) -> list[ForwardTarget]:
+    """A list of {"to": address, "keep": true|false}, each checked like the form."""
+    entries = given if isinstance(given, list) else None
+    shaped = entries is not None and all(
+        isinstance(entry, dict)
+        and set(entry) == {"to", "keep"}
+        and isinstance(entry["to"], str)
+        and isinstance(entry["keep"], bool)
+        for entry in entries
+    )
+    if entries is None or not shaped:
+        problems.append(
+            Problem(
+                N_('“{entry}” must be a list of {{"to": address, "keep": true|false}}.'),
+                entry=FORWARDING,
+            )
+        )
+        return []
+    accepted: list[ForwardTarget] = []
+    for entry in entries:
+        found = check_target(entry["to"], mailbox, [target.address for target in accepted])
+        if found:
+            problems.extend(found)
+            continue
+        accepted.append(ForwardTarget(normalize_address(entry["to"]), entry["keep"]))
+    return accepted
+
+
+def _parse(document: object, mailbox: str) -> _Parsed:
     parsed = _Parsed()
     if not isinstance(document, dict):
         parsed.problems.append(Problem(N_("The settings document must be a JSON object.")))
@@ -105,6 +144,8 @@ def _parse(document: object) -> _Parsed:
         parsed.header = _header_checks(document[REJECT_HEADER], parsed.problems)
     if SPAM_SCAN in document:
         parsed.spam = _switches(SPAM_SCAN, SPAM_SWITCHES, document[SPAM_SCAN], parsed.problems)
+    if FORWARDING in document:
+        parsed.forwarding = _forwarding(document[FORWARDING], mailbox, parsed.problems)
     if ABROAD in document:
         parsed.abroad = _unlock_time(document[ABROAD], parsed.problems)
     if VIRUS_SCAN in document:
@@ -159,7 +200,7 @@ def _header_checks(given: object, problems: list[Problem]) -> dict[HeaderCheck, 
 
 def import_settings(session: Session, address: str, document: object) -> None:
     account = require_account(session, address)
-    parsed = _parse(document)
+    parsed = _parse(document, account.address)
     if parsed.problems:
         raise SettingsImportError(parsed.problems)
     record_change(session, account.id, "settings_import", "operator", utcnow())
@@ -176,3 +217,5 @@ def import_settings(session: Session, address: str, document: object) -> None:
         set_virus_scan(session, account.id, parsed.virus)
     if parsed.abroad is not None:
         set_unlocked_until(session, account.id, parsed.abroad[0])
+    if parsed.forwarding is not None:
+        replace_targets(session, account.id, parsed.forwarding)

@@ -63,6 +63,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     from sekisho.webui import (
         abroad,
         auth,
+        forward,
         lists,
         overview,
         password,
@@ -86,6 +87,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     app.register_blueprint(spam.blueprint)
     app.register_blueprint(virus.blueprint)
     app.register_blueprint(abroad.blueprint)
+    app.register_blueprint(forward.blueprint)
 
     app.jinja_env.filters["datetimeformat"] = format_datetime
     app.jinja_env.filters["oneline"] = one_line

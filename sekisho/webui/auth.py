@@ -153,6 +153,7 @@ def history() -> str:
 
 # The screen a change was made on, as the 変更履歴 names it (blueprint → title).
 AREA_TITLES = {
+    "forward": _l("Forwarding settings"),
     "reject_from": _l("From (sender address) reject settings"),
     "reject_subject": _l("Subject reject settings"),
     "allow_from": _l("Allow settings"),

@@ -68,6 +68,18 @@ class HeaderChecksForm(FlaskForm):  # type: ignore[misc]
 _ON_OFF = [SelectChoice("on", _l("Enabled")), SelectChoice("off", _l("Disabled"))]
 
 
+class ForwardForm(FlaskForm):  # type: ignore[misc]
+    """転送設定: 転送先メールアドレス and 残す/残さない."""
+
+    address = StringField(_l("Forwarding address"), validators=[Length(max=400)])
+    keep = RadioField(
+        _l("Mail in this mailbox"),
+        choices=[SelectChoice("keep", _l("Keep")), SelectChoice("drop", _l("Do not keep"))],
+        default="keep",
+        validators=[InputRequired()],
+    )
+
+
 class SpamSettingForm(FlaskForm):  # type: ignore[misc]
     """迷惑メールスキャン, 迷惑メール隔離 and 隔離メール通知, each 有効／無効."""
 

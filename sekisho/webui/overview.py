@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT
 from sekisho.store.accounts import require_account
+from sekisho.store.forwarding import targets
 from sekisho.store.header_rules import header_checks
 from sekisho.store.lists import count_and_last_id
 from sekisho.store.models import utcnow
@@ -35,5 +36,6 @@ def show() -> str:
             quarantine_count=quarantine_count_and_last_id(db, account.id)[0],
             spam=spam_setting(db, account.id),
             virus_scan=virus_scan_enabled(db, account.id),
+            forward_count=len(targets(db, account.id)),
             abroad_until=current_unlock(utcnow()),
         )

@@ -1,0 +1,129 @@
+"""転送設定 through real Postfix: the milter adds the target (and removes the mailbox for
+残さない); Postfix relays the copy to the next hop, an aiosmtpd sink here. Only delivered
+mail is forwarded, and a copy this mailbox already forwarded is never forwarded again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from sekisho.devstack.ports import free_port
+from tests.e2e.conftest import MailHarness, start_harness
+from tests.e2e.test_mailflow import import_settings
+from tests.e2e.test_rules_mailflow import send_raw
+from tests.smtpsink import Received, Sink
+
+TARO_INBOX = "example.jp/taro/new"
+HANAKO_INBOX = "example.jp/hanako/new"
+
+
+@pytest.fixture(scope="module")
+def next_hop() -> Iterator[Sink]:
+    sink = Sink(free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def forward_stack(run_root: Path, next_hop: Sink) -> Iterator[MailHarness]:
+    yield from start_harness(run_root / "forward", relay=next_hop.address)
+
+
+@pytest.fixture
+def mail(forward_stack: MailHarness, next_hop: Sink) -> MailHarness:
+    forward_stack.reset()
+    next_hop.received.clear()
+    forward_stack.add_account("taro@example.jp")
+    forward_stack.add_account("hanako@example.jp")
+    return forward_stack
+
+
+def relayed(sink: Sink, count: int = 1, timeout: float = 15.0) -> list[Received]:
+    deadline = time.monotonic() + timeout
+    while len(sink.received) < count:
+        assert time.monotonic() < deadline, "nothing reached the next hop"
+        time.sleep(0.05)
+    return sink.received
+
+
+def test_keep_delivers_to_the_mailbox_and_forwards(mail: MailHarness, next_hop: Sink) -> None:
+    import_settings(
+        mail, "taro@example.jp", {"forwarding": [{"to": "jiro@mobile.example", "keep": True}]}
+    )
+    mail.send("friend@ok.example", ["taro@example.jp"], subject="for taro")
+    (copy,) = relayed(next_hop)
+    assert copy.recipients == ["jiro@mobile.example"]
+    assert b"Subject: for taro" in copy.content
+    assert b"X-Sekisho-Forwarded: taro@example.jp" in copy.content
+    mail.wait_for_files(TARO_INBOX)
+
+
+def test_do_not_keep_only_forwards(mail: MailHarness, next_hop: Sink) -> None:
+    import_settings(
+        mail, "taro@example.jp", {"forwarding": [{"to": "jiro@mobile.example", "keep": False}]}
+    )
+    mail.send("friend@ok.example", ["taro@example.jp", "hanako@example.jp"], subject="both")
+    (copy,) = relayed(next_hop)
+    assert copy.recipients == ["jiro@mobile.example"]
+    mail.wait_for_files(HANAKO_INBOX)
+    mail.wait_until_delivered()
+    assert TARO_INBOX not in mail.files()
+
+
+def test_quarantined_mail_is_not_forwarded(mail: MailHarness, next_hop: Sink) -> None:
+    import_settings(
+        mail,
+        "taro@example.jp",
+        {
+            "forwarding": [{"to": "jiro@mobile.example", "keep": False}],
+            "reject_from": ["bad.example"],
+        },
+    )
+    mail.send("x@bad.example", ["taro@example.jp"], subject="caught")
+    mail.wait_for_files("example.jp/taro/.Junk/new")
+    mail.wait_until_delivered()
+    assert next_hop.received == []
+
+
+def test_a_mail_this_mailbox_already_forwarded_comes_home(
+    mail: MailHarness, next_hop: Sink
+) -> None:
+    """An outside address that forwards back: the copy returns with the trace and is
+    delivered, not sent round again."""
+    import_settings(
+        mail, "taro@example.jp", {"forwarding": [{"to": "jiro@mobile.example", "keep": False}]}
+    )
+    send_raw(
+        mail,
+        "jiro@mobile.example",
+        ["taro@example.jp"],
+        b"From: jiro@mobile.example\r\nSubject: came back\r\n"
+        b"X-Sekisho-Forwarded: taro@example.jp\r\n\r\nround trip\r\n",
+    )
+    mail.wait_for_files(TARO_INBOX)
+    mail.wait_until_delivered()
+    assert next_hop.received == []
+
+
+def test_two_mailboxes_forwarding_to_each_other_end_after_one_round(
+    mail: MailHarness, next_hop: Sink
+) -> None:
+    import_settings(
+        mail, "taro@example.jp", {"forwarding": [{"to": "hanako@example.jp", "keep": True}]}
+    )
+    import_settings(
+        mail, "hanako@example.jp", {"forwarding": [{"to": "taro@example.jp", "keep": True}]}
+    )
+    mail.send("friend@ok.example", ["taro@example.jp"], subject="ping")
+    mail.wait_for_files(TARO_INBOX)
+    mail.wait_for_files(HANAKO_INBOX)
+    mail.wait_until_delivered()
+    assert len(mail.files()[TARO_INBOX]) == 1
+    assert len(mail.files()[HANAKO_INBOX]) == 1
+    assert next_hop.received == []
