@@ -1,6 +1,6 @@
 """`make demo`: the whole product on this machine's loopback, with demo accounts.
 
-    .venv/bin/python scripts/demo.py start   # Postfix, rspamd, milter, worker, web UI; what to try
+    .venv/bin/python scripts/demo.py start   # the whole stack on 127.0.0.1; prints what to try
     .venv/bin/python scripts/demo.py stop    # stop everything it started, by pid
 
 Ports and folders are in DEMO below (environment overrides for the test of this script).
@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sekisho.devstack.clamd import EICAR, ClamdInstance
 from sekisho.devstack.ports import wait_for_tcp
 from sekisho.devstack.spam import RspamdInstance
 from sekisho.devstack.stack import LocalStack
@@ -28,6 +29,9 @@ SMTP_PORT = int(os.environ.get("SEKISHO_DEMO_SMTP_PORT", "2525"))
 REINJECT_PORT = int(os.environ.get("SEKISHO_DEMO_REINJECT_PORT", "10026"))
 WEB_PORT = int(os.environ.get("SEKISHO_DEMO_WEB_PORT", "8080"))
 RSPAMD_PORT = int(os.environ.get("SEKISHO_DEMO_RSPAMD_PORT", "11333"))
+CLAMD_PORT = int(os.environ.get("SEKISHO_DEMO_CLAMD_PORT", "3310"))
+POP3_PORT = int(os.environ.get("SEKISHO_DEMO_POP3_PORT", "1110"))
+SUBMISSION_PORT = int(os.environ.get("SEKISHO_DEMO_SUBMISSION_PORT", "5870"))
 ACCOUNTS = {"taro@example.jp": "taro1234", "hanako@example.jp": "hanako123"}
 STATE = "demo-state.json"
 DEMO_RULES = {
@@ -36,6 +40,7 @@ DEMO_RULES = {
         "reject_subject": ["未承諾広告"],
         "reject_header": {"from_missing": True},
         "allow_from": ["friend@bad.example"],
+        "virus_scan": True,
     },
     "hanako@example.jp": {"spam_scan": {"enabled": True, "quarantine": True, "notify": True}},
 }
@@ -50,22 +55,30 @@ def start() -> int:
         stop()
     rspamd = RspamdInstance(RUN / "rspamd", port=RSPAMD_PORT)
     rspamd.start()
+    clamd = ClamdInstance(RUN / "clamd", port=CLAMD_PORT)
     stack = LocalStack(
         RUN,
         smtp_port=SMTP_PORT,
         reinject_port=REINJECT_PORT,
         web_port=WEB_PORT,
+        submission_port=SUBMISSION_PORT,
+        pop3_port=POP3_PORT,
         with_web=True,
         with_worker=True,
+        with_dovecot=True,
         spam_engine=rspamd.url,
+        clamd=clamd.url,
     )
     try:
+        clamd.start()
         stack.start()
     except BaseException:
         rspamd.stop()
+        clamd.stop()
         raise
+    assert clamd.process is not None
     state = {
-        "pids": stack.pids(),
+        "pids": [*stack.pids(), clamd.process.pid],
         "postfix": str(RUN / "pf-etc"),
         "rspamd_pidfile": str(rspamd.pidfile),
     }
@@ -97,8 +110,11 @@ sekisho demo is running (everything on 127.0.0.1; stop it with `make demo-stop`)
                taro@example.jp / taro1234    (rules below)
                hanako@example.jp / hanako123 (spam scan, quarantine and notices on)
   taro's rules From reject list bad.example, spam@junk.example; Subject list 未承諾広告;
-               header check "From missing"; allow list friend@bad.example
+               header check "From missing"; allow list friend@bad.example; virus scan on
   SMTP in      127.0.0.1:{stack.smtp_port}  (Postfix with the sekisho milter)
+  Submission   127.0.0.1:{stack.submission_port}  (SASL through Dovecot: address + POP password)
+  POP3         127.0.0.1:{stack.pop3_port}  (Dovecot; the same passwords as the web UI)
+  clamd        {stack.clamd}  (test signatures: EICAR, and a marker inside a zip)
   Re-injection 127.0.0.1:{stack.reinject_port} (no milter; the worker sends notices here)
   Spam engine  {stack.spam_engine}
   Maildirs     {stack.mail_root}/example.jp/<user>/  (quarantine: .Junk/)
@@ -118,11 +134,17 @@ More to try:
   -> quarantined by the Subject list (the subject reads 【未承諾広告】セール)
   swaks --server 127.0.0.1:{stack.smtp_port} --from friend@bad.example --to taro@example.jp
   -> delivered to taro's inbox: the allow list wins over the From reject list
-  swaks --server 127.0.0.1:{stack.smtp_port} --from shop@ads.example --to hanako@example.jp \
+  swaks --server 127.0.0.1:{stack.smtp_port} --from shop@ads.example --to hanako@example.jp \\
         --header "Subject: big offer" --body '{GTUBE}'
   -> rspamd scores it as spam: it lands in hanako's .Junk/new/, and the worker sends
      hanako a 隔離通知メール (in {stack.mail_root}/example.jp/hanako/new/) whose link
      opens a page that moves the mail back to the inbox
+  swaks --server 127.0.0.1:{stack.smtp_port} --from friend@bad.example --to taro@example.jp \\
+        --header "Subject: invoice" --body '{EICAR.decode()}'
+  -> clamd finds EICAR: the mail is removed and taro gets a virus report in his inbox
+     with the original attached, the infected part replaced by a notice
+  Read taro's mail over POP3:
+  curl -s pop3://127.0.0.1:{stack.pop3_port}/ --user taro@example.jp:taro1234
   Each list page (受信拒否設定, 受信許可設定) shows how many mails every entry caught.
 """
 

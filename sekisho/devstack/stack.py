@@ -50,6 +50,7 @@ class LocalStack:
     web_port: int = field(default_factory=free_port)
     milter_port: int = field(default_factory=free_port)
     submission_port: int = field(default_factory=free_port)
+    pop3_port: int = field(default_factory=free_port)
     postfix: PostfixInstance | None = None
     milter: SekishoProcess | None = None
     web: SekishoProcess | None = None
@@ -134,7 +135,9 @@ class LocalStack:
         environment = self.environment()
         self.milter = milter_process(environment, self.milter_listen, self.run / "milter.log")
         if self.with_dovecot:
-            self.dovecot = DovecotInstance(self.run, self.sqlite_path, self.mail_root)
+            self.dovecot = DovecotInstance(
+                self.run, self.sqlite_path, self.mail_root, pop3_port=self.pop3_port
+            )
             self.dovecot.start()
         self.postfix = PostfixInstance(
             run=self.run,
@@ -164,12 +167,16 @@ class LocalStack:
             self.dovecot.stop()
 
     def pids(self) -> list[int]:
-        """The pids of sekisho's own processes (Postfix is stopped through its config)."""
-        return [
+        """The pids of the processes the stack started (Postfix is stopped through its
+        config)."""
+        pids = [
             process.process.pid
             for process in (self.milter, self.web, self.worker)
             if process is not None and process.process is not None
         ]
+        if self.dovecot is not None and self.dovecot.process is not None:
+            pids.append(self.dovecot.process.pid)
+        return pids
 
     def clear_mail(self) -> None:
         for domain in self.domains:

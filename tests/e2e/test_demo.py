@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import os
+import poplib
 import re
 import subprocess
 import sys
@@ -26,6 +27,9 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
         "SEKISHO_DEMO_REINJECT_PORT": str(free_port()),
         "SEKISHO_DEMO_WEB_PORT": str(free_port()),
         "SEKISHO_DEMO_RSPAMD_PORT": str(free_port()),
+        "SEKISHO_DEMO_CLAMD_PORT": str(free_port()),
+        "SEKISHO_DEMO_POP3_PORT": str(free_port()),
+        "SEKISHO_DEMO_SUBMISSION_PORT": str(free_port()),
     }
     demo = [sys.executable, str(ROOT / "scripts/demo.py")]
     started = subprocess.run(
@@ -34,7 +38,7 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
     try:
         assert started.returncode == 0, started.stderr
         commands = re.findall(r"(swaks --server .*?)\n  ->", started.stdout, re.S)
-        assert len(commands) == 4, started.stdout
+        assert len(commands) == 5, started.stdout
         junk = run / "mail/example.jp/taro/.Junk/new"
         inbox = run / "mail/example.jp/taro/new"
         hanako_junk = run / "mail/example.jp/hanako/.Junk/new"
@@ -47,6 +51,7 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
             [(junk, 2)],
             [(inbox, 1)],
             [(hanako_junk, 1), (hanako_inbox, 2)],
+            [(inbox, 2)],  # the virus report; the infected mail itself never arrives
         ]
         for command, folders in zip(commands, expected, strict=True):
             sent = subprocess.run(  # noqa: S602
@@ -69,6 +74,16 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
         assert notice.startswith(b"Return-Path: <>\n")
         assert b"   Subject: big offer\n" in notice
         assert re.search(rb"http://127\.0\.0\.1:\d+/release/\S+", notice)
+
+        report = max(inbox.iterdir(), key=lambda path: path.stat().st_mtime).read_bytes()
+        assert b"X-Sekisho-Notice: virus" in report
+        pop3 = re.search(r"POP3\s+127\.0\.0\.1:(\d+)", started.stdout)
+        assert pop3
+        client = poplib.POP3("127.0.0.1", int(pop3.group(1)), timeout=10)
+        client.user("taro@example.jp")
+        client.pass_("taro1234")
+        assert client.stat()[0] == 2  # the allowed mail and the virus report
+        client.quit()
 
         web = re.search(r"Web UI\s+(http://\S+)/login", started.stdout)
         assert web
