@@ -17,7 +17,6 @@ from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
 from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.lists import REJECT_FROM
-from sekisho.scanners.background import at_once
 from sekisho.scanners.spam import spam_engine
 from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
@@ -26,6 +25,7 @@ from sekisho.store.hits import HitCounter
 from sekisho.store.lists import add_values
 from sekisho.store.policies import PolicyCache
 from tests.conftest import CLAMD_UNUSED
+from tests.scanning import at_once
 
 # No mailbox here turns the spam scan on; a scan would fail loudly on this closed port.
 SPAM_ENGINE_UNUSED = "rspamd://127.0.0.1:9"

@@ -15,7 +15,6 @@ from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
 from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.lists import REJECT_FROM
-from sekisho.scanners.background import at_once
 from sekisho.scanners.spam import spam_engine
 from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
@@ -25,6 +24,7 @@ from sekisho.store.lists import add_values
 from sekisho.store.policies import PolicyCache
 from sekisho.store.quarantine import quarantine_page
 from tests.conftest import CLAMD_UNUSED
+from tests.scanning import at_once
 
 
 @pytest.fixture

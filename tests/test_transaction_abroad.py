@@ -16,7 +16,6 @@ from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import ABROAD_REFUSED, MailTransaction, SubmissionRules
 from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.abroad import UNLOCK_PERIOD
-from sekisho.scanners.background import at_once
 from sekisho.scanners.countries import MaxMindCountries, RegistryCountries
 from sekisho.scanners.spam import spam_engine
 from sekisho.scanners.virus import clamd_scanner
@@ -27,6 +26,7 @@ from sekisho.store.models import utcnow
 from sekisho.store.policies import PolicyCache
 from tests.conftest import CLAMD_UNUSED
 from tests.countrydb import ABROAD_CLIENT, JAPAN_CLIENT, write_country_db
+from tests.scanning import at_once
 
 Factory = Callable[..., MailTransaction]
 

@@ -22,7 +22,6 @@ from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import SPAM_SCAN_DOWN, SPLIT_TRANSACTION, MailTransaction
 from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.encoded_words import decode_header_text
-from sekisho.scanners.background import at_once
 from sekisho.scanners.spam import spam_engine
 from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
@@ -31,6 +30,7 @@ from sekisho.store.policies import PolicyCache
 from sekisho.store.quarantine import quarantine_page
 from sekisho.store.settings_doc import import_settings
 from tests.conftest import CLAMD_UNUSED
+from tests.scanning import at_once
 
 GTUBE_BODY = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
 PLAIN_BODY = b"Shall we have lunch tomorrow at noon?\r\n"

@@ -26,7 +26,6 @@ from sekisho.milter.actions import (
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import VIRUS_SCAN_DOWN, MailTransaction
 from sekisho.milter.virus_report import VirusReports
-from sekisho.scanners.background import at_once
 from sekisho.scanners.spam import spam_engine
 from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
@@ -36,6 +35,7 @@ from sekisho.store.outbox import VIRUS_REPORT, content_of
 from sekisho.store.policies import PolicyCache
 from sekisho.store.settings_doc import import_settings
 from tests.conftest import CLAMD_UNUSED
+from tests.scanning import at_once
 
 EICAR_NAME = "Sekisho.Test.EICAR.UNOFFICIAL"
 INFECTED_BODY = b"see the attachment\r\n" + EICAR + b"\r\n"

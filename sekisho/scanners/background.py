@@ -21,16 +21,6 @@ Waiter = Callable[[], T]
 Starter = Callable[[bytes], Waiter[T]]
 
 
-def at_once(scan: Callable[[bytes], T]) -> Starter[T]:
-    """A starter that scans on the caller's thread when started (tests, tools)."""
-
-    def start(message: bytes) -> Waiter[T]:
-        verdict = scan(message)
-        return lambda: verdict
-
-    return start
-
-
 def in_background(
     threads: Executor,
     timeout: float,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from sekisho.store.db import Store
@@ -169,16 +169,6 @@ def mark_failed_attempt(
                 row.failed_at = now
             else:
                 row.not_before = now + retry_delay(row.attempts)
-
-
-def backlog(session: Session) -> int:
-    """Rows not yet sent nor given up (what a metric or `sekisho check` shows)."""
-    count = session.scalar(
-        select(func.count(OutboxMessage.id)).where(
-            OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None)
-        )
-    )
-    return int(count or 0)
 
 
 def delete_finished(session: Session, now: datetime) -> int:
