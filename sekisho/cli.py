@@ -166,7 +166,7 @@ def settings_import(context: Context, address: str, source: Any) -> None:
 @pass_context
 def history(context: Context, address: str) -> None:
     """A mailbox's latest logins and settings changes (the audit log), as JSON lines."""
-    from sekisho.store import logins
+    from sekisho.store import audit
 
     with _refusals(), context.store().read() as session:
         account = accounts.require_account(session, address)
@@ -176,7 +176,7 @@ def history(context: Context, address: str) -> None:
                 "event": "login" if attempt.succeeded else "login_failed",
                 "client": attempt.client_address,
             }
-            for attempt in logins.history(session, account.id)
+            for attempt in audit.history(session, account.id)
         ] + [
             {
                 "at": change.at.isoformat(),
@@ -184,7 +184,7 @@ def history(context: Context, address: str) -> None:
                 "area": change.area,
                 "client": change.client_address,
             }
-            for change in logins.changes(session, account.id)
+            for change in audit.changes(session, account.id)
         ]
     for event in sorted(events, key=lambda item: item["at"], reverse=True):
         click.echo(json.dumps(event, ensure_ascii=False))

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sekisho.config import Settings
 from sekisho.maildir import Ownership
 from sekisho.spamfolder import SpamFolder
-from sekisho.store import logins, outbox
+from sekisho.store import audit, outbox
 from sekisho.store.db import Store
 from sekisho.store.models import (
     Account,
@@ -245,7 +245,7 @@ def purge_expired(folder: SpamFolder, store: Store, now: datetime) -> tuple[int,
     """Quarantined copies whose time is up; outbox rows and login attempts long past."""
     purged = folder.purge(now)
     with store.transaction() as session:
-        forgotten = outbox.delete_finished(session, now) + logins.forget_old(session, now)
+        forgotten = outbox.delete_finished(session, now) + audit.forget_old(session, now)
     return purged, forgotten
 
 

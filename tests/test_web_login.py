@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from sekisho.cli import main
-from sekisho.store import logins
+from sekisho.store import audit
 from sekisho.store.db import Store
 from sekisho.store.models import utcnow
 from tests.webclient import csrf, hidden, login
@@ -32,7 +32,7 @@ def try_login(
 
 
 def test_five_failures_lock_the_address_even_for_the_right_password(client: FlaskClient) -> None:
-    for _ in range(logins.MAX_FAILURES_PER_ADDRESS):
+    for _ in range(audit.MAX_FAILURES_PER_ADDRESS):
         status, page = try_login(client, "taro@example.jp", "wrong-one")
         assert status == 200
         assert "メールアドレスまたは POP アカウントパスワードが正しくありません。" in page
@@ -44,7 +44,7 @@ def test_five_failures_lock_the_address_even_for_the_right_password(client: Flas
 
 
 def test_an_address_that_does_not_exist_is_locked_the_same_way(client: FlaskClient) -> None:
-    for _ in range(logins.MAX_FAILURES_PER_ADDRESS):
+    for _ in range(audit.MAX_FAILURES_PER_ADDRESS):
         try_login(client, "nobody@example.jp", "guess123")
     status, page = try_login(client, "nobody@example.jp", "guess123")
     assert status == 429
@@ -52,7 +52,7 @@ def test_an_address_that_does_not_exist_is_locked_the_same_way(client: FlaskClie
 
 
 def test_one_client_guessing_across_addresses_is_locked(client: FlaskClient) -> None:
-    for number in range(logins.MAX_FAILURES_PER_CLIENT):
+    for number in range(audit.MAX_FAILURES_PER_CLIENT):
         try_login(client, f"user{number}@example.jp", "guess123", "198.51.100.7")
     status, _ = try_login(client, "taro@example.jp", "taro1234", "198.51.100.7")
     assert status == 429
@@ -65,17 +65,17 @@ def test_the_lock_ends_with_the_window_and_a_good_login_resets_the_count(store: 
     with store.transaction() as session:
         for minute in range(5):
             at = now - timedelta(minutes=10 - minute)
-            logins.record_attempt(session, "taro@example.jp", "192.0.2.1", None, False, at)
+            audit.record_attempt(session, "taro@example.jp", "192.0.2.1", None, False, at)
     with store.read() as session:
-        until = logins.throttled_until(session, "taro@example.jp", "192.0.2.1", now)
-        assert until == now - timedelta(minutes=10) + logins.WINDOW
+        until = audit.throttled_until(session, "taro@example.jp", "192.0.2.1", now)
+        assert until == now - timedelta(minutes=10) + audit.WINDOW
         later = now + timedelta(minutes=6)
-        assert logins.throttled_until(session, "taro@example.jp", "192.0.2.1", later) is None
+        assert audit.throttled_until(session, "taro@example.jp", "192.0.2.1", later) is None
     with store.transaction() as session:
-        logins.record_attempt(session, "taro@example.jp", "192.0.2.1", None, True, now)
+        audit.record_attempt(session, "taro@example.jp", "192.0.2.1", None, True, now)
     with store.read() as session:
         after_good = now + timedelta(seconds=1)
-        assert logins.throttled_until(session, "taro@example.jp", "192.0.2.1", after_good) is None
+        assert audit.throttled_until(session, "taro@example.jp", "192.0.2.1", after_good) is None
 
 
 def test_the_login_history_shows_good_and_bad_logins_with_the_client(client: FlaskClient) -> None:

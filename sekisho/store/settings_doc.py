@@ -23,10 +23,10 @@ from sekisho.rules.problems import N_, Problem
 from sekisho.rules.validate import ListEntry
 from sekisho.store.abroad import set_unlocked_until, unlocked_until
 from sekisho.store.accounts import require_account
+from sekisho.store.audit import record_change
 from sekisho.store.forwarding import forward_targets, replace_targets
 from sekisho.store.header_rules import header_checks, set_header_checks
 from sekisho.store.lists import replace_entries, values
-from sekisho.store.logins import record_change
 from sekisho.store.models import utcnow
 from sekisho.store.spam_settings import set_spam_setting, spam_setting
 from sekisho.store.virus_settings import set_virus_scan, virus_scan_enabled

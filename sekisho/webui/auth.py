@@ -18,7 +18,7 @@ from flask_login import (
 )
 from werkzeug.wrappers import Response
 
-from sekisho.store import accounts, logins
+from sekisho.store import accounts, audit
 from sekisho.store.models import Account, utcnow
 from sekisho.webui.context import store
 from sekisho.webui.flows import client_address
@@ -103,7 +103,7 @@ def login() -> str | Response | tuple[str, int]:
         if wrong_site:
             return render_template("login.html", form=form, error=wrong_site)
         with store().read() as db:
-            until = logins.throttled_until(db, address, client, now)
+            until = audit.throttled_until(db, address, client, now)
         if until is not None:
             log.warning("login_throttled address=%s client=%s", address[:320], client)
             error = gettext(
@@ -118,7 +118,7 @@ def login() -> str | Response | tuple[str, int]:
             )
             known = accounts.find_account(db, address)
         with store().transaction() as db:
-            logins.record_attempt(
+            audit.record_attempt(
                 db, address, client, known.id if known else None, user is not None, now
             )
         if user is not None:
@@ -146,8 +146,8 @@ def logout() -> Response:
 def history() -> str:
     """ログイン履歴: the latest logins to this mailbox, good and bad, with the client."""
     with store().read() as db:
-        attempts = logins.history(db, int(current_user.id))
-        changes = logins.changes(db, int(current_user.id))
+        attempts = audit.history(db, int(current_user.id))
+        changes = audit.changes(db, int(current_user.id))
     return render_template("history.html", attempts=attempts, changes=changes, areas=AREA_TITLES)
 
 

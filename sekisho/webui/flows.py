@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from sekisho.store.accounts import require_account
-from sekisho.store.logins import record_change
+from sekisho.store.audit import record_change
 from sekisho.store.models import utcnow
 from sekisho.webui.context import store
 from sekisho.webui.forms import ConfirmEntriesForm, TokenForm

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from sekisho.rules.passwords import password_problems
 from sekisho.store import accounts
-from sekisho.store.logins import record_change
+from sekisho.store.audit import record_change
 from sekisho.store.models import utcnow
 from sekisho.webui.context import store
 from sekisho.webui.flows import client_address, current_account_id

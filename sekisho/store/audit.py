@@ -1,5 +1,5 @@
-"""Login attempts (recorded for every try, counted for the throttle) and settings changes:
-the owner's ログイン履歴 and 変更履歴, and the operator's ``sekisho history``.
+"""The audit log: login attempts (recorded for every try, counted for the throttle) and
+settings changes — the owner's ログイン履歴 and 変更履歴, and ``sekisho history``.
 
 Throttle: after MAX_FAILURES_PER_ADDRESS failed logins for one address (since its last
 good login) or MAX_FAILURES_PER_CLIENT from one client address within WINDOW, further
