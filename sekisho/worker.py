@@ -21,20 +21,15 @@ from email.message import Message
 from functools import partial
 
 from flask import Flask
-from sqlalchemy import select
 
 from sekisho.config import Settings
 from sekisho.maildir import Ownership
 from sekisho.spamfolder import SpamFolder
 from sekisho.store import audit, outbox
 from sekisho.store.db import Store
-from sekisho.store.models import (
-    Account,
-    OutboxMessage,
-    QuarantinedMessage,
-    SpamSettingRecord,
-    utcnow,
-)
+from sekisho.store.models import OutboxMessage, QuarantinedMessage, utcnow
+from sekisho.store.quarantine import quarantined_by_ids
+from sekisho.store.spam_settings import accounts_wanting_notices
 from sekisho.webui import create_app
 from sekisho.webui.notices import compose_notice, compose_virus_report
 
@@ -190,8 +185,13 @@ class Worker:
 
     def _notice_deliveries(self, rows: list[OutboxMessage]) -> Iterator[Delivery]:
         """One notice per row, or (with a digest interval) one per mailbox for its rows."""
-        records = self._quarantined([row.quarantine_id for row in rows if row.quarantine_id])
-        wanted = self._still_wanted({row.account_id for row in rows if row.account_id})
+        with self._store.read() as session:
+            records = quarantined_by_ids(
+                session, [row.quarantine_id for row in rows if row.quarantine_id]
+            )
+            wanted = accounts_wanting_notices(
+                session, {row.account_id for row in rows if row.account_id}
+            )
         groups: dict[str, list[OutboxMessage]] = {}
         for row in rows:
             key = row.envelope_to if self._settings.notice_digest_minutes > 0 else str(row.id)
@@ -217,28 +217,6 @@ class Worker:
         if not waiting:
             return None
         return compose_notice(self._app, self._settings, recipient, waiting)
-
-    def _still_wanted(self, account_ids: set[int]) -> set[int]:
-        """The accounts that still want notices: active, with 隔離メール通知 on."""
-        with self._store.read() as session:
-            return set(
-                session.scalars(
-                    select(Account.id)
-                    .join(SpamSettingRecord, SpamSettingRecord.account_id == Account.id)
-                    .where(
-                        Account.id.in_(account_ids),
-                        Account.status == "active",
-                        SpamSettingRecord.notify.is_(True),
-                    )
-                )
-            )
-
-    def _quarantined(self, ids: list[int]) -> dict[int, QuarantinedMessage]:
-        with self._store.read() as session:
-            found = session.scalars(
-                select(QuarantinedMessage).where(QuarantinedMessage.id.in_(ids))
-            )
-            return {record.id: record for record in found}
 
 
 def purge_expired(folder: SpamFolder, store: Store, now: datetime) -> tuple[int, int]:

@@ -147,6 +147,11 @@ def quarantined_one(session: Session, account_id: int, record_id: int) -> Quaran
     )
 
 
+def quarantined_by_ids(session: Session, ids: list[int]) -> dict[int, QuarantinedMessage]:
+    found = session.scalars(select(QuarantinedMessage).where(QuarantinedMessage.id.in_(ids)))
+    return {record.id: record for record in found}
+
+
 def expired(session: Session, now: datetime) -> list[QuarantinedMessage]:
     """Copies whose time is up (expires_at reached), oldest first."""
     return list(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sekisho.rules.model import SpamSetting
 from sekisho.store.accounts import bump_settings_version
-from sekisho.store.models import SpamSettingRecord
+from sekisho.store.models import Account, SpamSettingRecord
 
 
 def spam_setting(session: Session, account_id: int) -> SpamSetting:
@@ -14,6 +15,21 @@ def spam_setting(session: Session, account_id: int) -> SpamSetting:
     if row is None:
         return SpamSetting()
     return SpamSetting(enabled=row.enabled, quarantine=row.quarantine, notify=row.notify)
+
+
+def accounts_wanting_notices(session: Session, account_ids: set[int]) -> set[int]:
+    """Of ``account_ids``, the active ones with 隔離メール通知 on."""
+    return set(
+        session.scalars(
+            select(Account.id)
+            .join(SpamSettingRecord, SpamSettingRecord.account_id == Account.id)
+            .where(
+                Account.id.in_(account_ids),
+                Account.status == "active",
+                SpamSettingRecord.notify.is_(True),
+            )
+        )
+    )
 
 
 def set_spam_setting(session: Session, account_id: int, setting: SpamSetting) -> None:
