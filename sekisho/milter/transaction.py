@@ -129,6 +129,7 @@ class MailTransaction:
     _digest: hashlib._Hash | None = None
     _message: Message | None = None  # built at end of headers; its decoded parts are cached
     _submitter_policy: Policy | None = None
+    _submitter_looked_up: bool = False
 
     @property
     def authenticated(self) -> bool:
@@ -139,11 +140,10 @@ class MailTransaction:
         Mail from outside (no login) is never restricted."""
         if not self.submitter:
             return Continue()
-        try:
-            policy = self.policies(normalize_address(self.submitter))
-        except PolicyUnavailableError as error:
-            log.warning("policy_unavailable queue_id=%s error=%s", self.queue_id, error)
-            return STORE_DOWN
+        failed = self._look_up_submitter()
+        if failed is not None:
+            return failed
+        policy = self._submitter_policy
         if policy is None:  # a login that is not one of sekisho's mailboxes
             return Continue()
         rules = self.submission_rules
@@ -166,6 +166,18 @@ class MailTransaction:
             country or "unknown",
         )
         return ABROAD_REFUSED
+
+    def _look_up_submitter(self) -> TempFail | None:
+        """The submitter's policy, once per transaction (MAIL FROM, else end of headers)."""
+        if self._submitter_looked_up:
+            return None
+        try:
+            self._submitter_policy = self.policies(normalize_address(self.submitter))
+        except PolicyUnavailableError as error:
+            log.warning("policy_unavailable queue_id=%s error=%s", self.queue_id, error)
+            return STORE_DOWN
+        self._submitter_looked_up = True
+        return None
 
     def add_recipient(self, given: str) -> Continue | TempFail:
         address = normalize_address(given)
@@ -191,11 +203,9 @@ class MailTransaction:
     def end_of_headers(self) -> Accept | Continue | TempFail:
         message = self._message = Message(normalize_address(self.sender), tuple(self.headers))
         if self.submitter:
-            try:
-                self._submitter_policy = self.policies(normalize_address(self.submitter))
-            except PolicyUnavailableError as error:
-                log.warning("policy_unavailable queue_id=%s error=%s", self.queue_id, error)
-                return STORE_DOWN
+            failed = self._look_up_submitter()
+            if failed is not None:
+                return failed
         for recipient in self.recipients:
             if recipient.policy is not None:
                 recipient.decision = decide(recipient.policy, message)

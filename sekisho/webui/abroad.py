@@ -13,8 +13,8 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from sekisho.rules.abroad import is_unlocked, unlock_ends
-from sekisho.store.abroad import set_unlocked_until, unlocked_until
+from sekisho.rules.abroad import unlock_ends
+from sekisho.store.abroad import lifted_until, set_unlocked_until
 from sekisho.store.models import utcnow
 from sekisho.webui.context import store
 from sekisho.webui.flows import Pending, change, current_account_id, stale
@@ -29,8 +29,7 @@ def current_unlock(now: datetime) -> datetime | None:
     """When the lifting ends, or None while restricted (an ended week is 制限中 again)."""
     account_id = current_account_id()
     with store().read() as db:
-        until = unlocked_until(db, account_id)
-    return until if is_unlocked(until, now) else None
+        return lifted_until(db, account_id, now)
 
 
 @blueprint.route("/")

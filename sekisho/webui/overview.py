@@ -6,6 +6,7 @@ from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
 from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT
+from sekisho.store.abroad import lifted_until
 from sekisho.store.accounts import require_account
 from sekisho.store.forwarding import targets
 from sekisho.store.header_rules import header_checks
@@ -14,7 +15,6 @@ from sekisho.store.models import utcnow
 from sekisho.store.quarantine import quarantine_count_and_last_id
 from sekisho.store.spam_settings import spam_setting
 from sekisho.store.virus_settings import virus_scan_enabled
-from sekisho.webui.abroad import current_unlock
 from sekisho.webui.context import store
 
 blueprint = Blueprint("overview", __name__)
@@ -37,5 +37,5 @@ def show() -> str:
             spam=spam_setting(db, account.id),
             virus_scan=virus_scan_enabled(db, account.id),
             forward_count=len(targets(db, account.id)),
-            abroad_until=current_unlock(utcnow()),
+            abroad_until=lifted_until(db, account.id, utcnow()),
         )
