@@ -10,16 +10,19 @@ only ever appear in the body, on lines of their own, never in a header.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
+from email.charset import Charset
 from email.header import Header
-from email.headerregistry import Address
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr, make_msgid
+from typing import Any
 
 from flask import Flask, render_template, url_for
 from flask_babel import force_locale, gettext
@@ -31,11 +34,14 @@ from sekisho.webui.quarantine import reason_text
 from sekisho.webui.release_links import ReleaseTarget, release_token
 
 NOTICE_HEADER = "X-Sekisho-Notice"
+# UTF-8 text as it is (8bit): the mail stays readable in a Maildir and to any tool.
+_UTF8_8BIT = Charset("utf-8")
+_UTF8_8BIT.body_encoding = None  # type: ignore[assignment]  # None: 8bit, as documented
 
 
 def compose_notice(
     app: Flask, settings: Settings, address: str, records: list[QuarantinedMessage]
-) -> EmailMessage:
+) -> Message:
     """One notice to ``address`` listing ``records`` (one copy, or a digest of several).
 
     Rendered in a request context whose base is the public web UI (web_url), so the links
@@ -46,6 +52,7 @@ def compose_notice(
         items = [
             (
                 record,
+                reason_text(record),
                 url_for(
                     "release_link.confirm",
                     token=release_token(
@@ -57,39 +64,14 @@ def compose_notice(
             )
             for record in records
         ]
-        subjects, bodies = [], []
-        for language in LANGUAGES:
-            with force_locale(language):
-                subjects.append(gettext("Spam quarantine notice (%(count)d)", count=len(records)))
-                bodies.append(
-                    render_template(
-                        "mail/quarantine_notice.txt",
-                        address=address,
-                        items=[(record, reason_text(record), link) for record, link in items],
-                        days=settings.quarantine_days,
-                    )
-                )
-        with force_locale(LANGUAGES[0]):
-            display_name = gettext("Mail filter")
-    message = _system_mail(settings, address, " / ".join(subjects), display_name, "quarantine")
-    message.set_content("\n\n".join(bodies), charset="utf-8", cte="8bit")
-    return message
-
-
-def _system_mail(
-    settings: Settings, address: str, subject: str, display_name: str, kind: str
-) -> EmailMessage:
-    """The header fields every mail of the system to a mailbox owner carries."""
-    message = EmailMessage()
-    domain = address.rpartition("@")[2]
-    message["From"] = settings.notice_from or Address(display_name, "postmaster", domain)
-    message["To"] = address
-    message["Subject"] = subject
-    message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = make_msgid(domain=domain)
-    message["Auto-Submitted"] = "auto-generated"
-    message[NOTICE_HEADER] = kind
-    return message
+        text = _in_both_languages(
+            lambda: gettext("Spam quarantine notice (%(count)d)", count=len(records)),
+            "mail/quarantine_notice.txt",
+            address=address,
+            items=items,
+            days=settings.quarantine_days,
+        )
+    return _system_mail(settings, address, text, "quarantine")
 
 
 def compose_virus_report(
@@ -97,36 +79,60 @@ def compose_virus_report(
 ) -> Message:
     """The report of one removed mail: virus, sender, subject and date, and the original
     (its infected parts already replaced by sekisho.milter.disinfect) attached."""
-    received = datetime.fromisoformat(details["received_at"])
-    subjects, bodies = [], []
     with app.test_request_context(base_url=settings.public_web_url):
-        for language in LANGUAGES:
-            with force_locale(language):
-                subjects.append(gettext("Virus found: %(virus)s", virus=details["virus"]))
-                bodies.append(
-                    render_template(
-                        "mail/virus_report.txt",
-                        address=address,
-                        details=details,
-                        received_at=received,
-                    )
-                )
-        with force_locale(LANGUAGES[0]):
-            display_name = gettext("Mail filter")
-    # compat32 throughout: the original is carried as it came, raw 8-bit header fields
-    # included; the default policy would refold them and fail on undecodable bytes.
-    report = MIMEMultipart("mixed")
+        text = _in_both_languages(
+            lambda: gettext("Virus found: %(virus)s", virus=details["virus"]),
+            "mail/virus_report.txt",
+            address=address,
+            details=details,
+            received_at=datetime.fromisoformat(details["received_at"]),
+        )
+    return _system_mail(settings, address, text, "virus", original)
+
+
+@dataclass(frozen=True)
+class _Text:
+    subject: str
+    body: str
+    sender_name: str
+
+
+def _in_both_languages(subject: Callable[[], str], template: str, **context: Any) -> _Text:
+    """Subject and body in Japanese, then English (the owner's language is not known
+    outside a browser), and the sender's name in Japanese."""
+    subjects, bodies = [], []
+    for language in LANGUAGES:
+        with force_locale(language):
+            subjects.append(subject())
+            bodies.append(render_template(template, **context))
+    with force_locale(LANGUAGES[0]):
+        sender_name = str(gettext("Mail filter"))
+    return _Text(" / ".join(subjects), "\n\n".join(bodies), sender_name)
+
+
+def _system_mail(
+    settings: Settings, address: str, text: _Text, kind: str, original: bytes | None = None
+) -> Message:
+    """A mail of the system to a mailbox owner, with ``original`` attached if given.
+
+    compat32 throughout: an original is carried as it came, raw 8-bit header fields
+    included; the default policy would refold them and fail on undecodable bytes.
+    """
+    body = MIMEText(text.body, "plain", _UTF8_8BIT)  # type: ignore[arg-type]  # takes a Charset
+    message: Message = body
+    if original is not None:
+        message = MIMEMultipart("mixed")
+        message.attach(body)
+        message.attach(MIMEMessage(message_from_bytes(original, policy=compat32)))
     domain = address.rpartition("@")[2]
-    report["From"] = settings.notice_from or formataddr(
-        (display_name, f"postmaster@{domain}"), charset="utf-8"
+    message["From"] = settings.notice_from or formataddr(
+        (text.sender_name, f"postmaster@{domain}"), charset="utf-8"
     )
-    report["To"] = address
+    message["To"] = address
     # compat32 takes a Header and encodes it on output (typeshed allows only str).
-    report["Subject"] = Header(" / ".join(subjects), "utf-8")  # type: ignore[assignment]
-    report["Date"] = format_datetime(utcnow())
-    report["Message-ID"] = make_msgid(domain=domain)
-    report["Auto-Submitted"] = "auto-generated"
-    report[NOTICE_HEADER] = "virus"
-    report.attach(MIMEText("\n\n".join(bodies), "plain", "utf-8"))
-    report.attach(MIMEMessage(message_from_bytes(original, policy=compat32)))
-    return report
+    message["Subject"] = Header(text.subject, "utf-8")  # type: ignore[assignment]
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = make_msgid(domain=domain)
+    message["Auto-Submitted"] = "auto-generated"
+    message[NOTICE_HEADER] = kind
+    return message
