@@ -92,9 +92,7 @@ class Quarantine:
         self._io(work)
 
     def _notice_at(self, policy: Policy, hit: RuleHit) -> datetime | None:
-        """隔離メール通知 covers what the spam scan quarantined: mail caught by the owner's
-        own reject lists is what they asked never to see, so it is not announced."""
-        if not (policy.spam.notify and hit.rule == spam.name):
+        if not spam.announced(policy, hit):
             return None
         return notice_due(utcnow(), self._notice_digest_minutes)
 

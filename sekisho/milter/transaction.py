@@ -238,10 +238,12 @@ class MailTransaction:
     def end_of_message(self) -> EndOfMessage:
         assert self._body is not None
         assert self._digest is not None
-        content = b"".join(self._message_bytes())
-        # Both scans start before either is waited for: they run side by side.
-        virus_wait = _started(self.scan_virus, content) if self._needs_virus_scan() else None
+        virus_needed = self._needs_virus_scan()
         spam_needed = any(needs_scan(r.policy, r.decision) for r in self.recipients)
+        # The whole message in memory only for a scanner (a quarantine copy streams).
+        content = b"".join(self._message_bytes()) if virus_needed or spam_needed else b""
+        # Both scans start before either is waited for: they run side by side.
+        virus_wait = _started(self.scan_virus, content) if virus_needed else None
         spam_wait = _started(self.scan_spam, content) if spam_needed else None
         try:
             virus = virus_wait() if virus_wait else NOT_SCANNED

@@ -53,6 +53,12 @@ def spam_action(policy: Policy, decision: Decision, is_spam: bool) -> SpamAction
     return SpamAction.QUARANTINE if policy.spam.quarantine else SpamAction.TAG
 
 
+def announced(policy: Policy, hit: RuleHit) -> bool:
+    """隔離メール通知 covers what the spam scan quarantined: mail caught by the owner's own
+    reject lists is what they asked never to see, so it is not announced."""
+    return policy.spam.notify and hit.rule == name
+
+
 def spam_hit(score: float, threshold: float, engine: str) -> RuleHit:
     """The reason a spam copy carries: the score against the engine's threshold."""
     return RuleHit(name, f"{score:.1f} / {threshold:.1f}", engine)
