@@ -98,7 +98,7 @@ from milter_throughput import (
     stderr_into,
 )
 
-from sekisho.devstack.ports import free_port, wait_for_tcp, wait_for_unix
+from sekisho.devstack.ports import free_port, wait_for_unix
 from sekisho.devstack.postfix import VMAIL_UID, PostfixInstance
 from sekisho.devstack.processes import milter_process, stop_process
 from sekisho.devstack.spam import SpamdInstance
@@ -191,50 +191,14 @@ class ScanInstance:
 
 @dataclass
 class BenchSpamd(SpamdInstance):
-    """SpamdInstance with ``children`` preforked children instead of its two.
-
-    The same command line as SpamdInstance.start (which takes no children count), with
-    --min-children = --max-children so that no child is spawned or killed during a batch.
-    """
-
-    children: int = 2
-
-    @property
-    def log_file(self) -> Path:
-        return self.run / "spamd.log"
+    """SpamdInstance whose pid is known once started (its CPU time is read through it)."""
 
     def start(self, timeout: float = 30.0) -> None:
-        self.run.mkdir(parents=True, exist_ok=True)
-        command = [
-            "spamd",
-            f"--listen=127.0.0.1:{self.port}",
-            "--allowed-ips=127.0.0.1",
-            "--local",
-            "--nouser-config",
-            "--username=debian-spamd",
-            f"--min-children={self.children}",
-            f"--max-children={self.children}",
-            f"--max-spare={self.children}",
-            f"--pidfile={self.pidfile}",
-            f"--syslog={self.log_file}",
-            "--daemonize",
-        ]
-        # Output to a file, never a pipe: the daemon would inherit it (see spam._daemonize).
-        with (self.run / "spamd-start.log").open("ab") as output:
-            subprocess.run(
-                command, check=True, stdin=subprocess.DEVNULL, stdout=output, stderr=output
-            )
-        wait_for_tcp(self.port, timeout=timeout)
+        super().start(timeout)
         deadline = time.monotonic() + timeout
         while self.pid() is None:  # its CPU time is read through the pid
             check_deadline(deadline, "spamd wrote no pidfile")
             time.sleep(POLL_SECONDS)
-
-    def pid(self) -> int | None:
-        try:
-            return int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
 
     def stop_and_wait(self) -> None:
         self.stop()

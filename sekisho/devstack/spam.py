@@ -114,6 +114,8 @@ class RspamdInstance:
 class SpamdInstance:
     run: Path
     port: int = field(default_factory=free_port)
+    # Preforked and kept: no child is spawned or killed while mail is being scanned.
+    children: int = 2
 
     @property
     def url(self) -> str:
@@ -122,6 +124,13 @@ class SpamdInstance:
     @property
     def pidfile(self) -> Path:
         return self.run / "spamd.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run / "spamd.log"
+
+    def pid(self) -> int | None:
+        return _read_pid(self.pidfile)
 
     def start(self, timeout: float = 30.0) -> None:
         self.run.mkdir(parents=True, exist_ok=True)
@@ -133,9 +142,11 @@ class SpamdInstance:
                 "--local",
                 "--nouser-config",
                 "--username=debian-spamd",
-                "--max-children=2",
+                f"--min-children={self.children}",
+                f"--max-children={self.children}",
+                f"--max-spare={self.children}",
                 f"--pidfile={self.pidfile}",
-                f"--syslog={self.run / 'spamd.log'}",
+                f"--syslog={self.log_file}",
                 "--daemonize",
             ],
             self.run / "spamd-start.log",
