@@ -32,6 +32,8 @@ RSPAMD_PORT = int(os.environ.get("SEKISHO_DEMO_RSPAMD_PORT", "11333"))
 CLAMD_PORT = int(os.environ.get("SEKISHO_DEMO_CLAMD_PORT", "3310"))
 POP3_PORT = int(os.environ.get("SEKISHO_DEMO_POP3_PORT", "1110"))
 SUBMISSION_PORT = int(os.environ.get("SEKISHO_DEMO_SUBMISSION_PORT", "5870"))
+SRS_FORWARD_PORT = int(os.environ.get("SEKISHO_DEMO_SRS_FORWARD_PORT", "10001"))
+SRS_REVERSE_PORT = int(os.environ.get("SEKISHO_DEMO_SRS_REVERSE_PORT", "10002"))
 ACCOUNTS = {"taro@example.jp": "taro1234", "hanako@example.jp": "hanako123"}
 STATE = "demo-state.json"
 DEMO_RULES = {
@@ -63,7 +65,10 @@ def start() -> int:
         web_port=WEB_PORT,
         submission_port=SUBMISSION_PORT,
         pop3_port=POP3_PORT,
+        srs_forward_port=SRS_FORWARD_PORT,
+        srs_reverse_port=SRS_REVERSE_PORT,
         with_web=True,
+        with_srs=True,
         with_worker=True,
         with_dovecot=True,
         spam_engine=rspamd.url,
@@ -116,6 +121,8 @@ sekisho demo is running (everything on 127.0.0.1; stop it with `make demo-stop`)
   POP3         127.0.0.1:{stack.pop3_port}  (Dovecot; the same passwords as the web UI)
   clamd        {stack.clamd}  (test signatures: EICAR, and a marker inside a zip)
   Re-injection 127.0.0.1:{stack.reinject_port} (no milter; the worker sends notices here)
+  postsrsd     127.0.0.1:{stack.srs_forward_port} forward, :{stack.srs_reverse_port} reverse \
+(SRS for forwarded mail)
   Spam engine  {stack.spam_engine}
   Maildirs     {stack.mail_root}/example.jp/<user>/  (quarantine: .Junk/)
   Logs         {stack.run}/postfix.log  milter.log  web.log  worker.log

@@ -58,6 +58,10 @@ class Settings:
     # or "deliver" (mail to recipients with the scan on goes through unscanned, logged).
     spam_on_failure: str = "tempfail"
     reinject_smtp: str = "127.0.0.1:10026"
+    # postsrsd's forward lookup (host:port, Debian's default 127.0.0.1:10001): forwarded
+    # copies leave with an SRS envelope sender; empty: with the original sender's, which
+    # the next hop's SPF check may refuse. Postfix needs deploy/postfix/main-srs.cf too.
+    srs_lookup: str = ""
     # 隔離メール通知: 0 sends one notice per quarantined copy at once; N > 0 collects a
     # mailbox's copies and sends one digest every N minutes (at most 24 mails a day at 60).
     notice_digest_minutes: int = 60

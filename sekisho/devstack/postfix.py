@@ -36,6 +36,8 @@ class PostfixInstance:
     # Dovecot's auth listener at ``sasl_port`` and without TLS (loopback tests); 0: none.
     submission_port: int = 0
     sasl_port: int = 0
+    # deploy/postfix/main-srs.cf with postsrsd's reverse lookup on this port; 0: no SRS.
+    srs_reverse_port: int = 0
 
     @property
     def etc(self) -> Path:
@@ -57,6 +59,12 @@ class PostfixInstance:
         self.mail_root.mkdir(parents=True, exist_ok=True)
         shutil.chown(self.mail_root, self.vmail_uid, self.vmail_uid)
         main = (DEPLOY / "main.cf").read_text() + self._base_main()
+        if self.srs_reverse_port:
+            main += (
+                (DEPLOY / "main-srs.cf")
+                .read_text()
+                .replace("127.0.0.1:10002", f"127.0.0.1:{self.srs_reverse_port}")
+            )
         (self.etc / "main.cf").write_text(main)
         master = Path("/etc/postfix/master.cf").read_text()
         fragment = (

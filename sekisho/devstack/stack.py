@@ -14,6 +14,7 @@ from pathlib import Path
 from sekisho.devstack.dovecot import DovecotInstance
 from sekisho.devstack.ports import free_port
 from sekisho.devstack.postfix import VMAIL_UID, PostfixInstance
+from sekisho.devstack.postsrsd import PostsrsdInstance
 from sekisho.devstack.processes import (
     SekishoProcess,
     milter_process,
@@ -33,6 +34,8 @@ class LocalStack:
     with_worker: bool = False
     # Dovecot (POP3, and SASL for the submission listener) on the stack's own store.
     with_dovecot: bool = False
+    # postsrsd, asked by the milter for forwarded mail and by Postfix for bounces to SRS.
+    with_srs: bool = False
     # 0: a notice per quarantined copy at once (what a demo or a test wants to see).
     notice_digest_minutes: int = 0
     # More SEKISHO_* settings for every sekisho process (a test's country database …).
@@ -51,11 +54,14 @@ class LocalStack:
     milter_port: int = field(default_factory=free_port)
     submission_port: int = field(default_factory=free_port)
     pop3_port: int = field(default_factory=free_port)
+    srs_forward_port: int = field(default_factory=free_port)
+    srs_reverse_port: int = field(default_factory=free_port)
     postfix: PostfixInstance | None = None
     milter: SekishoProcess | None = None
     web: SekishoProcess | None = None
     worker: SekishoProcess | None = None
     dovecot: DovecotInstance | None = None
+    postsrsd: PostsrsdInstance | None = None
 
     def __post_init__(self) -> None:
         self.run.mkdir(parents=True, exist_ok=True)
@@ -133,6 +139,16 @@ class LocalStack:
     def _start(self) -> None:
         upgrade(self.database_url)
         environment = self.environment()
+        if self.with_srs:
+            self.postsrsd = PostsrsdInstance(
+                self.run,
+                self.domains[0],
+                self.domains[1:],
+                self.srs_forward_port,
+                self.srs_reverse_port,
+            )
+            self.postsrsd.start()
+            environment["SEKISHO_SRS_LOOKUP"] = self.postsrsd.forward_lookup
         self.milter = milter_process(environment, self.milter_listen, self.run / "milter.log")
         if self.with_dovecot:
             self.dovecot = DovecotInstance(
@@ -149,6 +165,7 @@ class LocalStack:
             domains=self.domains,
             submission_port=self.submission_port if self.dovecot else 0,
             sasl_port=self.dovecot.auth_port if self.dovecot else 0,
+            srs_reverse_port=self.postsrsd.reverse_port if self.postsrsd else 0,
             extra_main={"relayhost": f"[{self.relay.replace(':', ']:')}"} if self.relay else {},
         )
         self.postfix.start()
@@ -165,6 +182,8 @@ class LocalStack:
             self.postfix.stop()
         if self.dovecot is not None:
             self.dovecot.stop()
+        if self.postsrsd is not None:
+            self.postsrsd.stop()
 
     def pids(self) -> list[int]:
         """The pids of the processes the stack started (Postfix is stopped through its
@@ -174,8 +193,9 @@ class LocalStack:
             for process in (self.milter, self.web, self.worker)
             if process is not None and process.process is not None
         ]
-        if self.dovecot is not None and self.dovecot.process is not None:
-            pids.append(self.dovecot.process.pid)
+        for daemon in (self.dovecot, self.postsrsd):
+            if daemon is not None and daemon.process is not None:
+                pids.append(daemon.process.pid)
         return pids
 
     def clear_mail(self) -> None:

@@ -51,6 +51,13 @@ class AddRecipient:
 
 
 @dataclass(frozen=True)
+class ChangeSender:
+    """A new envelope sender for the whole message (SRS for forwarded mail)."""
+
+    sender: str
+
+
+@dataclass(frozen=True)
 class ChangeHeader:
     """Replace the ``index``-th (1-based) field called ``name``; an empty value removes it."""
 
@@ -66,7 +73,7 @@ class AddHeader:
 
 
 Verdict = Continue | Accept | Discard | TempFail | Reject
-Edit = DeleteRecipient | AddRecipient | ChangeHeader | AddHeader
+Edit = DeleteRecipient | AddRecipient | ChangeSender | ChangeHeader | AddHeader
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from sekisho.milter.actions import (
     Accept,
     AddRecipient,
     ChangeHeader,
+    ChangeSender,
     DeleteRecipient,
     Discard,
     EndOfMessage,
@@ -141,6 +142,8 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
                 self.delrcpt(edit.recipient)
             elif isinstance(edit, AddRecipient):
                 self.addrcpt(f"<{edit.recipient}>")
+            elif isinstance(edit, ChangeSender):
+                self.chgfrom(f"<{edit.sender}>")
             elif isinstance(edit, ChangeHeader):
                 self.chgheader(edit.name, edit.index, edit.value)
             else:

@@ -20,6 +20,7 @@ from sekisho.config import Settings
 from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
 from sekisho.milter.quarantine import Quarantine
+from sekisho.milter.srs import PostsrsdLookup
 from sekisho.milter.transaction import MailTransaction, SubmissionRules
 from sekisho.milter.virus_report import VirusReports
 from sekisho.scanners.background import in_background
@@ -107,6 +108,9 @@ def serve(settings: Settings) -> None:
             virus_reports,
             deliver_when_spam_scan_fails=settings.spam_on_failure == "deliver",
             submission_rules=submission_rules,
+            rewrite_sender=PostsrsdLookup(settings.srs_lookup).forward
+            if settings.srs_lookup
+            else None,
         )
 
     Milter.factory = lambda: SekishoMilter(new_transaction)

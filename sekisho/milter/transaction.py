@@ -21,6 +21,7 @@ from sekisho.milter.actions import (
     AddHeader,
     AddRecipient,
     ChangeHeader,
+    ChangeSender,
     Continue,
     DeleteRecipient,
     Discard,
@@ -31,6 +32,7 @@ from sekisho.milter.actions import (
 )
 from sekisho.milter.disinfect import without_infected_parts
 from sekisho.milter.quarantine import Quarantine
+from sekisho.milter.srs import SrsError
 from sekisho.milter.virus_report import VirusReports, removed_part_text
 from sekisho.rules.abroad import is_local_network, submission_allowed
 from sekisho.rules.addresses import normalize_address
@@ -60,9 +62,11 @@ PolicyLookup = Callable[[str], Policy | None]
 HitRecorder = Callable[[int, RuleHit], None]
 SpamScanner = Starter[SpamVerdict]
 VirusScanner = Starter[str | None]  # the virus found, or None
+SenderRewrite = Callable[[str], str]  # the envelope sender forwarded copies leave with
 STORE_DOWN = TempFail("451", "4.3.0", "Mail filter settings are unavailable, try again later")
 SPAM_SCAN_DOWN = TempFail("451", "4.7.1", "Spam scan temporarily unavailable, try again later")
 VIRUS_SCAN_DOWN = TempFail("451", "4.7.1", "Virus scan temporarily unavailable, try again later")
+SRS_DOWN = TempFail("451", "4.3.0", "Forwarding temporarily unavailable, try again later")
 # RFC 5321 §4.5.3.1.10: the sending MTA delivers the refused recipients in another
 # transaction at once; used for recipients whose content would differ (the [spam] tag).
 SPLIT_TRANSACTION = TempFail(
@@ -122,6 +126,8 @@ class MailTransaction:
     # The SMTP client's address (the milter's connect callback); "" for a local socket.
     client_address: str = ""
     submission_rules: SubmissionRules = field(default_factory=SubmissionRules)
+    # postsrsd's forward lookup; None: forwarded copies keep the original envelope sender.
+    rewrite_sender: SenderRewrite | None = None
     recipients: list[Recipient] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
     queue_id: str = "NOQUEUE"
@@ -238,6 +244,11 @@ class MailTransaction:
     def end_of_message(self) -> EndOfMessage:
         assert self._body is not None
         assert self._digest is not None
+        try:  # before anything is written: a deferred mail comes again
+            forward_sender = self._forward_sender()
+        except SrsError as error:
+            log.warning("srs_failed queue_id=%s error=%s", self.queue_id, error)
+            return EndOfMessage((), SRS_DOWN)
         virus_needed = self._needs_virus_scan()
         spam_needed = any(needs_scan(r.policy, r.decision) for r in self.recipients)
         # The whole message in memory only for a scanner (a quarantine copy streams).
@@ -305,6 +316,8 @@ class MailTransaction:
             if tag and not self.authenticated:
                 edits.append(self._subject_tag())
         forwarded = self._forward(kept, edits)
+        if forwarded and forward_sender is not None:
+            edits.append(ChangeSender(forward_sender))
         verdict_reply = Discard() if removed == len(self.recipients) else Accept()
         log.info(
             "end queue_id=%s quarantined=%d delivered=%d forwarded=%d verdict=%s",
@@ -339,6 +352,16 @@ class MailTransaction:
         if added:
             log.info("forward queue_id=%s to=%s", self.queue_id, ",".join(added))
         return len(added)
+
+    def _forward_sender(self) -> str | None:
+        """The SRS envelope sender when this mail may be forwarded and postsrsd rewrites
+        its sender (not a bounce's null sender, nor one of the local domains). The copies
+        a mailbox keeps carry it too: one message has one envelope sender."""
+        sender = self.sender.strip().strip("<>")
+        if self.rewrite_sender is None or not sender or not self._needs_forwarding():
+            return None
+        rewritten = self.rewrite_sender(sender)
+        return rewritten if rewritten != sender else None
 
     def _forward_trace(self) -> frozenset[str]:
         return forward_trace(

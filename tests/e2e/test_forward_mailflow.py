@@ -1,6 +1,7 @@
 """転送設定 through real Postfix: the milter adds the target (and removes the mailbox for
 残さない); Postfix relays the copy to the next hop, an aiosmtpd sink here. Only delivered
-mail is forwarded, and a copy this mailbox already forwarded is never forwarded again."""
+mail is forwarded, and a copy this mailbox already forwarded is never forwarded again.
+A real postsrsd gives forwarded mail its SRS envelope sender and routes bounces back."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def next_hop() -> Iterator[Sink]:
 
 @pytest.fixture(scope="module")
 def forward_stack(run_root: Path, next_hop: Sink) -> Iterator[MailHarness]:
-    yield from start_harness(run_root / "forward", relay=next_hop.address)
+    yield from start_harness(run_root / "forward", relay=next_hop.address, with_srs=True)
 
 
 @pytest.fixture
@@ -127,3 +128,58 @@ def test_two_mailboxes_forwarding_to_each_other_end_after_one_round(
     assert len(mail.files()[TARO_INBOX]) == 1
     assert len(mail.files()[HANAKO_INBOX]) == 1
     assert next_hop.received == []
+
+
+def return_path(path: Path) -> str:
+    first = path.read_bytes().split(b"\n", 1)[0].decode()
+    assert first.startswith("Return-Path: <"), first
+    return first.removeprefix("Return-Path: <").removesuffix(">")
+
+
+def test_forwarded_mail_leaves_with_an_srs_envelope_sender(
+    mail: MailHarness, next_hop: Sink
+) -> None:
+    """The next hop's SPF check sees our domain; the kept copy carries the same sender
+    (one message has one envelope sender), a mailbox that does not forward the original."""
+    import_settings(
+        mail, "taro@example.jp", {"forwarding": [{"to": "jiro@mobile.example", "keep": True}]}
+    )
+    mail.send("Friend@ok.example", ["taro@example.jp"], subject="srs")
+    mail.send("Friend@ok.example", ["hanako@example.jp"], subject="not forwarded")
+    (copy,) = relayed(next_hop)
+    local, _, domain = copy.envelope_from.partition("@")
+    assert domain == "example.jp"
+    assert local.startswith("SRS0=")
+    assert local.endswith("=ok.example=Friend")
+    (kept,) = mail.wait_for_files(TARO_INBOX)
+    assert return_path(kept) == copy.envelope_from
+    (plain,) = mail.wait_for_files(HANAKO_INBOX)
+    assert return_path(plain) == "Friend@ok.example"
+
+
+def test_a_bounce_to_the_srs_sender_reaches_the_original_sender(
+    mail: MailHarness, next_hop: Sink
+) -> None:
+    import_settings(
+        mail, "taro@example.jp", {"forwarding": [{"to": "jiro@mobile.example", "keep": False}]}
+    )
+    mail.send("friend@ok.example", ["taro@example.jp"], subject="will bounce")
+    (copy,) = relayed(next_hop)
+    send_raw(
+        mail,
+        "",
+        [copy.envelope_from],
+        b"From: MAILER-DAEMON@mobile.example\r\nSubject: Undelivered Mail\r\n\r\nbounce\r\n",
+    )
+    bounce = relayed(next_hop, 2)[1]
+    assert bounce.recipients == ["friend@ok.example"]
+    assert bounce.envelope_from == "<>"  # the null sender, as aiosmtpd gives it
+
+
+def test_a_local_sender_is_forwarded_unchanged(mail: MailHarness, next_hop: Sink) -> None:
+    import_settings(
+        mail, "hanako@example.jp", {"forwarding": [{"to": "jiro@mobile.example", "keep": False}]}
+    )
+    mail.send("taro@example.jp", ["hanako@example.jp"], subject="from a neighbour")
+    (copy,) = relayed(next_hop)
+    assert copy.envelope_from == "taro@example.jp"
