@@ -88,6 +88,13 @@ def test_settings_round_trip_without_the_form_limit(sekisho: CliRunner) -> None:
             {"to": "jiro@mobile.example", "keep": True},
             {"to": "taro.work@office.example", "keep": False},
         ],
+        "auto_reply": {
+            "enabled": True,
+            "message": "ただいま不在です。\n1月5日に戻ります。",
+            "per_sender": [{"sender": "boss@corp.example", "message": "Back on the 5th."}],
+            "starts_on": "2026-12-28",
+            "ends_on": "2027-01-04",
+        },
     }
     result = sekisho.invoke(
         main, ["settings", "import", "taro@example.jp", "-"], input=json.dumps(document)
@@ -129,6 +136,14 @@ def test_header_keys_left_out_keep_their_value(sekisho: CliRunner) -> None:
         ({"virus_scan": "on"}, "“virus_scan” must be true or false"),
         ({"forwarding": [{"to": "taro@example.jp", "keep": True}]}, "is this mailbox itself"),
         ({"forwarding": ["jiro@mobile.example"]}, 'must be a list of {"to": address'),
+        ({"auto_reply": {"enabled": True}}, "Enter the reply message."),
+        ({"auto_reply": {"enabled": True, "message": "x", "days": 3}}, "“auto_reply.days”"),
+        ({"auto_reply": {"starts_on": "28/12/2026"}}, "must be a date (YYYY-MM-DD) or null"),
+        (
+            {"auto_reply": {"per_sender": [{"sender": "a b", "message": "x"}]}},
+            "contains a space",
+        ),
+        ({"auto_reply": {"per_sender": ["boss@corp.example"]}}, 'must be a list of {"sender"'),
         (
             {"abroad_send_unlocked_until": "2026-12-04T01:00:00"},
             "must be an ISO 8601 date and time with its offset",
@@ -149,3 +164,23 @@ def test_import_is_all_or_nothing(sekisho: CliRunner, document: object, reason: 
     exported = sekisho.invoke(main, ["settings", "export", "taro@example.jp"])
     assert json.loads(exported.output)["reject_from"] == ["kept.example"]
     assert json.loads(exported.output)["reject_subject"] == []
+
+
+def test_auto_reply_keys_left_out_keep_their_value(sekisho: CliRunner) -> None:
+    sekisho.invoke(main, ["account", "add", "taro@example.jp", "--password", "secret123"])
+    for document in (
+        {"auto_reply": {"enabled": True, "message": "away\r\n"}},
+        {"auto_reply": {"ends_on": "2027-01-04"}},
+    ):
+        result = sekisho.invoke(
+            main, ["settings", "import", "taro@example.jp", "-"], input=json.dumps(document)
+        )
+        assert result.exit_code == 0, result.output
+    exported = json.loads(sekisho.invoke(main, ["settings", "export", "taro@example.jp"]).output)
+    assert exported["auto_reply"] == {
+        "enabled": True,
+        "message": "away",
+        "per_sender": [],
+        "starts_on": None,
+        "ends_on": "2027-01-04",
+    }

@@ -10,6 +10,8 @@ from enum import Enum, StrEnum
 from functools import cached_property
 
 from sekisho.rules.addresses import EMPTY_MATCHER, SuffixMatcher, normalize_address
+from sekisho.rules.autoreply import OFF as AUTO_REPLY_OFF
+from sekisho.rules.autoreply import AutoReply
 from sekisho.rules.encoded_words import decode_header_text
 from sekisho.rules.forwarding import ForwardTarget
 from sekisho.rules.subjects import EMPTY_SUBSTRING_MATCHER, SubstringMatcher
@@ -118,6 +120,7 @@ class Policy:
     # infected mail it submits is refused.
     virus_scan: bool = False
     forward_to: tuple[ForwardTarget, ...] = ()
+    auto_reply: AutoReply = AUTO_REPLY_OFF
     # 国外からのメール送信制限 lifted until then (None: 制限中); see sekisho.rules.abroad.
     abroad_unlocked_until: datetime | None = None
 

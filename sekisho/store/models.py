@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -231,7 +232,7 @@ class QuarantinedMessage(Base):
 
 
 class OutboxMessage(Base):
-    """A mail sekisho itself sends (quarantine notices; later auto-replies, virus reports).
+    """A mail sekisho itself sends (quarantine notices, virus reports, auto-replies).
 
     Written in the same transaction as the decision that calls for it; ``sekisho worker``
     sends it through Postfix's re-injection listener and sets ``sent_at`` only after the
@@ -323,3 +324,49 @@ class ForwardingTarget(Base):
     address: Mapped[str] = mapped_column(String(320))
     keep: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AutoReplySettingRecord(Base):
+    """自動返信設定 of a mailbox (its per-sender texts are AutoReplySenderText); no row: off."""
+
+    __tablename__ = "auto_reply_settings"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    message: Mapped[str] = mapped_column(Text, default="")
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+
+
+class AutoReplySenderText(Base):
+    """A per-sender reply text: senders ``pattern`` covers (a From-list entry) get it."""
+
+    __tablename__ = "auto_reply_sender_texts"
+    __table_args__ = (
+        UniqueConstraint("account_id", "pattern_key"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    pattern: Mapped[str] = mapped_column(String(320))
+    pattern_key: Mapped[str] = mapped_column(String(320))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class AutoReplySender(Base):
+    """A sender a mailbox replied to (``replied_at``, written after Postfix's 250), or is
+    replying to right now (``sending_until``, a worker's lease): one reply per 24 hours."""
+
+    __tablename__ = "auto_reply_senders"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    sender: Mapped[str] = mapped_column(String(320), primary_key=True)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    sending_until: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -24,6 +24,7 @@ from sekisho.rules.model import Policy
 from sekisho.rules.subjects import SubstringMatcher
 from sekisho.rules.validate import ListEntry
 from sekisho.store.abroad import unlocked_until
+from sekisho.store.autoreply import auto_reply
 from sekisho.store.db import IoRunner, Store, run_here
 from sekisho.store.forwarding import forward_targets
 from sekisho.store.header_rules import header_checks
@@ -62,6 +63,7 @@ def load_policy(store: Store, address: str) -> Policy | None:
             spam=spam_setting(session, account_id),
             virus_scan=virus_scan_enabled(session, account_id),
             forward_to=forward_targets(session, account_id),
+            auto_reply=auto_reply(session, account_id),
             abroad_unlocked_until=unlocked_until(session, account_id),
         )
 

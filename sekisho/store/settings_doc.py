@@ -9,13 +9,14 @@ not implement yet are refused by name rather than silently ignored.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import UTC, datetime
+from dataclasses import asdict, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from sekisho.rules.addresses import normalize_address
+from sekisho.rules.autoreply import SenderText, check_auto_reply, cleaned
 from sekisho.rules.forwarding import ForwardTarget, check_target
 from sekisho.rules.lists import LIST_KINDS
 from sekisho.rules.model import HeaderCheck, SpamSetting
@@ -24,6 +25,7 @@ from sekisho.rules.validate import ListEntry
 from sekisho.store.abroad import set_unlocked_until, unlocked_until
 from sekisho.store.accounts import require_account
 from sekisho.store.audit import record_change
+from sekisho.store.autoreply import auto_reply, set_auto_reply
 from sekisho.store.forwarding import forward_targets, replace_targets
 from sekisho.store.header_rules import header_checks, set_header_checks
 from sekisho.store.lists import replace_entries, values
@@ -37,8 +39,11 @@ SPAM_SWITCHES = ("enabled", "quarantine", "notify")
 VIRUS_SCAN = "virus_scan"
 ABROAD = "abroad_send_unlocked_until"
 FORWARDING = "forwarding"
+AUTO_REPLY = "auto_reply"
+# The contract's keys, and the date range this version adds (beyond the guide).
+AUTO_REPLY_KEYS = frozenset({"enabled", "message", "per_sender", "starts_on", "ends_on"})
 IMPLEMENTED_KEYS = frozenset(
-    {*LIST_KINDS, REJECT_HEADER, SPAM_SCAN, VIRUS_SCAN, ABROAD, FORWARDING}
+    {*LIST_KINDS, REJECT_HEADER, SPAM_SCAN, VIRUS_SCAN, ABROAD, FORWARDING, AUTO_REPLY}
 )
 CONTRACT_KEYS = frozenset(
     {
@@ -74,6 +79,16 @@ def export_settings(session: Session, address: str) -> dict[str, Any]:
         {"to": target.address, "keep": target.keep}
         for target in forward_targets(session, account.id)
     ]
+    reply = auto_reply(session, account.id)
+    document[AUTO_REPLY] = {
+        "enabled": reply.enabled,
+        "message": reply.message,
+        "per_sender": [
+            {"sender": entry.pattern, "message": entry.message} for entry in reply.per_sender
+        ],
+        "starts_on": reply.starts_on.isoformat() if reply.starts_on else None,
+        "ends_on": reply.ends_on.isoformat() if reply.ends_on else None,
+    }
     until = unlocked_until(session, account.id)
     document[ABROAD] = until.isoformat() if until is not None else None
     return document
@@ -88,6 +103,7 @@ class _Parsed:
         self.virus: bool | None = None
         self.abroad: tuple[datetime | None] | None = None  # (value,) when given
         self.forwarding: list[ForwardTarget] | None = None
+        self.auto_reply: dict[str, Any] | None = None
 
 
 def _forwarding(given: object, mailbox: str, problems: list[Problem]) -> list[ForwardTarget]:
@@ -118,6 +134,63 @@ def _forwarding(given: object, mailbox: str, problems: list[Problem]) -> list[Fo
     return accepted
 
 
+def _auto_reply(given: object, problems: list[Problem]) -> dict[str, Any] | None:
+    """The keys given of {enabled, message, per_sender: [{sender, message}], starts_on,
+    ends_on}; checked as a whole with the stored setting by ``import_settings``."""
+    if not isinstance(given, dict):
+        problems.append(Problem(N_("“{entry}” must be an object."), entry=AUTO_REPLY))
+        return None
+    for key in sorted(set(given) - AUTO_REPLY_KEYS):
+        problems.append(Problem(N_("Unknown key “{entry}”."), entry=f"{AUTO_REPLY}.{key}"))
+    shaped: dict[str, Any] = {}
+    if "enabled" in given:
+        if isinstance(given["enabled"], bool):
+            shaped["enabled"] = given["enabled"]
+        else:
+            problems.append(
+                Problem(N_("“{entry}” must be true or false."), entry=f"{AUTO_REPLY}.enabled")
+            )
+    if "message" in given:
+        if isinstance(given["message"], str):
+            shaped["message"] = given["message"]
+        else:
+            problems.append(
+                Problem(N_("“{entry}” must be a string."), entry=f"{AUTO_REPLY}.message")
+            )
+    if "per_sender" in given:
+        entries = given["per_sender"]
+        if isinstance(entries, list) and all(
+            isinstance(entry, dict)
+            and set(entry) == {"sender", "message"}
+            and all(isinstance(value, str) for value in entry.values())
+            for entry in entries
+        ):
+            shaped["per_sender"] = tuple(
+                SenderText(entry["sender"], entry["message"]) for entry in entries
+            )
+        else:
+            problems.append(
+                Problem(
+                    N_('“{entry}” must be a list of {{"sender": pattern, "message": text}}.'),
+                    entry=f"{AUTO_REPLY}.per_sender",
+                )
+            )
+    for key in ("starts_on", "ends_on"):
+        if key not in given:
+            continue
+        value = given[key]
+        try:
+            shaped[key] = None if value is None else date.fromisoformat(value)
+        except (TypeError, ValueError):
+            problems.append(
+                Problem(
+                    N_("“{entry}” must be a date (YYYY-MM-DD) or null."),
+                    entry=f"{AUTO_REPLY}.{key}",
+                )
+            )
+    return shaped
+
+
 def _parse(document: object, mailbox: str) -> _Parsed:
     parsed = _Parsed()
     if not isinstance(document, dict):
@@ -146,6 +219,8 @@ def _parse(document: object, mailbox: str) -> _Parsed:
         parsed.spam = _switches(SPAM_SCAN, SPAM_SWITCHES, document[SPAM_SCAN], parsed.problems)
     if FORWARDING in document:
         parsed.forwarding = _forwarding(document[FORWARDING], mailbox, parsed.problems)
+    if AUTO_REPLY in document:
+        parsed.auto_reply = _auto_reply(document[AUTO_REPLY], parsed.problems)
     if ABROAD in document:
         parsed.abroad = _unlock_time(document[ABROAD], parsed.problems)
     if VIRUS_SCAN in document:
@@ -201,6 +276,10 @@ def _header_checks(given: object, problems: list[Problem]) -> dict[HeaderCheck, 
 def import_settings(session: Session, address: str, document: object) -> None:
     account = require_account(session, address)
     parsed = _parse(document, account.address)
+    reply = None
+    if parsed.auto_reply is not None:
+        reply = replace(auto_reply(session, account.id), **parsed.auto_reply)
+        parsed.problems.extend(check_auto_reply(reply))
     if parsed.problems:
         raise SettingsImportError(parsed.problems)
     record_change(session, account.id, "settings_import", "operator", utcnow())
@@ -219,3 +298,5 @@ def import_settings(session: Session, address: str, document: object) -> None:
         set_unlocked_until(session, account.id, parsed.abroad[0])
     if parsed.forwarding is not None:
         replace_targets(session, account.id, parsed.forwarding)
+    if reply is not None:
+        set_auto_reply(session, account.id, cleaned(reply))
