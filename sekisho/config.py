@@ -62,6 +62,9 @@ class Settings:
     # copies leave with an SRS envelope sender; empty: with the original sender's, which
     # the next hop's SPF check may refuse. Postfix needs deploy/postfix/main-srs.cf too.
     srs_lookup: str = ""
+    # Envelope sender of auto-replies: "null" (RFC 3834 §3.3: no bounce, no reply to the
+    # reply) or "mailbox" (the replying address) for receivers that refuse null senders.
+    auto_reply_sender: str = "null"
     # 隔離メール通知: 0 sends one notice per quarantined copy at once; N > 0 collects a
     # mailbox's copies and sends one digest every N minutes (at most 24 mails a day at 60).
     notice_digest_minutes: int = 60
@@ -148,6 +151,8 @@ def load_settings(
             values[name] = env_value
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     settings = Settings(**{k: _coerce(k, known[k], v) for k, v in values.items()})
+    if settings.auto_reply_sender not in {"null", "mailbox"}:
+        raise ConfigError(f"auto_reply_sender: {settings.auto_reply_sender!r} is not null|mailbox")
     if settings.mailbox_owner and not re.fullmatch(r"\d+(:\d+)?", settings.mailbox_owner):
         raise ConfigError(f"mailbox_owner: {settings.mailbox_owner!r} is not uid:gid (numbers)")
     return settings

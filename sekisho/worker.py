@@ -2,9 +2,11 @@
 
 Each round claims the due rows (sekisho.store.outbox), builds their mail, and hands each
 mail to the re-injection listener (no milter there) with a null envelope sender, as
-auto-generated mail is sent (RFC 3834 §3.3). A row is marked sent only after Postfix
-answered 250 to the whole transaction; a 4xx or a connection failure retries it later
-with backoff, a 5xx gives it up (and says so in the log). Any number of workers may run.
+auto-generated mail is sent (RFC 3834 §3.3; auto-replies may use the mailbox instead,
+``auto_reply_sender``). A row is marked sent only after Postfix answered 250 to the
+whole transaction; a 4xx or a connection failure retries it later with backoff, a 5xx
+gives it up (and says so in the log). Any number of workers may run: an auto-reply is
+sent only by the worker holding its sender's lease (sekisho.store.autoreply).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from functools import partial
 
 from flask import Flask
 
+from sekisho.auto_reply_mail import compose_auto_reply
 from sekisho.config import Settings
 from sekisho.maildir import Ownership
 from sekisho.spamfolder import SpamFolder
-from sekisho.store import audit, outbox
+from sekisho.store import audit, autoreply, outbox
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage, QuarantinedMessage, utcnow
 from sekisho.store.quarantine import quarantined_by_ids
@@ -51,6 +54,13 @@ class Delivery:
     row_ids: list[int]
     recipient: str
     compose: Callable[[], Message | None]
+    sender: str = ""  # the envelope sender; the null sender by default
+    # Told whether Postfix took the mail, once composing succeeded (an auto-reply's record).
+    settle: Callable[[bool], None] = lambda _sent: None
+
+
+class SenderBusyError(Exception):
+    """Nothing wrong with the row, but it cannot go now (another worker is on its sender)."""
 
 
 class SendError(Exception):
@@ -96,15 +106,19 @@ class Worker:
 
     def send_due(self, now: datetime | None = None) -> int:
         """One round: claim, send, mark. Returns how many rows it settled or retried."""
+        now = now or utcnow()
         claimed = outbox.claim(self._store, BATCH, now)
         if not claimed.rows:
             return 0
-        deliveries = list(self._deliveries(claimed.rows))
+        deliveries = list(self._deliveries(claimed.rows, now))
         connection: smtplib.SMTP | None = None
         try:
             for index, delivery in enumerate(deliveries):
                 try:
                     message = delivery.compose()
+                except SenderBusyError as busy:
+                    self._failed(claimed, delivery.row_ids, str(busy), False)
+                    continue
                 except Exception as error:  # built from stored data: it never will be
                     log.exception("outbox_compose_failed rows=%s", delivery.row_ids)
                     self._failed(claimed, delivery.row_ids, f"cannot build: {error}", True)
@@ -114,8 +128,9 @@ class Worker:
                     continue
                 try:
                     connection = connection or self._connect()
-                    self._send(connection, delivery.recipient, message)
+                    self._send(connection, delivery.sender, delivery.recipient, message)
                 except SendError as failure:
+                    delivery.settle(False)
                     log.warning(
                         "outbox_send_failed rows=%s to=%s permanent=%s reply=%s",
                         delivery.row_ids,
@@ -131,6 +146,7 @@ class Worker:
                         break
                     self._failed(claimed, delivery.row_ids, str(failure), failure.permanent)
                     continue
+                delivery.settle(True)
                 outbox.mark_sent(self._store, claimed, delivery.row_ids)
                 log.info("outbox_sent rows=%s to=%s", delivery.row_ids, delivery.recipient)
         finally:
@@ -148,9 +164,11 @@ class Worker:
                 f"cannot reach {self._settings.reinject_smtp}: {error}", False, session_lost=True
             ) from error
 
-    def _send(self, connection: smtplib.SMTP, recipient: str, message: Message) -> None:
+    def _send(
+        self, connection: smtplib.SMTP, sender: str, recipient: str, message: Message
+    ) -> None:
         try:
-            connection.send_message(message, from_addr="", to_addrs=[recipient])
+            connection.send_message(message, from_addr=sender, to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = error.recipients[recipient]
             raise SendError(f"{code} {reply.decode(errors='replace')}", code >= 500) from error
@@ -163,12 +181,14 @@ class Worker:
         except (UnicodeError, ValueError, TypeError) as error:  # the message cannot be written
             raise SendError(f"cannot write the mail: {error}", True) from error
 
-    def _deliveries(self, rows: list[OutboxMessage]) -> Iterator[Delivery]:
+    def _deliveries(self, rows: list[OutboxMessage], now: datetime) -> Iterator[Delivery]:
         notices = [row for row in rows if row.kind == outbox.QUARANTINE_NOTICE]
         yield from self._notice_deliveries(notices)
         for row in rows:
             if row.kind == outbox.VIRUS_REPORT:
                 yield self._virus_report(row)
+            elif row.kind == outbox.AUTO_REPLY:
+                yield self._auto_reply(row, now)
             elif row.kind != outbox.QUARANTINE_NOTICE:
                 # Written by a newer version: left for a worker that knows it.
                 log.error("outbox_unknown_kind id=%d kind=%s", row.id, row.kind)
@@ -182,6 +202,28 @@ class Worker:
             )
 
         return Delivery([row.id], row.envelope_to, compose)
+
+    def _auto_reply(self, row: OutboxMessage, now: datetime) -> Delivery:
+        """Built, then sent only if no reply went to this sender within 24 hours."""
+        details = json.loads(row.details or "{}")
+        mailbox = str(details.get("mailbox", ""))
+        account_id = row.account_id or 0
+
+        def compose() -> Message | None:
+            message = compose_auto_reply(details, row.envelope_to, now)
+            taken = autoreply.reserve(self._store, account_id, row.envelope_to, now)
+            if taken is autoreply.Reservation.BUSY:
+                raise SenderBusyError("another worker is replying to this sender")
+            if taken is autoreply.Reservation.REPLIED:
+                log.info("auto_reply_skipped row=%d reason=replied_within_24h", row.id)
+                return None
+            return message
+
+        def settle(sent: bool) -> None:
+            autoreply.settle(self._store, account_id, row.envelope_to, now if sent else None)
+
+        sender = mailbox if self._settings.auto_reply_sender == "mailbox" else ""
+        return Delivery([row.id], row.envelope_to, compose, sender, settle)
 
     def _notice_deliveries(self, rows: list[OutboxMessage]) -> Iterator[Delivery]:
         """One notice per row, or (with a digest interval) one per mailbox for its rows."""
@@ -220,10 +262,15 @@ class Worker:
 
 
 def purge_expired(folder: SpamFolder, store: Store, now: datetime) -> tuple[int, int]:
-    """Quarantined copies whose time is up; outbox rows and login attempts long past."""
+    """Quarantined copies whose time is up; outbox rows, login attempts and auto-reply
+    records long past."""
     purged = folder.purge(now)
     with store.transaction() as session:
-        forgotten = outbox.delete_finished(session, now) + audit.forget_old(session, now)
+        forgotten = (
+            outbox.delete_finished(session, now)
+            + audit.forget_old(session, now)
+            + autoreply.forget_old_replies(session, now)
+        )
     return purged, forgotten
 
 

@@ -19,6 +19,7 @@ import milter
 from sekisho.config import Settings
 from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
+from sekisho.milter.auto_reply import AutoReplies
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.srs import PostsrsdLookup
 from sekisho.milter.transaction import MailTransaction, SubmissionRules
@@ -91,6 +92,7 @@ def serve(settings: Settings) -> None:
         VirusScanError,
     )
     virus_reports = VirusReports(store, io=on_store_thread)
+    auto_replies = AutoReplies(store, io=on_store_thread)
     submission_rules = SubmissionRules(
         country_lookup(settings.geoip_db),
         settings.home_country,
@@ -108,6 +110,7 @@ def serve(settings: Settings) -> None:
             virus_reports,
             deliver_when_spam_scan_fails=settings.spam_on_failure == "deliver",
             submission_rules=submission_rules,
+            auto_replies=auto_replies,
             rewrite_sender=PostsrsdLookup(settings.srs_lookup).forward
             if settings.srs_lookup
             else None,

@@ -30,12 +30,14 @@ from sekisho.milter.actions import (
     Reject,
     TempFail,
 )
+from sekisho.milter.auto_reply import Answered, AutoReplies
 from sekisho.milter.disinfect import without_infected_parts
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.srs import SrsError
 from sekisho.milter.virus_report import VirusReports, removed_part_text
 from sekisho.rules.abroad import is_local_network, submission_allowed
 from sekisho.rules.addresses import normalize_address
+from sekisho.rules.autoreply import japan_day, message_ids, refusal
 from sekisho.rules.decide import decide
 from sekisho.rules.encoded_words import decode_header_text, readable
 from sekisho.rules.forwarding import FORWARD_TRACE, forward_plan, forward_trace
@@ -128,6 +130,9 @@ class MailTransaction:
     submission_rules: SubmissionRules = field(default_factory=SubmissionRules)
     # postsrsd's forward lookup; None: forwarded copies keep the original envelope sender.
     rewrite_sender: SenderRewrite | None = None
+    # Where 自動返信設定 replies are queued; None: no auto-replies (tests of other parts).
+    auto_replies: AutoReplies | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     recipients: list[Recipient] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
     queue_id: str = "NOQUEUE"
@@ -220,6 +225,7 @@ class MailTransaction:
             not self._foreign_own_headers()
             and not self._needs_virus_scan()
             and not self._needs_forwarding()
+            and not self._replying()
             and not any(
                 (r.decision and r.decision.quarantined) or needs_scan(r.policy, r.decision)
                 for r in self.recipients
@@ -315,6 +321,8 @@ class MailTransaction:
             # loses nothing, and the header From an allow entry matches can be forged.
             if tag and not self.authenticated:
                 edits.append(self._subject_tag())
+        if not (verdict is not None and verdict.is_spam) and virus in (None, NOT_SCANNED):
+            self._queue_auto_replies(kept, message_key)
         forwarded = self._forward(kept, edits)
         if forwarded and forward_sender is not None:
             edits.append(ChangeSender(forward_sender))
@@ -352,6 +360,53 @@ class MailTransaction:
         if added:
             log.info("forward queue_id=%s to=%s", self.queue_id, ",".join(added))
         return len(added)
+
+    def _replying(self, among: list[Recipient] | None = None) -> list[Recipient]:
+        """The recipients (of ``among``, all by default) whose 自動返信設定 answers this
+        mail: on today (Japan's calendar), not caught, and a mail that may be answered."""
+        if self.auto_replies is None or self._message is None:
+            return []
+        today = japan_day(self.clock())
+        return [
+            recipient
+            for recipient in (self.recipients if among is None else among)
+            if recipient.policy is not None
+            and recipient.decision is not None
+            and not recipient.decision.quarantined
+            and recipient.policy.auto_reply.active_on(today)
+            and refusal(recipient.policy.address, self.sender, self._message.headers) is None
+        ]
+
+    def _queue_auto_replies(self, kept: list[Recipient], message_key: str) -> None:
+        """An outbox row per answering mailbox (not for spam or virus mail: the caller)."""
+        replying = self._replying(kept)
+        if not replying or self.auto_replies is None or self._message is None:
+            return
+        message = self._message
+        senders = [*message.header_from_addresses, self.sender]
+        replies = [
+            (r.policy, r.policy.auto_reply.text_for(senders))
+            for r in replying
+            if r.policy is not None
+        ]
+        ids = [message_ids(value) for value in message.header_values("Message-ID")[:1]]
+        answered = Answered(
+            sender=self.sender.strip().strip("<>"),
+            subject=message.subject,
+            message_id=ids[0][0] if ids and ids[0] else "",
+            references=" ".join(
+                found
+                for value in message.header_values("References")
+                for found in message_ids(value)
+            ),
+        )
+        self.auto_replies.put(replies, answered, message_key, self.clock())
+        log.info(
+            "auto_reply queue_id=%s to=%s from=%s",
+            self.queue_id,
+            readable(answered.sender),
+            ",".join(r.policy.address for r in replying if r.policy is not None),
+        )
 
     def _forward_sender(self) -> str | None:
         """The SRS envelope sender when this mail may be forwarded and postsrsd rewrites

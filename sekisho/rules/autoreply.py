@@ -12,15 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from email.utils import getaddresses
 
 from sekisho.rules.addresses import SuffixMatcher, normalize_address, split_address
-from sekisho.rules.encoded_words import decode_header_text
 from sekisho.rules.problems import N_, Problem
 from sekisho.rules.validate import check_address_entry, stored_form
 
 REPLY_INTERVAL = timedelta(hours=24)
+# Japan Standard Time has had no daylight saving since 1951: a fixed offset is exact.
+JAPAN = timezone(timedelta(hours=9), "JST")
 # A reply text is a short notice ("away until …"); 2,000 characters is about a page.
 MAX_MESSAGE_CHARS = 2000
 # Per-sender texts: a few people (the boss, a client, family) get their own words.
@@ -33,6 +34,8 @@ _SUPPRESSING = frozenset({"all", "oof", "autoreply"})
 _RECIPIENT_FIELDS = ("to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc")
 # Tab and line feed are the only control characters a reply text keeps.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# A msg-id as it may be repeated in In-Reply-To and References: printable ASCII in <>.
+_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,11 @@ class AutoReply:
 
 
 OFF = AutoReply()
+
+
+def japan_day(moment: datetime) -> date:
+    """The day in Japan at ``moment``: the start and end dates are days in Japan."""
+    return moment.astimezone(JAPAN).date()
 
 
 def normalized_text(text: str) -> str:
@@ -209,9 +217,14 @@ def _first_word(value: str) -> str:
 
 
 def reply_subject(original: str) -> str:
-    """``Re: `` and the original subject as a reader sees it (RFC 5322 §3.6.5: a subject
-    that already starts with ``Re:`` gets no second one)."""
-    text = " ".join(decode_header_text(original).split())
+    """``Re: `` and the original subject (decoded, as a reader sees it) on one line;
+    RFC 5322 §3.6.5: a subject that already starts with ``Re:`` gets no second one."""
+    text = " ".join(original.split())
     if text.lower().startswith("re:"):
         return text
     return REPLY_PREFIX + text
+
+
+def message_ids(value: str) -> list[str]:
+    """The well-formed ``<…>`` ids in a Message-ID or References field, in order."""
+    return _MESSAGE_ID.findall(value)

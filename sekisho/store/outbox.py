@@ -21,6 +21,7 @@ from sekisho.store.models import OutboxMessage, utcnow
 
 QUARANTINE_NOTICE = "quarantine_notice"
 VIRUS_REPORT = "virus_report"
+AUTO_REPLY = "auto_reply"
 # How long a claimed row is left to the worker that claimed it: far more than sending
 # takes (one SMTP exchange with the local Postfix), so a row is sent twice only when a
 # worker stalled this long after the 250 and before writing sent_at.

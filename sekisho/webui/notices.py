@@ -14,12 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
-from email.charset import Charset
 from email.header import Header
 from email.message import Message
 from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
@@ -28,15 +26,13 @@ from flask import Flask, render_template, url_for
 from flask_babel import force_locale, gettext
 
 from sekisho.config import Settings
+from sekisho.mailparts import utf8_text
 from sekisho.store.models import QuarantinedMessage, utcnow
 from sekisho.webui import LANGUAGES
 from sekisho.webui.quarantine import reason_text
 from sekisho.webui.release_links import ReleaseTarget, release_token
 
 NOTICE_HEADER = "X-Sekisho-Notice"
-# UTF-8 text as it is (8bit): the mail stays readable in a Maildir and to any tool.
-_UTF8_8BIT = Charset("utf-8")
-_UTF8_8BIT.body_encoding = None  # type: ignore[assignment]  # None: 8bit, as documented
 
 
 def compose_notice(
@@ -118,7 +114,7 @@ def _system_mail(
     compat32 throughout: an original is carried as it came, raw 8-bit header fields
     included; the default policy would refold them and fail on undecodable bytes.
     """
-    body = MIMEText(text.body, "plain", _UTF8_8BIT)  # type: ignore[arg-type]  # takes a Charset
+    body = utf8_text(text.body)
     message: Message = body
     if original is not None:
         message = MIMEMultipart("mixed")

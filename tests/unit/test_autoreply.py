@@ -15,9 +15,11 @@ from sekisho.rules.autoreply import (
     SenderText,
     check_auto_reply,
     cleaned,
+    message_ids,
     refusal,
     reply_subject,
 )
+from sekisho.rules.encoded_words import decode_header_text
 
 MAILBOX = "taro@example.jp"
 ADDRESSED = (("From", "Alice <alice@ok.example>"), ("To", "Taro <Taro@Example.JP>"))
@@ -147,7 +149,15 @@ def test_the_reply_subject_is_re_and_the_decoded_original() -> None:
     original = (
         "=?ISO-2022-JP?B?" + base64.b64encode("会議の件".encode("iso2022_jp")).decode() + "?="
     )
-    assert reply_subject(original) == "Re: 会議の件"
+    assert reply_subject(decode_header_text(original)) == "Re: 会議の件"
     assert reply_subject("RE: hello") == "RE: hello"
     assert reply_subject("a\n folded\tsubject") == "Re: a folded subject"
     assert reply_subject("") == "Re: "
+
+
+def test_only_well_formed_message_ids_are_repeated() -> None:
+    assert message_ids("<a@x.example> junk <b@y.example>\r\n\tX-Evil: 1 <c d@z>") == [
+        "<a@x.example>",
+        "<b@y.example>",
+    ]
+    assert message_ids("<\udce9@raw.example>") == []
