@@ -215,6 +215,22 @@ def purge(context: Context, now: datetime | None) -> None:
 
 @main.command()
 @pass_context
+def check(context: Context) -> None:
+    """Read the configuration and reach every dependency; non-zero exit if any fails."""
+    from sekisho.check import run_checks
+
+    outcomes = run_checks(context.settings())
+    for outcome in outcomes:
+        click.echo(outcome.line())
+    failed = [outcome.name for outcome in outcomes if not outcome.ok]
+    if failed:
+        raise click.ClickException(
+            f"{len(failed)} of {len(outcomes)} checks failed: {', '.join(failed)}"
+        )
+
+
+@main.command()
+@pass_context
 def worker(context: Context) -> None:
     """Send the outbox (quarantine notices) and purge expired copies, until stopped."""
     import signal

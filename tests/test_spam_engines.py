@@ -52,6 +52,10 @@ def test_a_plain_mail_is_not_spam(engine: SpamEngine) -> None:
     assert verdict.score < verdict.threshold
 
 
+def test_the_health_check_is_answered(engine: SpamEngine) -> None:
+    engine.ping()  # raises SpamScanError otherwise (sekisho check)
+
+
 @pytest.mark.parametrize("scheme", ["rspamd", "spamd"])
 def test_nothing_listening_is_an_error_not_clean(scheme: str) -> None:
     with socket.socket() as probe:  # a port that was free a moment ago

@@ -60,6 +60,10 @@ def test_eicar_a_zipped_virus_and_a_clean_mail(scanner: Clamd) -> None:
     assert scanner.scan(infected_mail()) in {EICAR_NAME, ZIPPED_NAME}
 
 
+def test_clamd_answers_ping(scanner: Clamd) -> None:
+    scanner.ping()  # raises VirusScanError otherwise (sekisho check)
+
+
 def test_nothing_listening_is_an_error_not_clean() -> None:
     with pytest.raises(VirusScanError, match=r"127\.0\.0\.1:9"):
         clamd_scanner(CLAMD_UNUSED, timeout=2).scan(b"Subject: x\r\n\r\nbody\r\n")

@@ -44,6 +44,9 @@ class SpamEngine(Protocol):
 
     def scan(self, message: bytes) -> SpamVerdict: ...
 
+    def ping(self) -> None:
+        """Raise SpamScanError unless the engine answers its health check."""
+
 
 @dataclass(frozen=True)
 class Rspamd:
@@ -79,6 +82,18 @@ class Rspamd:
             )
         except (ValueError, KeyError, TypeError) as error:
             raise SpamScanError(f"rspamd answer not understood: {body[:200]!r}") from error
+
+    def ping(self) -> None:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            connection.request("GET", "/ping")
+            answer = connection.getresponse().read()
+        except (OSError, http.client.HTTPException) as error:
+            raise SpamScanError(f"rspamd {self.host}:{self.port}: {error}") from error
+        finally:
+            connection.close()
+        if answer.strip() != b"pong":
+            raise SpamScanError(f"rspamd {self.host}:{self.port} answered {answer[:100]!r}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,17 @@ class Spamd:
             threshold=threshold,
             engine=self.name,
         )
+
+    def ping(self) -> None:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=self.timeout) as peer:
+                peer.sendall(b"PING SPAMC/1.5\r\n\r\n")
+                peer.shutdown(socket.SHUT_WR)
+                answer = b"".join(iter(lambda: peer.recv(4096), b""))
+        except OSError as error:
+            raise SpamScanError(f"spamd {self.host}:{self.port}: {error}") from error
+        if not answer.rstrip().endswith(b"PONG"):
+            raise SpamScanError(f"spamd {self.host}:{self.port} answered {answer[:100]!r}")
 
 
 def spam_engine(url: str, timeout: float) -> SpamEngine:

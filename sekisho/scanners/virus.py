@@ -8,6 +8,7 @@ any answer that is neither OK nor FOUND is never taken for "clean".
 from __future__ import annotations
 
 import io
+import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -34,6 +35,28 @@ class Clamd:
             return clamd.ClamdUnixSocket(parts.path, timeout=self.timeout)
         return clamd.ClamdNetworkSocket(parts.hostname, parts.port, timeout=self.timeout)
 
+    def ping(self) -> None:
+        """Raise VirusScanError unless clamd answers PING with PONG.
+
+        On its own socket: the clamd package leaves a socket open when connecting fails.
+        """
+        parts = urlsplit(self.url)
+        try:
+            if parts.scheme == "unix":
+                peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                peer.settimeout(self.timeout)
+                with peer:
+                    peer.connect(parts.path)
+                    answer = _ping(peer)
+            else:
+                address = (parts.hostname or "", parts.port or 0)
+                with socket.create_connection(address, timeout=self.timeout) as peer:
+                    answer = _ping(peer)
+        except OSError as error:
+            raise VirusScanError(f"clamd {self.url}: {error}") from error
+        if answer != b"PONG":
+            raise VirusScanError(f"clamd {self.url} answered {answer[:100]!r}")
+
     def scan(self, data: bytes) -> str | None:
         """The virus found in ``data`` (a message or one of its parts), or None."""
         try:
@@ -56,6 +79,17 @@ class Clamd:
         if status == "FOUND" and name:
             return safe_virus_name(name)
         raise VirusScanError(f"clamd {self.url}: answer not understood: {answer!r}")
+
+
+def _ping(peer: socket.socket) -> bytes:
+    peer.sendall(b"zPING\0")
+    answer = b""
+    while not answer.endswith(b"\0"):
+        chunk = peer.recv(64)
+        if not chunk:
+            break
+        answer += chunk
+    return answer.rstrip(b"\0")
 
 
 def safe_virus_name(name: str) -> str:

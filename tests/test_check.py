@@ -1,0 +1,100 @@
+"""``sekisho check`` against real dependencies: all reachable is exit 0; clamd stopped,
+an unmigrated store or Postfix's listener missing is named with its address, exit 1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sekisho.cli import main
+from sekisho.devstack.clamd import ClamdInstance
+from sekisho.devstack.ports import free_port
+from sekisho.devstack.postsrsd import PostsrsdInstance
+from sekisho.devstack.spam import RspamdInstance
+from sekisho.store.migrate import upgrade
+from tests.smtpsink import Sink
+
+
+@pytest.fixture
+def environment(
+    tmp_path: Path,
+    rspamd: RspamdInstance,
+    clamd: ClamdInstance,
+    smtp_sink: Sink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, str]:
+    database_url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade(database_url)
+    (tmp_path / "mail").mkdir()
+    values = {
+        "SEKISHO_DATABASE_URL": database_url,
+        "SEKISHO_MAIL_ROOT": str(tmp_path / "mail"),
+        "SEKISHO_CLAMD": clamd.url,
+        "SEKISHO_SPAM_ENGINE": rspamd.url,
+        "SEKISHO_REINJECT_SMTP": smtp_sink.address,
+        "SEKISHO_SECRET_KEY": "test",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def postsrsd(tmp_path: Path) -> Iterator[PostsrsdInstance]:
+    server = PostsrsdInstance(tmp_path, "example.jp")
+    server.start()
+    yield server
+    server.stop()
+
+
+def check(**environment: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["check"], env=environment)
+    return result.exit_code, result.output
+
+
+def test_everything_reachable(environment: dict[str, str], postsrsd: PostsrsdInstance) -> None:
+    code, output = check(SEKISHO_SRS_LOOKUP=postsrsd.forward_lookup)
+    assert code == 0, output
+    names = [line.split()[1] for line in output.splitlines() if line.startswith("ok")]
+    assert names == [
+        "database",
+        "secret_key",
+        "mail_root",
+        "clamd",
+        "spam",
+        "reinject",
+        "postsrsd",
+    ]
+
+
+def test_clamd_stopped_is_named_with_its_address(environment: dict[str, str]) -> None:
+    stopped = f"tcp://127.0.0.1:{free_port()}"
+    code, output = check(SEKISHO_CLAMD=stopped)
+    assert code != 0
+    (line,) = [line for line in output.splitlines() if line.startswith("FAIL")]
+    assert line.startswith(f"FAIL clamd      {stopped}: ")
+    assert "refused" in line.lower()
+    assert "1 of 6 checks failed: clamd" in output
+
+
+def test_each_missing_dependency_says_what_is_wrong(
+    environment: dict[str, str], tmp_path: Path
+) -> None:
+    closed = f"127.0.0.1:{free_port()}"
+    code, output = check(
+        SEKISHO_DATABASE_URL=f"sqlite:///{tmp_path / 'new.db'}",
+        SEKISHO_SPAM_ENGINE=f"spamd://{closed}",
+        SEKISHO_REINJECT_SMTP=closed,
+        SEKISHO_SRS_LOOKUP=closed,
+        SEKISHO_MAIL_ROOT=str(tmp_path / "missing"),
+    )
+    assert code != 0
+    failures = {line.split()[1]: line for line in output.splitlines() if line.startswith("FAIL")}
+    assert set(failures) == {"database", "mail_root", "spam", "reinject", "postsrsd"}
+    assert "run `sekisho db upgrade`" in failures["database"]
+    assert "not a folder" in failures["mail_root"]
+    assert closed in failures["reinject"]
+    assert f"spamd {closed}" in failures["spam"]
