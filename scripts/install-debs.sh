@@ -6,7 +6,7 @@ packages=(
   postfix postfix-sqlite libmilter-dev gcc python3-dev sqlite3 swaks
   postgresql chromium ca-certificates
   rspamd spamassassin spamd spamc spamass-milter clamav-daemon
-  dovecot-core dovecot-pop3d dovecot-imapd dovecot-sqlite postsrsd
+  dovecot-core dovecot-pop3d dovecot-imapd dovecot-sqlite postsrsd systemd
 )
 missing=()
 for package in "${packages[@]}"; do
