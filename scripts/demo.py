@@ -31,6 +31,7 @@ WEB_PORT = int(os.environ.get("SEKISHO_DEMO_WEB_PORT", "8080"))
 RSPAMD_PORT = int(os.environ.get("SEKISHO_DEMO_RSPAMD_PORT", "11333"))
 CLAMD_PORT = int(os.environ.get("SEKISHO_DEMO_CLAMD_PORT", "3310"))
 POP3_PORT = int(os.environ.get("SEKISHO_DEMO_POP3_PORT", "1110"))
+IMAP_PORT = int(os.environ.get("SEKISHO_DEMO_IMAP_PORT", "1143"))
 SUBMISSION_PORT = int(os.environ.get("SEKISHO_DEMO_SUBMISSION_PORT", "5870"))
 SRS_FORWARD_PORT = int(os.environ.get("SEKISHO_DEMO_SRS_FORWARD_PORT", "10001"))
 SRS_REVERSE_PORT = int(os.environ.get("SEKISHO_DEMO_SRS_REVERSE_PORT", "10002"))
@@ -65,6 +66,7 @@ def start() -> int:
         web_port=WEB_PORT,
         submission_port=SUBMISSION_PORT,
         pop3_port=POP3_PORT,
+        imap_port=IMAP_PORT,
         srs_forward_port=SRS_FORWARD_PORT,
         srs_reverse_port=SRS_REVERSE_PORT,
         with_web=True,
@@ -119,6 +121,7 @@ sekisho demo is running (everything on 127.0.0.1; stop it with `make demo-stop`)
   SMTP in      127.0.0.1:{stack.smtp_port}  (Postfix with the sekisho milter)
   Submission   127.0.0.1:{stack.submission_port}  (SASL through Dovecot: address + POP password)
   POP3         127.0.0.1:{stack.pop3_port}  (Dovecot; the same passwords as the web UI)
+  IMAP         127.0.0.1:{stack.imap_port}  (Dovecot; the quarantine is the folder "Junk")
   clamd        {stack.clamd}  (test signatures: EICAR, and a marker inside a zip)
   Re-injection 127.0.0.1:{stack.reinject_port} (no milter; the worker sends notices here)
   postsrsd     127.0.0.1:{stack.srs_forward_port} forward, :{stack.srs_reverse_port} reverse \

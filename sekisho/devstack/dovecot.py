@@ -1,8 +1,9 @@
-"""A private Dovecot on 127.0.0.1 whose passdb is sekisho's own SQLite store.
+"""A private Dovecot on 127.0.0.1 built from deploy/dovecot/ (so those cannot rot).
 
-POP3 on the mailboxes' Maildirs, and an auth listener Postfix's submission uses for SASL
-(``smtpd_sasl_type = dovecot``): the login is the mail address and the POP password, as
-the web UI's. ``auth_cache_size = 0`` so a changed password applies at once;
+POP3 and IMAP on the mailboxes' Maildirs with the SQL passdb on sekisho's own SQLite
+store, and an auth listener Postfix's submission uses for SASL (``smtpd_sasl_type =
+dovecot``, on TCP here): the login is the mail address and the POP password, as the web
+UI's. ``auth_cache_size = 0`` so a changed password applies at once;
 ``auth_failure_delay = 0`` and the open anvil penalty socket so a test's failed login
 does not slow the next one.
 """
@@ -17,11 +18,7 @@ from sekisho.devstack.ports import free_port
 from sekisho.devstack.postfix import VMAIL_UID
 from sekisho.devstack.processes import start_daemon, stop_process
 
-# Suspended accounts cannot log in (SPEC.md §2), not even for submission.
-PASSDB_QUERY = (
-    "SELECT address AS user, password_hash AS password FROM accounts "
-    "WHERE address = '%u' AND status = 'active'"
-)
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "dovecot"
 
 
 @dataclass
@@ -30,6 +27,7 @@ class DovecotInstance:
     sqlite_store: Path
     mail_root: Path
     pop3_port: int = field(default_factory=free_port)
+    imap_port: int = field(default_factory=free_port)
     auth_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -43,29 +41,46 @@ class DovecotInstance:
 
     def configure(self) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
-        sql = self.folder / "dovecot-sql.conf.ext"
+        sql = self.folder / "sekisho-sql.conf.ext"
         sql.write_text(
-            f"driver = sqlite\nconnect = {self.sqlite_store}\npassword_query = {PASSDB_QUERY}\n"
+            (DEPLOY / "sekisho-sql.conf.ext")
+            .read_text()
+            .replace("/var/lib/sekisho/sekisho.db", str(self.sqlite_store))
+        )
+        fragment = (
+            (DEPLOY / "90-sekisho.conf")
+            .read_text()
+            .replace("/etc/dovecot/sekisho-sql.conf.ext", str(sql))
+            .replace("/var/mail/vhosts", str(self.mail_root))
+            .replace("uid=vmail gid=vmail", f"uid={VMAIL_UID} gid={VMAIL_UID}")
         )
         config = self.folder / "dovecot.conf"
         config.write_text(
-            f"""
+            fragment
+            + f"""
+# --- private test instance (devstack) ---
 base_dir = {self.folder / "base"}
 state_dir = {self.folder / "state"}
 log_path = {self.log_file}
 listen = 127.0.0.1
-protocols = pop3
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
 auth_cache_size = 0
 auth_failure_delay = 0
-mail_location = maildir:{self.mail_root}/%d/%n
 first_valid_uid = {VMAIL_UID}
 service pop3-login {{
   inet_listener pop3 {{
     address = 127.0.0.1
     port = {self.pop3_port}
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
   }}
 }}
 service auth {{
@@ -83,14 +98,6 @@ service anvil {{
     mode = 0
   }}
 }}
-passdb {{
-  driver = sql
-  args = {sql}
-}}
-userdb {{
-  driver = static
-  args = uid={VMAIL_UID} gid={VMAIL_UID} home={self.mail_root}/%d/%n
-}}
 """
         )
         return config
@@ -100,7 +107,7 @@ userdb {{
         self.process = start_daemon(
             ["dovecot", "-F", "-c", str(config)],
             self.log_file,
-            [self.auth_port, self.pop3_port],
+            [self.auth_port, self.pop3_port, self.imap_port],
             "Dovecot",
             timeout,
         )

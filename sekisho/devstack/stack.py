@@ -54,6 +54,7 @@ class LocalStack:
     milter_port: int = field(default_factory=free_port)
     submission_port: int = field(default_factory=free_port)
     pop3_port: int = field(default_factory=free_port)
+    imap_port: int = field(default_factory=free_port)
     srs_forward_port: int = field(default_factory=free_port)
     srs_reverse_port: int = field(default_factory=free_port)
     postfix: PostfixInstance | None = None
@@ -152,7 +153,11 @@ class LocalStack:
         self.milter = milter_process(environment, self.milter_listen, self.run / "milter.log")
         if self.with_dovecot:
             self.dovecot = DovecotInstance(
-                self.run, self.sqlite_path, self.mail_root, pop3_port=self.pop3_port
+                self.run,
+                self.sqlite_path,
+                self.mail_root,
+                pop3_port=self.pop3_port,
+                imap_port=self.imap_port,
             )
             self.dovecot.start()
         self.postfix = PostfixInstance(

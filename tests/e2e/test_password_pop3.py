@@ -1,9 +1,11 @@
-"""The password change is the real POP login: a real Dovecot (POP3 on 127.0.0.1) reads
-the same store, so after 「変更」 the old password stops working and the new one works,
-for POP3 and for SASL submission through Postfix alike."""
+"""The password change is the real POP login: a real Dovecot (POP3 and IMAP on 127.0.0.1,
+built from deploy/dovecot/) reads the same store, so after 「変更」 the old password stops
+working and the new one works, for POP3 and for SASL submission through Postfix alike;
+over IMAP the quarantine is the folder "Junk"."""
 
 from __future__ import annotations
 
+import imaplib
 import poplib
 import smtplib
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ import pytest
 from sekisho.config import load_settings
 from sekisho.webui import create_app
 from tests.e2e.conftest import MailHarness, start_harness
+from tests.e2e.test_mailflow import import_settings
 from tests.webclient import csrf, login
 
 
@@ -79,3 +82,30 @@ def test_the_pop3_and_submission_logins_follow_the_change(dovecot_stack: MailHar
     assert pop3_login(mail, "Mail2026/new")
     assert not submission_login(mail, "taro1234")
     assert submission_login(mail, "Mail2026/new")
+
+
+def test_imap_shows_the_inbox_and_the_quarantine_as_junk(dovecot_stack: MailHarness) -> None:
+    mail = dovecot_stack
+    mail.reset()
+    mail.add_account("taro@example.jp", "taro1234")
+    import_settings(mail, "taro@example.jp", {"reject_from": ["bad.example"]})
+    mail.send("friend@ok.example", ["taro@example.jp"], subject="to the inbox")
+    mail.send("x@bad.example", ["taro@example.jp"], subject="to the quarantine")
+    mail.wait_for_files("example.jp/taro/new")
+    mail.wait_for_files("example.jp/taro/.Junk/new")
+    assert mail.stack.dovecot is not None
+    with imaplib.IMAP4("127.0.0.1", mail.stack.dovecot.imap_port) as client:
+        client.login("taro@example.jp", "taro1234")
+        subjects = {}
+        for folder in ("INBOX", "Junk"):
+            status, data = client.select(folder, readonly=True)
+            assert status == "OK", data
+            status, fetched = client.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            assert status == "OK"
+            subjects[folder] = [
+                part[1].decode().strip() for part in fetched if isinstance(part, tuple)
+            ]
+    assert subjects == {
+        "INBOX": ["Subject: to the inbox"],
+        "Junk": ["Subject: to the quarantine"],
+    }
