@@ -80,6 +80,9 @@ class Settings:
     geoip_db: str = ""
     home_country: str = "JP"
     local_networks_are_domestic: bool = True
+    # Prometheus /metrics (host:port) of the milter and of the worker; empty: off.
+    milter_metrics_listen: str = ""
+    worker_metrics_listen: str = ""
     log_level: str = "INFO"
 
     @property

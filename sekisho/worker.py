@@ -24,6 +24,7 @@ from functools import partial
 
 from flask import Flask
 
+from sekisho import metrics
 from sekisho.auto_reply_mail import compose_auto_reply
 from sekisho.config import Settings
 from sekisho.maildir import Ownership
@@ -51,6 +52,7 @@ class Delivery:
     None means nothing is left to say (every copy of a notice already released).
     """
 
+    kind: str  # the outbox kind (metrics)
     row_ids: list[int]
     recipient: str
     compose: Callable[[], Message | None]
@@ -82,6 +84,7 @@ class Worker:
         self._smtp_address = (host, int(port))
 
     def run(self, stop: threading.Event) -> None:
+        metrics.serve_store_figures(self._settings.worker_metrics_listen, self._store)
         log.info("%s reinject=%s", WORKER_STARTED, self._settings.reinject_smtp)
         next_purge = time.monotonic()
         while not stop.is_set():
@@ -131,6 +134,7 @@ class Worker:
                     self._send(connection, delivery.sender, delivery.recipient, message)
                 except SendError as failure:
                     delivery.settle(False)
+                    metrics.OUTBOX_FAILED.labels(delivery.kind).inc()
                     log.warning(
                         "outbox_send_failed rows=%s to=%s permanent=%s reply=%s",
                         delivery.row_ids,
@@ -148,6 +152,7 @@ class Worker:
                     continue
                 delivery.settle(True)
                 outbox.mark_sent(self._store, claimed, delivery.row_ids)
+                metrics.OUTBOX_SENT.labels(delivery.kind).inc()
                 log.info("outbox_sent rows=%s to=%s", delivery.row_ids, delivery.recipient)
         finally:
             _close(connection)
@@ -201,7 +206,7 @@ class Worker:
                 self._app, self._settings, row.envelope_to, details, original
             )
 
-        return Delivery([row.id], row.envelope_to, compose)
+        return Delivery(row.kind, [row.id], row.envelope_to, compose)
 
     def _auto_reply(self, row: OutboxMessage, now: datetime) -> Delivery:
         """Built, then sent only if no reply went to this sender within 24 hours."""
@@ -223,7 +228,7 @@ class Worker:
             autoreply.settle(self._store, account_id, row.envelope_to, now if sent else None)
 
         sender = mailbox if self._settings.auto_reply_sender == "mailbox" else ""
-        return Delivery([row.id], row.envelope_to, compose, sender, settle)
+        return Delivery(row.kind, [row.id], row.envelope_to, compose, sender, settle)
 
     def _notice_deliveries(self, rows: list[OutboxMessage]) -> Iterator[Delivery]:
         """One notice per row, or (with a digest interval) one per mailbox for its rows."""
@@ -250,6 +255,7 @@ class Worker:
                 and row.account_id in wanted
             ]
             yield Delivery(
+                outbox.QUARANTINE_NOTICE,
                 [row.id for row in group],
                 recipient,
                 partial(self._notice, recipient, waiting),

@@ -27,6 +27,7 @@ class TempFail:
     code: str
     xcode: str
     text: str
+    reason: str = "other"  # a short name for logs and metrics (store_down, spam_scan_down …)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Reject:
     code: str
     xcode: str
     text: str
+    reason: str = "other"
 
 
 @dataclass(frozen=True)

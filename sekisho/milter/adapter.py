@@ -13,11 +13,13 @@ from typing import Any
 
 import Milter
 
+from sekisho import metrics
 from sekisho.milter.actions import (
     Accept,
     AddRecipient,
     ChangeHeader,
     ChangeSender,
+    Continue,
     DeleteRecipient,
     Discard,
     EndOfMessage,
@@ -35,7 +37,9 @@ ACCEPT: int = Milter.ACCEPT
 DISCARD: int = Milter.DISCARD
 TEMPFAIL: int = Milter.TEMPFAIL
 REJECT: int = Milter.REJECT
-INTERNAL_ERROR = TempFail("451", "4.3.0", "Temporary mail filter problem, try again later")
+INTERNAL_ERROR = TempFail(
+    "451", "4.3.0", "Temporary mail filter problem, try again later", "internal_error"
+)
 
 
 class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no type hints
@@ -87,7 +91,10 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
     def eoh(self) -> int:
         def step(transaction: MailTransaction) -> int:
             transaction.queue_id = self.getsymval("i") or transaction.queue_id
-            return self._reply(transaction.end_of_headers())
+            verdict = transaction.end_of_headers()
+            if isinstance(verdict, Accept):
+                metrics.count_tally(transaction.tally)
+            return self._reply(verdict)
 
         return self._guarded(step)
 
@@ -101,6 +108,7 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
             reply = self._apply(end)
             if not isinstance(end.verdict, TempFail):  # a deferred mail comes again
                 transaction.record_hits()
+                metrics.count_tally(transaction.tally)
             return reply
 
         try:
@@ -151,6 +159,8 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
         return self._reply(end.verdict)
 
     def _reply(self, verdict: Verdict) -> int:
+        if not isinstance(verdict, Continue):
+            metrics.count_verdict(type(verdict).__name__.lower(), getattr(verdict, "reason", ""))
         if isinstance(verdict, TempFail):
             self.setreply(verdict.code, verdict.xcode, verdict.text)
             return TEMPFAIL

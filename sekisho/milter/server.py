@@ -16,6 +16,7 @@ from typing import TypeVar
 import Milter
 import milter
 
+from sekisho import metrics
 from sekisho.config import Settings
 from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
@@ -82,13 +83,13 @@ def serve(settings: Settings) -> None:
     scan_spam = in_background(
         scan_threads,
         settings.spam_timeout,
-        spam_engine(settings.spam_engine, settings.spam_timeout).scan,
+        metrics.timed("spam", spam_engine(settings.spam_engine, settings.spam_timeout).scan),
         SpamScanError,
     )
     scan_virus = in_background(
         scan_threads,
         settings.clamd_timeout,
-        clamd_scanner(settings.clamd, settings.clamd_timeout).scan,
+        metrics.timed("clamd", clamd_scanner(settings.clamd, settings.clamd_timeout).scan),
         VirusScanError,
     )
     virus_reports = VirusReports(store, io=on_store_thread)
@@ -135,6 +136,7 @@ def serve(settings: Settings) -> None:
         settings.milter_listen,
         store.engine.url.render_as_string(hide_password=True),
     )
+    metrics.serve(settings.milter_metrics_listen)
     try:
         milter.main()
     finally:

@@ -10,6 +10,7 @@ import hashlib
 import logging
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -65,14 +66,22 @@ HitRecorder = Callable[[int, RuleHit], None]
 SpamScanner = Starter[SpamVerdict]
 VirusScanner = Starter[str | None]  # the virus found, or None
 SenderRewrite = Callable[[str], str]  # the envelope sender forwarded copies leave with
-STORE_DOWN = TempFail("451", "4.3.0", "Mail filter settings are unavailable, try again later")
-SPAM_SCAN_DOWN = TempFail("451", "4.7.1", "Spam scan temporarily unavailable, try again later")
-VIRUS_SCAN_DOWN = TempFail("451", "4.7.1", "Virus scan temporarily unavailable, try again later")
-SRS_DOWN = TempFail("451", "4.3.0", "Forwarding temporarily unavailable, try again later")
+STORE_DOWN = TempFail(
+    "451", "4.3.0", "Mail filter settings are unavailable, try again later", "store_down"
+)
+SPAM_SCAN_DOWN = TempFail(
+    "451", "4.7.1", "Spam scan temporarily unavailable, try again later", "spam_scan_down"
+)
+VIRUS_SCAN_DOWN = TempFail(
+    "451", "4.7.1", "Virus scan temporarily unavailable, try again later", "virus_scan_down"
+)
+SRS_DOWN = TempFail(
+    "451", "4.3.0", "Forwarding temporarily unavailable, try again later", "srs_down"
+)
 # RFC 5321 §4.5.3.1.10: the sending MTA delivers the refused recipients in another
 # transaction at once; used for recipients whose content would differ (the [spam] tag).
 SPLIT_TRANSACTION = TempFail(
-    "452", "4.5.3", "Too many recipients for this transaction, send the rest separately"
+    "452", "4.5.3", "Too many recipients for this transaction, send the rest separately", "split"
 )
 SPAM_SCORE = "X-Sekisho-Spam-Score"
 # Plain words on how to lift it, in both languages: a mail program shows this text.
@@ -82,6 +91,7 @@ ABROAD_REFUSED = Reject(
     "Sending from outside Japan is restricted for this account. To send from abroad, "
     "lift the restriction for one week on the mail account management page: "
     "国外からのメール送信制限設定 (Kokugai kara no mail soushin seigen settei).",
+    "abroad",
 )
 VIRUS_HEADER = "X-Sekisho-Virus"
 NOT_SCANNED = "not scanned"
@@ -141,6 +151,9 @@ class MailTransaction:
     _message: Message | None = None  # built at end of headers; its decoded parts are cached
     _submitter_policy: Policy | None = None
     _submitter_looked_up: bool = False
+    # What became of the recipients, for the metrics: "deliver", "quarantine:<rule>",
+    # "virus", "forward", "auto_reply", "spam:yes|no" (counted once the verdict is final).
+    tally: Counter[str] = field(default_factory=Counter)
 
     @property
     def authenticated(self) -> bool:
@@ -232,6 +245,7 @@ class MailTransaction:
             )
         ):
             self.record_hits()  # accepted here: the verdict is final
+            self.tally["deliver"] += sum(1 for r in self.recipients if r.policy is not None)
             return Accept()
         # Closed by close(), which the adapter calls at end of message, abort and close.
         self._body = tempfile.SpooledTemporaryFile(max_size=self.spool_memory_bytes)  # noqa: SIM115
@@ -289,6 +303,7 @@ class MailTransaction:
             if recipient in reported:
                 # Virus wins over everything, the allow list included: removed and reported.
                 edits.append(DeleteRecipient(recipient.given))
+                self.tally["virus"] += 1
                 continue
             hit = self._quarantine_hit(recipient, verdict)
             if recipient.policy is not None and hit is not None:
@@ -302,8 +317,11 @@ class MailTransaction:
                     self._message_bytes(),
                 )
                 edits.append(DeleteRecipient(recipient.given))
+                self.tally[f"quarantine:{hit.rule}"] += 1
                 continue
             kept.append(recipient)
+            if recipient.policy is not None:
+                self.tally["deliver"] += 1
             if verdict is not None and recipient.policy and recipient.decision:
                 action = spam_action(recipient.policy, recipient.decision, verdict.is_spam)
                 tag = tag or action is SpamAction.TAG
@@ -324,6 +342,7 @@ class MailTransaction:
         if not (verdict is not None and verdict.is_spam) and virus in (None, NOT_SCANNED):
             self._queue_auto_replies(kept, message_key)
         forwarded = self._forward(kept, edits)
+        self.tally["forward"] += forwarded
         if forwarded and forward_sender is not None:
             edits.append(ChangeSender(forward_sender))
         verdict_reply = Discard() if removed == len(self.recipients) else Accept()
@@ -401,6 +420,7 @@ class MailTransaction:
             ),
         )
         self.auto_replies.put(replies, answered, message_key, self.clock())
+        self.tally["auto_reply"] += len(replies)
         log.info(
             "auto_reply queue_id=%s to=%s from=%s",
             self.queue_id,
@@ -467,6 +487,7 @@ class MailTransaction:
             return None
         started = time.monotonic()
         verdict = wait()
+        self.tally[f"spam:{'yes' if verdict.is_spam else 'no'}"] += 1
         log.info(
             "spam queue_id=%s engine=%s score=%.1f threshold=%.1f spam=%s ms=%.0f",
             self.queue_id,
@@ -593,6 +614,7 @@ def _infected_submission(virus: str) -> Reject:
         "5.7.1",
         f"Virus found ({virus}): the message was not sent. "
         "Remove the infected attachment and send again",
+        "infected_submission",
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sekisho.store.db import Store
@@ -183,3 +183,13 @@ def delete_finished(session: Session, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def backlog(session: Session) -> dict[str, int]:
+    """Rows waiting to be sent (due or backing off), by kind."""
+    rows = session.execute(
+        select(OutboxMessage.kind, func.count())
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+        .group_by(OutboxMessage.kind)
+    )
+    return {kind: int(count) for kind, count in rows}

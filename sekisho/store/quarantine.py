@@ -161,3 +161,15 @@ def expired(session: Session, now: datetime) -> list[QuarantinedMessage]:
             .order_by(QuarantinedMessage.expires_at)
         )
     )
+
+
+def held_count(session: Session) -> int:
+    """Quarantined copies still in the spam folders (not released, not purged)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(QuarantinedMessage)
+            .where(QuarantinedMessage.released_at.is_(None))
+        )
+        or 0
+    )

@@ -1,0 +1,121 @@
+"""Prometheus metrics of the milter and the worker, each on a local port of its own.
+
+The milter counts what it decided (messages by verdict, recipients by outcome and rule,
+4xx and 5xx answers by reason, spam verdicts, forwards, queued auto-replies) and how long
+each scan took. The worker counts what it sent and what failed, and reads the outbox
+backlog and the quarantine size from the store when scraped, so every worker of a
+cluster reports the same shared figures. Off unless ``milter_metrics_listen`` or
+``worker_metrics_listen`` is set (``127.0.0.1:9465``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter as Tally
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+
+from sekisho.store import outbox
+from sekisho.store.db import Store
+from sekisho.store.quarantine import held_count
+
+T = TypeVar("T")
+
+MESSAGES = Counter("sekisho_messages", "Messages the milter finished, by verdict", ["verdict"])
+RECIPIENTS = Counter(
+    "sekisho_recipients",
+    "Filtered recipients by outcome (deliver, quarantine, virus) and the rule that decided",
+    ["outcome", "rule"],
+)
+FORWARDED = Counter("sekisho_forwarded", "Forwarding addresses added to messages")
+AUTO_REPLIES_QUEUED = Counter("sekisho_auto_replies_queued", "Auto-replies queued")
+SPAM_VERDICTS = Counter("sekisho_spam_verdicts", "Spam scans by verdict", ["spam"])
+TEMPFAILS = Counter("sekisho_tempfails", "4xx answers (the sender retries), by reason", ["reason"])
+REJECTS = Counter("sekisho_rejects", "5xx answers, by reason", ["reason"])
+SCAN_SECONDS = Histogram(
+    "sekisho_scan_seconds",
+    "Time one scan took, by scanner",
+    ["scanner"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+SCAN_ERRORS = Counter("sekisho_scan_errors", "Scans without a verdict, by scanner", ["scanner"])
+OUTBOX_SENT = Counter("sekisho_outbox_sent", "Outbox mail Postfix took, by kind", ["kind"])
+OUTBOX_FAILED = Counter(
+    "sekisho_outbox_failed_attempts", "Outbox sends that failed, by kind", ["kind"]
+)
+
+
+def serve(listen: str) -> None:
+    """The /metrics page on ``host:port`` (a daemon thread); nothing when empty."""
+    if listen:
+        host, _, port = listen.rpartition(":")
+        start_http_server(int(port), addr=host or "127.0.0.1")
+
+
+def count_verdict(verdict: str, reason: str = "") -> None:
+    MESSAGES.labels(verdict).inc()
+    if verdict == "tempfail":
+        TEMPFAILS.labels(reason).inc()
+    elif verdict == "reject":
+        REJECTS.labels(reason).inc()
+
+
+def count_tally(tally: Tally[str]) -> None:
+    """A transaction's tally (sekisho.milter.transaction.MailTransaction.tally)."""
+    for key, number in tally.items():
+        kind, _, detail = key.partition(":")
+        if kind in {"deliver", "quarantine", "virus"}:
+            RECIPIENTS.labels(kind, detail).inc(number)
+        elif kind == "spam":
+            SPAM_VERDICTS.labels(detail).inc(number)
+        elif kind == "forward":
+            FORWARDED.inc(number)
+        elif kind == "auto_reply":
+            AUTO_REPLIES_QUEUED.inc(number)
+
+
+def timed(scanner: str, scan: Callable[[bytes], T]) -> Callable[[bytes], T]:
+    """``scan`` observed: its duration, and an error when it raised."""
+
+    def observed(message: bytes) -> T:
+        started = time.monotonic()
+        try:
+            return scan(message)
+        except Exception:
+            SCAN_ERRORS.labels(scanner).inc()
+            raise
+        finally:
+            SCAN_SECONDS.labels(scanner).observe(time.monotonic() - started)
+
+    return observed
+
+
+class StoreFigures(Collector):
+    """The outbox backlog and the quarantine size, read from the store at each scrape."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._store.read() as session:
+            waiting = outbox.backlog(session)
+            held = held_count(session)
+        backlog = GaugeMetricFamily(
+            "sekisho_outbox_backlog", "Outbox rows not sent yet, by kind", labels=["kind"]
+        )
+        for kind in (outbox.QUARANTINE_NOTICE, outbox.VIRUS_REPORT, outbox.AUTO_REPLY):
+            backlog.add_metric([kind], waiting.get(kind, 0))
+        yield backlog
+        yield GaugeMetricFamily(
+            "sekisho_quarantined_copies", "Quarantined copies not released or purged", held
+        )
+
+
+def serve_store_figures(listen: str, store: Store) -> None:
+    if listen:
+        REGISTRY.register(StoreFigures(store))
+        serve(listen)
