@@ -54,6 +54,15 @@ def test_a_claim_takes_due_rows_once_until_its_lease_runs_out(store: Store) -> N
     assert [row.dedupe_key for row in rows(store) if row.sent_at is None] == ["later"]
 
 
+def test_a_claim_takes_no_more_than_its_limit(store: Store) -> None:
+    """PostgreSQL may run a LIMIT … SKIP LOCKED subquery of an UPDATE once per joined row,
+    which took all 200 rows for a claim of 100 (found by tests/e2e/test_two_nodes.py)."""
+    add_rows(store, 200)
+    assert len(outbox.claim(store, 100).rows) == 100
+    assert len(outbox.claim(store, 100).rows) == 100
+    assert outbox.claim(store, 100).rows == []
+
+
 def test_two_workers_claiming_at_once_never_share_a_row(store: Store) -> None:
     add_rows(store, 200)
     taken: dict[str, list[int]] = {"a": [], "b": []}

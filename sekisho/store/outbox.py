@@ -1,9 +1,10 @@
 """The outbox: rows of mail to send, claimed by workers, marked sent only after the 250.
 
-Claiming is one UPDATE whose subquery picks the due rows. On PostgreSQL the subquery
-locks them ``FOR UPDATE SKIP LOCKED``, so two workers never pick the same row; SQLite has
-one writer at a time, so the UPDATE is atomic there as it stands. A claim is a lease: a
-worker that dies leaves rows that are due again once ``claimed_until`` has passed.
+Claiming selects the due rows and marks them in one transaction. On PostgreSQL the
+SELECT locks them ``FOR UPDATE SKIP LOCKED``, so two workers never pick the same row; on
+SQLite the UPDATE checks again that each row is still due, so a row two workers selected
+goes to the first UPDATE only. A claim is a lease: a worker that dies leaves rows that
+are due again once ``claimed_until`` has passed.
 """
 
 from __future__ import annotations
@@ -93,23 +94,29 @@ def claim(store: Store, limit: int, now: datetime | None = None) -> Claimed:
     """Take up to ``limit`` due rows, oldest first, for this caller alone."""
     now = now or utcnow()
     token = secrets.token_hex(16)
-    due_ids = (
-        select(OutboxMessage.id)
-        .where(_due(now))
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
     with store.transaction() as session:
-        session.execute(
-            update(OutboxMessage)
-            # Due is checked again on the row itself: a row another claim took while
-            # this one waited for its lock is left alone (PostgreSQL re-reads it).
-            .where(OutboxMessage.id.in_(due_ids), _due(now))
-            .values(claim_token=token, claimed_until=now + LEASE)
-            .execution_options(synchronize_session=False)
+        # The ids first, then the UPDATE: PostgreSQL may run a LIMIT … SKIP LOCKED
+        # subquery inside an UPDATE again for each row it joins, each run skipping the
+        # rows the last one locked, and so claim far more than ``limit`` (all 200 of 200
+        # due rows in the two-node test).
+        due_ids = list(
+            session.scalars(
+                select(OutboxMessage.id)
+                .where(_due(now))
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
         )
+        if due_ids:
+            session.execute(
+                update(OutboxMessage)
+                # Due is checked again on the row itself: on SQLite another worker may
+                # have claimed it between this worker's SELECT and its UPDATE.
+                .where(OutboxMessage.id.in_(due_ids), _due(now))
+                .values(claim_token=token, claimed_until=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
     with store.read() as session:
         rows = list(
             session.scalars(
