@@ -233,7 +233,7 @@ def start_instance(
         smtp_port=free_port(),
         reinject_port=free_port(),
         milter=listen,
-        sqlite_store=store_path,
+        database_url=f"sqlite:///{store_path}",
         domains=(DOMAIN,),
     )
     stack.callback(postfix.stop)

@@ -3,10 +3,10 @@
 # when all are present.
 set -euo pipefail
 packages=(
-  postfix postfix-sqlite libmilter-dev gcc python3-dev sqlite3 swaks
+  postfix postfix-sqlite postfix-pgsql libmilter-dev gcc python3-dev sqlite3 swaks
   postgresql chromium ca-certificates
   rspamd spamassassin spamd spamc spamass-milter clamav-daemon
-  dovecot-core dovecot-pop3d dovecot-imapd dovecot-sqlite postsrsd systemd
+  dovecot-core dovecot-pop3d dovecot-imapd dovecot-sqlite dovecot-pgsql postsrsd systemd
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -1,10 +1,12 @@
 """An SMTP server that keeps what it receives (aiosmtpd), for tests of what sekisho sends.
 
-``answer`` sets the reply to DATA ("250 OK" by default), so a test can make it refuse.
+``answer`` sets the reply to DATA ("250 OK" by default), so a test can make it refuse;
+``delay`` makes each DATA take that long (a busy next hop).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -35,8 +37,11 @@ class Sink:
     port: int
     received: list[Received] = field(default_factory=list)
     answer: str = "250 OK"
+    delay: float = 0.0
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.answer.startswith("250"):
             self.received.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)

@@ -1,8 +1,8 @@
 """A private Postfix instance on 127.0.0.1 built from deploy/postfix/ (so those cannot rot).
 
 Layout under ``run``: ``pf-etc/`` (main.cf, master.cf, maps), ``pf-spool/`` (queue),
-``pf-data/``, ``postfix.log``. The mailbox list is sekisho's own store
-(deploy/postfix/mailboxes-sqlite.cf: every account is a mailbox at
+``pf-data/``, ``postfix.log``. The mailbox list is sekisho's own store, SQLite or
+PostgreSQL (deploy/postfix/mailboxes-{sqlite,pgsql}.cf: every account is a mailbox at
 ``<mail_root>/domain/local/``, as Dovecot's ``%d/%n``), delivered as ``vmail_uid``.
 The inbound listener uses the milter, the re-injection listener does not.
 """
@@ -14,6 +14,8 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from sekisho.devstack.ports import wait_for_tcp
 
@@ -28,7 +30,7 @@ class PostfixInstance:
     smtp_port: int
     reinject_port: int
     milter: str  # Postfix syntax, or "" for no milter at all
-    sqlite_store: Path  # sekisho's SQLite store, which lists the mailboxes
+    database_url: str  # sekisho's store (SQLite or PostgreSQL), which lists the mailboxes
     domains: tuple[str, ...] = ("example.jp",)
     vmail_uid: int = VMAIL_UID
     extra_main: dict[str, str] = field(default_factory=dict)
@@ -81,8 +83,8 @@ class PostfixInstance:
                 .replace("smtpd_tls_security_level=encrypt", "smtpd_tls_security_level=none")
                 .replace("private/auth", f"inet:127.0.0.1:{self.sasl_port}")
                 .replace(
-                    "/etc/postfix/sekisho-sender-logins.cf",
-                    str(self.etc / "sender-logins-sqlite.cf"),
+                    "sqlite:/etc/postfix/sekisho-sender-logins.cf",
+                    self._map("sender-logins"),
                 )
             )
         master += f"127.0.0.1:{self.smtp_port} inet n - n - - smtpd\n"
@@ -123,7 +125,7 @@ class PostfixInstance:
                 "alias_database =",
                 "biff = no",
                 f"virtual_mailbox_domains = {' '.join(self.domains)}",
-                f"virtual_mailbox_maps = sqlite:{self.etc / 'mailboxes-sqlite.cf'}",
+                f"virtual_mailbox_maps = {self._map('mailboxes')}",
                 f"virtual_mailbox_base = {self.mail_root}",
                 f"virtual_uid_maps = static:{self.vmail_uid}",
                 f"virtual_gid_maps = static:{self.vmail_uid}",
@@ -136,12 +138,31 @@ class PostfixInstance:
             ]
         )
 
+    @property
+    def _map_type(self) -> str:
+        return (
+            "pgsql" if make_url(self.database_url).get_backend_name() == "postgresql" else "sqlite"
+        )
+
+    def _map(self, name: str) -> str:
+        """``type:path`` of one of deploy/postfix's maps on this instance's store."""
+        return f"{self._map_type}:{self.etc / f'{name}-{self._map_type}.cf'}"
+
     def _write_mailbox_map(self) -> None:
-        for name in ("mailboxes-sqlite.cf", "sender-logins-sqlite.cf"):
-            template = (DEPLOY / name).read_text()
-            (self.etc / name).write_text(
-                template.replace("/var/lib/sekisho/sekisho.db", str(self.sqlite_store))
-            )
+        url = make_url(self.database_url)
+        for name in ("mailboxes", "sender-logins"):
+            file_name = f"{name}-{self._map_type}.cf"
+            text = (DEPLOY / file_name).read_text()
+            if self._map_type == "sqlite":
+                text = text.replace("/var/lib/sekisho/sekisho.db", str(url.database))
+            else:
+                text = (
+                    text.replace("inet:db.example.jp:5432", f"inet:{url.host}:{url.port or 5432}")
+                    .replace("user = postfix", f"user = {url.username or ''}")
+                    .replace("password = change-me", f"password = {url.password or ''}")
+                    .replace("dbname = sekisho", f"dbname = {url.database}")
+                )
+            (self.etc / file_name).write_text(text)
 
     def start(self) -> None:
         self.configure()

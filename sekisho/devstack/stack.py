@@ -166,7 +166,7 @@ class LocalStack:
             smtp_port=self.smtp_port,
             reinject_port=self.reinject_port,
             milter=self.milter_listen,
-            sqlite_store=self.sqlite_path,
+            database_url=self.database_url,
             domains=self.domains,
             submission_port=self.submission_port if self.dovecot else 0,
             sasl_port=self.dovecot.auth_port if self.dovecot else 0,

@@ -131,7 +131,7 @@ def test_a_sending_postfix_defers_the_split_recipient_and_delivers_it_on_its_nex
         smtp_port=free_port(),
         reinject_port=free_port(),
         milter="",
-        sqlite_store=mail.stack.sqlite_path,
+        database_url=mail.stack.database_url,
         extra_main={
             "virtual_mailbox_domains": "",
             "relayhost": f"[127.0.0.1]:{mail.stack.smtp_port}",
