@@ -8,12 +8,15 @@ from pathlib import Path
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from sekisho.rules.autoreply import AutoReply, SenderText
 from sekisho.rules.lists import REJECT_FROM
 from sekisho.store import accounts
+from sekisho.store.autoreply import auto_reply, set_auto_reply
 from sekisho.store.db import Store
 from sekisho.store.lists import add_values, export_rows
 from sekisho.store.models import ListEntryRecord
 from tests.test_spamfolder import files, quarantine
+from tests.test_web_autoreply import confirm_data, next_step
 from tests.webclient import csrf, login
 
 
@@ -52,3 +55,32 @@ def test_another_mailboxs_spam_folder_is_not_found(
     for url in (f"/quarantine/{record_id}", f"/quarantine/{record_id}/release"):
         assert client.get(url).status_code == 404
     assert len(files(mail_root / "example.jp/hanako/.Junk")) == 1
+
+
+def test_another_mailboxs_auto_reply_can_be_neither_seen_nor_registered(
+    client: FlaskClient, store: Store
+) -> None:
+    hanako = AutoReply(True, "hanako's away text", (SenderText("friend.example", "hanako's note"),))
+    with store.transaction() as session:
+        set_auto_reply(session, hanako_id(store), hanako)
+    other = FlaskClient(client.application, use_cookies=True)
+    login(other, "hanako@example.jp", "hanako123")
+    hanakos_step = confirm_data(next_step(other, {"enabled": "y", "message": "hanako's new text"}))
+    login(client)
+    for url in ("/", "/autoreply/", "/autoreply/edit"):
+        page = client.get(url).get_data(as_text=True)
+        assert "hanako's" not in page
+        assert "friend.example" not in page
+    # Hanako's confirmation posted in Taro's session: its token is not Taro's.
+    page = client.get("/autoreply/").get_data(as_text=True)
+    answer = client.post(
+        "/autoreply/confirm",
+        data={**hanakos_step, "csrf_token": csrf(page)},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "この画面は既に無効" in answer
+    client.post("/autoreply/confirm", data=confirm_data(next_step(client, {"message": "taro's"})))
+    with store.read() as session:
+        assert auto_reply(session, hanako_id(store)) == hanako
+        taro = accounts.require_account(session, "taro@example.jp").id
+        assert auto_reply(session, taro) == AutoReply(message="taro's")

@@ -101,7 +101,10 @@ def check_auto_reply(setting: AutoReply) -> list[Problem]:
         )
     seen: set[str] = set()
     for number, entry in enumerate(setting.per_sender, start=1):
-        own = check_address_entry(entry.pattern, number)
+        if entry.pattern.strip():
+            own = check_address_entry(entry.pattern, number)
+        else:
+            own = [Problem(N_("Line {line}: enter the sender (an address or a domain)."), number)]
         problems.extend(own)
         key = normalize_address(entry.pattern)
         if not own and key in seen:

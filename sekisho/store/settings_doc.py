@@ -3,8 +3,7 @@
 Import is all or nothing: every entry is checked with the UI's validators (without the
 form's 20-lines limit) and nothing is written when one fails. Keys left out keep their
 current value, also inside ``reject_header`` and ``spam_scan``; a list given replaces the
-list (entries kept keep their hit counters). Keys of the contract that this version does
-not implement yet are refused by name rather than silently ignored.
+list (entries kept keep their hit counters).
 """
 
 from __future__ import annotations
@@ -42,9 +41,6 @@ FORWARDING = "forwarding"
 AUTO_REPLY = "auto_reply"
 # The contract's keys, and the date range this version adds (beyond the guide).
 AUTO_REPLY_KEYS = frozenset({"enabled", "message", "per_sender", "starts_on", "ends_on"})
-IMPLEMENTED_KEYS = frozenset(
-    {*LIST_KINDS, REJECT_HEADER, SPAM_SCAN, VIRUS_SCAN, ABROAD, FORWARDING, AUTO_REPLY}
-)
 CONTRACT_KEYS = frozenset(
     {
         "forwarding",
@@ -198,10 +194,6 @@ def _parse(document: object, mailbox: str) -> _Parsed:
         return parsed
     for key in sorted(set(document) - CONTRACT_KEYS):
         parsed.problems.append(Problem(N_("Unknown key “{entry}”."), entry=key))
-    for key in sorted((set(document) & CONTRACT_KEYS) - IMPLEMENTED_KEYS):
-        parsed.problems.append(
-            Problem(N_("Key “{entry}” is not supported by this version."), entry=key)
-        )
     for name, kind in LIST_KINDS.items():
         if name not in document:
             continue

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, flash, redirect, render_template, request, session, url_for
-from flask_babel import Babel, format_datetime, get_locale, gettext
+from flask_babel import Babel, format_date, format_datetime, get_locale, gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import StrictUndefined
 from sqlalchemy.exc import SQLAlchemyError
@@ -63,6 +63,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     from sekisho.webui import (
         abroad,
         auth,
+        autoreply,
         forward,
         lists,
         overview,
@@ -88,8 +89,10 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     app.register_blueprint(virus.blueprint)
     app.register_blueprint(abroad.blueprint)
     app.register_blueprint(forward.blueprint)
+    app.register_blueprint(autoreply.blueprint)
 
     app.jinja_env.filters["datetimeformat"] = format_datetime
+    app.jinja_env.filters["dateformat"] = format_date
     app.jinja_env.filters["oneline"] = one_line
     # A name a template uses but its view did not pass is an error, not an empty string
     # (an empty form action once posted 「登録」 back to the wrong step).

@@ -157,6 +157,7 @@ AREA_TITLES = {
     "reject_from": _l("From (sender address) reject settings"),
     "reject_subject": _l("Subject reject settings"),
     "allow_from": _l("Allow settings"),
+    "autoreply": _l("Auto-reply settings"),
     "reject": _l("Header reject settings"),
     "spam": _l("Spam scan settings"),
     "virus": _l("Virus scan settings"),

@@ -5,10 +5,22 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, HiddenField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from sekisho.rules.autoreply import MAX_SENDER_TEXTS, AutoReply, SenderText
 from sekisho.rules.model import HeaderCheck, SpamSetting
 
 
@@ -93,3 +105,90 @@ class SpamSettingForm(FlaskForm):  # type: ignore[misc]
             quarantine=self.quarantine.data == "on",
             notify=self.notify.data == "on",
         )
+
+
+# Rows offered for new per-sender messages beyond the registered ones (within the maximum).
+BLANK_SENDER_ROWS = 3
+
+
+def _lf(text: str | None) -> str:
+    """A textarea's text with LF line breaks: browsers send CRLF, which would count twice
+    against the length limit."""
+    return (text or "").replace("\r\n", "\n")
+
+
+class SenderTextForm(Form):  # type: ignore[misc]  # wtforms ships no type hints
+    """One per-sender row: the sender's address or domain and the text it gets (a plain
+    Form: the CSRF token of the AutoReplyForm around it covers it)."""
+
+    pattern = StringField(_l("Sender address or domain"))
+    message = TextAreaField(_l("Message for this sender"))
+
+
+class AutoReplyForm(FlaskForm):  # type: ignore[misc]
+    """自動返信設定: 有効（ON）, the reply message, the optional dates (days in Japan, both
+    included) and the per-sender rows. The setting's own rules: check_auto_reply."""
+
+    enabled = BooleanField(_l("Enabled (ON)"))
+    message = TextAreaField(_l("Reply message"))
+    starts_on = DateField(
+        _l("Start date"),
+        validators=[Optional()],
+        invalid_value_message=_l("The start date is not a valid date."),
+    )
+    ends_on = DateField(
+        _l("End date"),
+        validators=[Optional()],
+        invalid_value_message=_l("The end date is not a valid date."),
+    )
+    # Only a forged post has more rows than the screen offers; those beyond are dropped.
+    per_sender = FieldList(FormField(SenderTextForm), max_entries=MAX_SENDER_TEXTS)
+
+    @classmethod
+    def prefilled(cls, setting: AutoReply) -> AutoReplyForm:
+        """The form showing ``setting``, with blank rows to add per-sender messages."""
+        form = cls(
+            formdata=None,
+            enabled=setting.enabled,
+            message=setting.message,
+            starts_on=setting.starts_on,
+            ends_on=setting.ends_on,
+            per_sender=[
+                {"pattern": entry.pattern, "message": entry.message} for entry in setting.per_sender
+            ],
+        )
+        rows = min(len(setting.per_sender) + BLANK_SENDER_ROWS, MAX_SENDER_TEXTS)
+        while len(form.per_sender) < rows:
+            form.per_sender.append_entry()
+        return form
+
+    def date_errors(self) -> list[str]:
+        """A start or end date that is not a date, once ``validate`` has read them."""
+        return [str(error) for field in (self.starts_on, self.ends_on) for error in field.errors]
+
+    def filled_rows(self) -> list[tuple[int, SenderText]]:
+        """Each per-sender row with something typed in, and its number on the screen; a
+        row with both fields empty is ignored."""
+        filled = []
+        for number, row in enumerate(self.per_sender, start=1):
+            pattern, message = (row.pattern.data or "").strip(), _lf(row.message.data)
+            if pattern or message.strip():
+                filled.append((number, SenderText(pattern, message)))
+        return filled
+
+    def chosen(self) -> AutoReply:
+        """The setting as entered (a date that is not one counts as none)."""
+        return AutoReply(
+            enabled=bool(self.enabled.data),
+            message=_lf(self.message.data),
+            per_sender=tuple(entry for _, entry in self.filled_rows()),
+            starts_on=self.starts_on.data,
+            ends_on=self.ends_on.data,
+        )
+
+
+class ConfirmSettingForm(TokenForm):
+    """A confirmation screen posts back the setting it showed (the session keeps only its
+    digest: a signed cookie cannot hold pages of text), with the one-time token."""
+
+    setting = HiddenField()

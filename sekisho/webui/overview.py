@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT
 from sekisho.store.abroad import lifted_until
 from sekisho.store.accounts import require_account
+from sekisho.store.autoreply import auto_reply
 from sekisho.store.forwarding import targets
 from sekisho.store.header_rules import header_checks
 from sekisho.store.lists import count_and_last_id
@@ -37,5 +38,6 @@ def show() -> str:
             spam=spam_setting(db, account.id),
             virus_scan=virus_scan_enabled(db, account.id),
             forward_count=len(targets(db, account.id)),
+            auto_reply=auto_reply(db, account.id),
             abroad_until=lifted_until(db, account.id, utcnow()),
         )

@@ -125,11 +125,13 @@ def test_per_sender_entries_are_checked_like_the_from_list() -> None:
         SenderText("not an address", "x"),
         SenderText("boss@corp.example", ""),
         SenderText("Boss@corp.example", "again"),
+        SenderText(" ", "for nobody"),
     )
     assert messages(AutoReply(True, "default", entries)) == [
         "Line 1: “not an address” contains a space; enter one address per line.",
         "Line 2: enter the message for “boss@corp.example”.",
         "Line 3: “Boss@corp.example” is listed twice.",
+        "Line 4: enter the sender (an address or a domain).",
     ]
     many = tuple(SenderText(f"s{n}@ok.example", "x") for n in range(MAX_SENDER_TEXTS + 1))
     assert messages(AutoReply(True, "default", many)) == [
