@@ -33,6 +33,8 @@ CLAMD_PORT = int(os.environ.get("SEKISHO_DEMO_CLAMD_PORT", "3310"))
 POP3_PORT = int(os.environ.get("SEKISHO_DEMO_POP3_PORT", "1110"))
 IMAP_PORT = int(os.environ.get("SEKISHO_DEMO_IMAP_PORT", "1143"))
 SUBMISSION_PORT = int(os.environ.get("SEKISHO_DEMO_SUBMISSION_PORT", "5870"))
+MILTER_METRICS_PORT = int(os.environ.get("SEKISHO_DEMO_MILTER_METRICS_PORT", "9465"))
+WORKER_METRICS_PORT = int(os.environ.get("SEKISHO_DEMO_WORKER_METRICS_PORT", "9466"))
 SRS_FORWARD_PORT = int(os.environ.get("SEKISHO_DEMO_SRS_FORWARD_PORT", "10001"))
 SRS_REVERSE_PORT = int(os.environ.get("SEKISHO_DEMO_SRS_REVERSE_PORT", "10002"))
 ACCOUNTS = {"taro@example.jp": "taro1234", "hanako@example.jp": "hanako123"}
@@ -75,6 +77,10 @@ def start() -> int:
         with_dovecot=True,
         spam_engine=rspamd.url,
         clamd=clamd.url,
+        extra_environment={
+            "SEKISHO_MILTER_METRICS_LISTEN": f"127.0.0.1:{MILTER_METRICS_PORT}",
+            "SEKISHO_WORKER_METRICS_LISTEN": f"127.0.0.1:{WORKER_METRICS_PORT}",
+        },
     )
     try:
         clamd.start()
@@ -90,10 +96,25 @@ def start() -> int:
         "rspamd_pidfile": str(rspamd.pidfile),
     }
     (RUN / STATE).write_text(json.dumps(state))
+    write_config(stack)
     seed(stack.database_url)
     wait_for_tcp(stack.web_port)
     print(instructions(stack))
     return 0
+
+
+def write_config(stack: LocalStack) -> Path:
+    """The demo's settings as a configuration file, for `sekisho check` and the CLI."""
+    lines = [
+        f"{name.removeprefix('SEKISHO_').lower()} = {json.dumps(value, ensure_ascii=False)}"
+        for name, value in sorted(stack.environment().items())
+        if name.startswith("SEKISHO_") and "METRICS" not in name
+    ]
+    config = RUN / "sekisho.toml"
+    config.write_text(
+        "# Written by `make demo`: the demo stack's settings.\n" + "\n".join(lines) + "\n"
+    )
+    return config
 
 
 def seed(database_url: str) -> None:
@@ -129,6 +150,9 @@ sekisho demo is running (everything on 127.0.0.1; stop it with `make demo-stop`)
   Spam engine  {stack.spam_engine}
   Maildirs     {stack.mail_root}/example.jp/<user>/  (quarantine: .Junk/)
   Logs         {stack.run}/postfix.log  milter.log  web.log  worker.log
+  Metrics      http://127.0.0.1:{MILTER_METRICS_PORT}/metrics (milter) \
+http://127.0.0.1:{WORKER_METRICS_PORT}/metrics (worker)
+  Check        SEKISHO_CONFIG={stack.run}/sekisho.toml .venv/bin/sekisho check
 
 Try it:
   swaks --server 127.0.0.1:{stack.smtp_port} --from someone@bad.example \\

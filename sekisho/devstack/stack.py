@@ -126,6 +126,11 @@ class LocalStack:
             "SEKISHO_WEB_URL": self.web_url,
             "SEKISHO_NOTICE_DIGEST_MINUTES": str(self.notice_digest_minutes),
             "SEKISHO_WORKER_POLL_SECONDS": "0.2",
+            **(
+                {"SEKISHO_SRS_LOOKUP": f"127.0.0.1:{self.srs_forward_port}"}
+                if self.with_srs
+                else {}
+            ),
             **self.extra_environment,
         }
 
@@ -149,7 +154,6 @@ class LocalStack:
                 self.srs_reverse_port,
             )
             self.postsrsd.start()
-            environment["SEKISHO_SRS_LOOKUP"] = self.postsrsd.forward_lookup
         self.milter = milter_process(environment, self.milter_listen, self.run / "milter.log")
         if self.with_dovecot:
             self.dovecot = DovecotInstance(

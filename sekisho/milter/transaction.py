@@ -184,7 +184,8 @@ class MailTransaction:
         ):
             return Continue()
         log.info(
-            "abroad_refused login=%s client=%s country=%s",
+            "abroad_refused queue_id=%s login=%s client=%s country=%s",
+            self.queue_id,
             readable(self.submitter),
             self.client_address,
             country or "unknown",

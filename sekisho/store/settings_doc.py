@@ -139,20 +139,16 @@ def _auto_reply(given: object, problems: list[Problem]) -> dict[str, Any] | None
     for key in sorted(set(given) - AUTO_REPLY_KEYS):
         problems.append(Problem(N_("Unknown key “{entry}”."), entry=f"{AUTO_REPLY}.{key}"))
     shaped: dict[str, Any] = {}
-    if "enabled" in given:
-        if isinstance(given["enabled"], bool):
-            shaped["enabled"] = given["enabled"]
+    for key, kind, wrong in (
+        ("enabled", bool, N_("“{entry}” must be true or false.")),
+        ("message", str, N_("“{entry}” must be a string.")),
+    ):
+        if key not in given:
+            continue
+        if isinstance(given[key], kind):
+            shaped[key] = given[key]
         else:
-            problems.append(
-                Problem(N_("“{entry}” must be true or false."), entry=f"{AUTO_REPLY}.enabled")
-            )
-    if "message" in given:
-        if isinstance(given["message"], str):
-            shaped["message"] = given["message"]
-        else:
-            problems.append(
-                Problem(N_("“{entry}” must be a string."), entry=f"{AUTO_REPLY}.message")
-            )
+            problems.append(Problem(wrong, entry=f"{AUTO_REPLY}.{key}"))
     if "per_sender" in given:
         entries = given["per_sender"]
         if isinstance(entries, list) and all(

@@ -11,10 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from sekisho.devstack.ports import free_port
 from sekisho.rules.encoded_words import decode_header_text
 from sekisho.store.models import OutboxMessage
 from tests.e2e.conftest import MailHarness, start_harness
@@ -30,15 +28,6 @@ AWAY = {
     "message": "ただいま不在です。1月5日に戻ります。",
     "per_sender": [{"sender": "boss@corp.example", "message": "Back on January 5th."}],
 }
-
-
-@pytest.fixture(scope="module")
-def next_hop() -> Iterator[Sink]:
-    sink = Sink(free_port())
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
-    controller.start()
-    yield sink
-    controller.stop()
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import os
 import poplib
 import re
@@ -33,6 +34,8 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
         "SEKISHO_DEMO_SUBMISSION_PORT": str(free_port()),
         "SEKISHO_DEMO_SRS_FORWARD_PORT": str(free_port()),
         "SEKISHO_DEMO_SRS_REVERSE_PORT": str(free_port()),
+        "SEKISHO_DEMO_MILTER_METRICS_PORT": str(free_port()),
+        "SEKISHO_DEMO_WORKER_METRICS_PORT": str(free_port()),
     }
     demo = [sys.executable, str(ROOT / "scripts/demo.py")]
     started = subprocess.run(
@@ -95,6 +98,29 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
         assert "hello from bad.example" in page
         assert "someone@bad.example" in page
         assert "【未承諾広告】セール" in page
+
+        check = re.search(r"Check\s+(SEKISHO_CONFIG=\S+) \.venv/bin/sekisho check", started.stdout)
+        assert check
+        checked = subprocess.run(
+            [str(Path(sys.executable).with_name("sekisho")), "check"],
+            env={**os.environ, **dict([check.group(1).split("=", 1)])},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "ok   postsrsd" in checked.stdout
+        metrics = re.search(
+            r"Metrics\s+http://127\.0\.0\.1:(\d+)/metrics \(milter\)", started.stdout
+        )
+        assert metrics
+        page_url = f"http://127.0.0.1:{metrics.group(1)}/metrics"
+        exposed = urllib.request.urlopen(page_url, timeout=10).read().decode()
+        for rule in ("reject_from", "reject_subject", "spam"):
+            assert f'sekisho_recipients_total{{outcome="quarantine",rule="{rule}"}} 1.0' in exposed
+        assert 'sekisho_recipients_total{outcome="virus",rule=""} 1.0' in exposed
+        started_pids = json.loads((run / "demo-state.json").read_text())["pids"]
     finally:
         stopped = subprocess.run(
             [*demo, "stop"],
@@ -106,6 +132,10 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
         )
     assert "sekisho demo stopped" in stopped.stdout
     assert not (run / "demo-state.json").exists()
+    for pid in started_pids:  # everything it started, stopped by pid
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
 
 
 def quarantine_page(base: str, address: str, password: str) -> str:

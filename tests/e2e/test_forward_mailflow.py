@@ -10,9 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from sekisho.devstack.ports import free_port
 from tests.e2e.conftest import MailHarness, start_harness
 from tests.e2e.test_mailflow import import_settings
 from tests.e2e.test_rules_mailflow import send_raw
@@ -20,15 +18,6 @@ from tests.smtpsink import Received, Sink
 
 TARO_INBOX = "example.jp/taro/new"
 HANAKO_INBOX = "example.jp/hanako/new"
-
-
-@pytest.fixture(scope="module")
-def next_hop() -> Iterator[Sink]:
-    sink = Sink(free_port())
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
-    controller.start()
-    yield sink
-    controller.stop()
 
 
 @pytest.fixture(scope="module")
