@@ -12,6 +12,7 @@ import os
 import smtplib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -81,6 +82,13 @@ def _database_name(settings: Settings) -> str:
 
 
 def _database(settings: Settings) -> None:
+    try:
+        url = make_url(settings.database_url)
+    except ArgumentError as error:
+        raise CheckFailedError(str(error)) from error
+    # Connecting would create an empty SQLite file (as this user, perhaps root).
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        raise CheckFailedError("no store there: run `sekisho db upgrade`")
     try:
         store = Store(settings.database_url)
     except (SQLAlchemyError, ValueError) as error:

@@ -19,6 +19,7 @@ from prometheus_client import Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
+from sekisho.milter.actions import Reject, TempFail
 from sekisho.store import outbox
 from sekisho.store.db import Store
 from sekisho.store.quarantine import held_count
@@ -56,12 +57,14 @@ def serve(listen: str) -> None:
         start_http_server(int(port), addr=host or "127.0.0.1")
 
 
-def count_verdict(verdict: str, reason: str = "") -> None:
+def count_message(verdict: str) -> None:
+    """A message ended: accept, discard, tempfail or reject."""
     MESSAGES.labels(verdict).inc()
-    if verdict == "tempfail":
-        TEMPFAILS.labels(reason).inc()
-    elif verdict == "reject":
-        REJECTS.labels(reason).inc()
+
+
+def count_refusal(answer: TempFail | Reject) -> None:
+    """Any 4xx or 5xx the milter gave, for a message or (at RCPT) one recipient."""
+    (TEMPFAILS if isinstance(answer, TempFail) else REJECTS).labels(answer.reason).inc()
 
 
 def count_tally(tally: Tally[str]) -> None:

@@ -23,11 +23,13 @@ from email.message import Message
 from functools import partial
 
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from sekisho import metrics
 from sekisho.auto_reply_mail import compose_auto_reply
 from sekisho.config import Settings
 from sekisho.maildir import Ownership
+from sekisho.rules.autoreply import japan_day
 from sekisho.spamfolder import SpamFolder
 from sekisho.store import audit, autoreply, outbox
 from sekisho.store.db import Store
@@ -61,8 +63,9 @@ class Delivery:
     settle: Callable[[bool], None] = lambda _sent: None
 
 
-class SenderBusyError(Exception):
-    """Nothing wrong with the row, but it cannot go now (another worker is on its sender)."""
+class TryLaterError(Exception):
+    """Nothing wrong with the row, but it cannot go now (another worker is on its
+    sender, or the store did not answer)."""
 
 
 class SendError(Exception):
@@ -113,14 +116,14 @@ class Worker:
         claimed = outbox.claim(self._store, BATCH, now)
         if not claimed.rows:
             return 0
-        deliveries = list(self._deliveries(claimed.rows, now))
+        deliveries = list(self._deliveries(claimed.rows))
         connection: smtplib.SMTP | None = None
         try:
             for index, delivery in enumerate(deliveries):
                 try:
                     message = delivery.compose()
-                except SenderBusyError as busy:
-                    self._failed(claimed, delivery.row_ids, str(busy), False)
+                except TryLaterError as later:
+                    self._failed(claimed, delivery.row_ids, str(later), False)
                     continue
                 except Exception as error:  # built from stored data: it never will be
                     log.exception("outbox_compose_failed rows=%s", delivery.row_ids)
@@ -186,14 +189,14 @@ class Worker:
         except (UnicodeError, ValueError, TypeError) as error:  # the message cannot be written
             raise SendError(f"cannot write the mail: {error}", True) from error
 
-    def _deliveries(self, rows: list[OutboxMessage], now: datetime) -> Iterator[Delivery]:
+    def _deliveries(self, rows: list[OutboxMessage]) -> Iterator[Delivery]:
         notices = [row for row in rows if row.kind == outbox.QUARANTINE_NOTICE]
         yield from self._notice_deliveries(notices)
         for row in rows:
             if row.kind == outbox.VIRUS_REPORT:
                 yield self._virus_report(row)
             elif row.kind == outbox.AUTO_REPLY:
-                yield self._auto_reply(row, now)
+                yield self._auto_reply(row)
             elif row.kind != outbox.QUARANTINE_NOTICE:
                 # Written by a newer version: left for a worker that knows it.
                 log.error("outbox_unknown_kind id=%d kind=%s", row.id, row.kind)
@@ -208,24 +211,34 @@ class Worker:
 
         return Delivery(row.kind, [row.id], row.envelope_to, compose)
 
-    def _auto_reply(self, row: OutboxMessage, now: datetime) -> Delivery:
-        """Built, then sent only if no reply went to this sender within 24 hours."""
+    def _auto_reply(self, row: OutboxMessage) -> Delivery:
+        """Built, then sent only while the owner's setting still answers today and no
+        reply went to this sender within 24 hours. The clock is read at each step, not
+        at the round's start: a lease must not be born expired at the end of a long round."""
         details = json.loads(row.details or "{}")
         mailbox = str(details.get("mailbox", ""))
         account_id = row.account_id or 0
 
         def compose() -> Message | None:
-            message = compose_auto_reply(details, row.envelope_to, now)
-            taken = autoreply.reserve(self._store, account_id, row.envelope_to, now)
+            message = compose_auto_reply(details, row.envelope_to, utcnow())
+            try:
+                with self._store.read() as session:
+                    setting = autoreply.auto_reply(session, account_id)
+                if not setting.active_on(japan_day(utcnow())):
+                    log.info("auto_reply_skipped row=%d reason=turned_off_or_ended", row.id)
+                    return None
+                taken = autoreply.reserve(self._store, account_id, row.envelope_to, utcnow())
+            except SQLAlchemyError as error:  # the store, not the row: try again later
+                raise TryLaterError(f"store unavailable: {error}") from error
             if taken is autoreply.Reservation.BUSY:
-                raise SenderBusyError("another worker is replying to this sender")
+                raise TryLaterError("another worker is replying to this sender")
             if taken is autoreply.Reservation.REPLIED:
                 log.info("auto_reply_skipped row=%d reason=replied_within_24h", row.id)
                 return None
             return message
 
         def settle(sent: bool) -> None:
-            autoreply.settle(self._store, account_id, row.envelope_to, now if sent else None)
+            autoreply.settle(self._store, account_id, row.envelope_to, utcnow() if sent else None)
 
         sender = mailbox if self._settings.auto_reply_sender == "mailbox" else ""
         return Delivery(row.kind, [row.id], row.envelope_to, compose, sender, settle)

@@ -94,7 +94,8 @@ def test_each_missing_dependency_says_what_is_wrong(
     assert code != 0
     failures = {line.split()[1]: line for line in output.splitlines() if line.startswith("FAIL")}
     assert set(failures) == {"database", "mail_root", "spam", "reinject", "postsrsd"}
-    assert "run `sekisho db upgrade`" in failures["database"]
+    assert "no store there: run `sekisho db upgrade`" in failures["database"]
+    assert not (tmp_path / "new.db").exists()  # the check created nothing
     assert "not a folder" in failures["mail_root"]
     assert closed in failures["reinject"]
     assert f"spamd {closed}" in failures["spam"]

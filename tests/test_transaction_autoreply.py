@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sekisho.devstack.clamd import EICAR, ClamdInstance
 from sekisho.devstack.spam import RspamdInstance
 from sekisho.maildir import Ownership
-from sekisho.milter.actions import Accept, Continue, EndOfMessage
+from sekisho.milter.actions import Accept, Continue, DeleteRecipient, EndOfMessage
 from sekisho.milter.auto_reply import AutoReplies
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
@@ -71,13 +71,13 @@ def transaction(
     cache = PolicyCache(store, 0.0)
     quarantine = Quarantine(store, tmp_path / "mail", Ownership())
 
-    def build(now: datetime = FIRST_DAY) -> MailTransaction:
+    def build(now: datetime = FIRST_DAY, engine: str = rspamd.url) -> MailTransaction:
         return MailTransaction(
             cache.get,
             quarantine,
             spool_memory_bytes=1024,
             record_hit=lambda _account, _hit: None,
-            scan_spam=at_once(spam_engine(rspamd.url, timeout=10).scan),
+            scan_spam=at_once(spam_engine(engine, timeout=10).scan),
             scan_virus=at_once(clamd_scanner(clamd.url, timeout=10).scan),
             virus_reports=VirusReports(store),
             auto_replies=AutoReplies(store),
@@ -93,12 +93,13 @@ def deliver(
     sender: str = "alice@ok.example",
     extra: tuple[tuple[str, str], ...] = (),
     body: bytes = b"Hello.\r\n",
+    from_header: str = "",
 ) -> object:
     transaction.sender = f"<{sender}>"
     for recipient in recipients:
         assert transaction.add_recipient(f"<{recipient}>") == Continue()
     for name, value in (
-        ("From", sender or "MAILER-DAEMON@mx.ok.example"),
+        ("From", from_header or sender or "MAILER-DAEMON@mx.ok.example"),
         ("To", ", ".join(recipients)),
         ("Subject", "=?ISO-2022-JP?B?GyRCMnE1RDBGRmIbKEI=?="),
         ("Message-ID", "<m1@ok.example>"),
@@ -150,6 +151,41 @@ def test_the_per_sender_text_goes_to_its_sender(transaction: Factory, store: Sto
         ("boss@corp.example", "Away until the 5th."),
         ("alice@ok.example", "不在です。"),
     ]
+
+
+def test_a_forged_from_gets_the_default_text_not_the_per_sender_one(
+    transaction: Factory, store: Store
+) -> None:
+    """The reply goes to the envelope sender: only its own pattern chooses the text."""
+    deliver(
+        transaction(),
+        ["taro@example.jp"],
+        sender="x@evil.example",
+        from_header="Boss <boss@corp.example>",
+    )
+    assert [(to, details["text"]) for to, details in replies(store)] == [
+        ("x@evil.example", "不在です。")
+    ]
+
+
+def test_spam_to_a_mailbox_without_the_spam_scan_is_delivered_unanswered(
+    transaction: Factory, store: Store
+) -> None:
+    """taro's spam scan is off; his auto-reply has his mail scanned all the same."""
+    end = deliver(transaction(), ["taro@example.jp"], body=GTUBE_BODY)
+    assert isinstance(end, EndOfMessage)
+    assert end.verdict == Accept()
+    assert not any(isinstance(edit, DeleteRecipient) for edit in end.edits)
+    assert replies(store) == []
+
+
+def test_a_spam_engine_down_costs_the_reply_not_the_mail(
+    transaction: Factory, store: Store
+) -> None:
+    end = deliver(transaction(engine="rspamd://127.0.0.1:9"), ["taro@example.jp"])
+    assert isinstance(end, EndOfMessage)
+    assert end.verdict == Accept()
+    assert replies(store) == []
 
 
 def test_the_same_message_twice_queues_one_reply(transaction: Factory, store: Store) -> None:

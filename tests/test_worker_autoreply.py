@@ -7,13 +7,16 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from sekisho.milter.auto_reply import Answered, AutoReplies
+from sekisho.rules.autoreply import AutoReply
 from sekisho.rules.encoded_words import decode_header_text
-from sekisho.store import accounts
-from sekisho.store.autoreply import Reservation, replied_recently, reserve
+from sekisho.store import accounts, outbox
+from sekisho.store.autoreply import Reservation, replied_recently, reserve, set_auto_reply, settle
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage, utcnow
 from sekisho.store.policies import load_policy
@@ -26,6 +29,13 @@ ANSWERED = Answered(
     message_id="<m1@ok.example>",
     references="<m0@ok.example>",
 )
+
+
+@pytest.fixture(autouse=True)
+def taro_away(app: Flask, store: Store) -> None:
+    with store.transaction() as session:
+        taro = accounts.require_account(session, "taro@example.jp").id
+        set_auto_reply(session, taro, AutoReply(True, "不在です。"))
 
 
 def worker(app: Flask, sink: Sink, envelope: str = "null") -> Worker:
@@ -119,9 +129,52 @@ def test_another_worker_replying_to_the_sender_makes_this_one_wait(
     assert smtp_sink.received == []
     (row,) = rows(store)
     assert (row.sent_at, row.failed_at, row.attempts) == (None, None, 1)
-    # The other worker's lease ran out without a reply (it died): this one sends.
-    worker(app, smtp_sink).send_due(now=utcnow() + timedelta(minutes=6))
+    assert row.last_error == "another worker is replying to this sender"
+    settle(store, account_id, "alice@ok.example", None)  # the other one's send failed
+    worker(app, smtp_sink).send_due(now=utcnow() + timedelta(minutes=2))
     assert len(smtp_sink.received) == 1
+
+
+def test_a_reply_the_other_worker_sent_meanwhile_is_not_sent_again(
+    app: Flask, store: Store, smtp_sink: Sink
+) -> None:
+    account_id = queue(store, "k1")
+    assert reserve(store, account_id, "alice@ok.example", utcnow()) is Reservation.TAKEN
+    worker(app, smtp_sink).send_due()
+    settle(store, account_id, "alice@ok.example", utcnow())  # the other one's was taken
+    worker(app, smtp_sink).send_due(now=utcnow() + timedelta(minutes=2))
+    assert smtp_sink.received == []
+    assert rows(store)[0].sent_at is not None
+
+
+def test_no_reply_once_the_owner_turned_it_off(app: Flask, store: Store, smtp_sink: Sink) -> None:
+    account_id = queue(store, "k1")
+    with store.transaction() as session:
+        set_auto_reply(session, account_id, AutoReply(False, "away"))
+    worker(app, smtp_sink).send_due()
+    assert smtp_sink.received == []
+    assert rows(store)[0].sent_at is not None
+
+
+def test_the_store_failing_mid_round_keeps_the_reply_for_later(
+    app: Flask, store: Store, smtp_sink: Sink
+) -> None:
+    queue(store, "k1")
+    with store.transaction() as session:  # the record table gone: every reservation fails
+        session.execute(sql("DROP TABLE auto_reply_senders"))
+    worker(app, smtp_sink).send_due()
+    (row,) = rows(store)
+    assert (row.sent_at, row.failed_at, row.attempts) == (None, None, 1)
+    assert row.last_error is not None
+    assert row.last_error.startswith("store unavailable")
+
+
+def test_an_undeliverable_reply_is_given_up_after_a_day(store: Store, app: Flask) -> None:
+    queue(store, "k1")
+    claimed = outbox.claim(store, 10)
+    a_day_later = utcnow() + timedelta(hours=24, minutes=1)
+    outbox.mark_failed_attempt(store, claimed, [rows(store)[0].id], "451 later", False, a_day_later)
+    assert rows(store)[0].failed_at is not None
 
 
 def test_a_deleted_account_takes_its_queued_replies_with_it(

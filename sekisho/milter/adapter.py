@@ -82,7 +82,11 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
         return CONTINUE
 
     def envrcpt(self, recipient: str, *params: str) -> int:
-        return self._guarded(lambda t: self._reply(t.add_recipient(recipient)))
+        # A 4xx here refuses one recipient, not the message.
+        return self._guarded(
+            lambda t: self._reply(t.add_recipient(recipient), ends_message=False),
+            ends_message=False,
+        )
 
     @Milter.noreply  # type: ignore[untyped-decorator]
     def header(self, name: str, value: str) -> int:
@@ -134,15 +138,15 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
                 self._failed = True
         return CONTINUE
 
-    def _guarded(self, step: Callable[[MailTransaction], int]) -> int:
+    def _guarded(self, step: Callable[[MailTransaction], int], ends_message: bool = True) -> int:
         transaction = self._transaction
         if self._failed or transaction is None:
-            return self._reply(INTERNAL_ERROR)
+            return self._reply(INTERNAL_ERROR, ends_message)
         try:
             return step(transaction)
         except Exception:
             log.exception("callback_failed queue_id=%s", transaction.queue_id)
-            return self._reply(INTERNAL_ERROR)
+            return self._reply(INTERNAL_ERROR, ends_message)
 
     def _apply(self, end: EndOfMessage) -> int:
         for edit in end.edits:
@@ -158,9 +162,11 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
                 self.addheader(edit.name, edit.value)
         return self._reply(end.verdict)
 
-    def _reply(self, verdict: Verdict) -> int:
-        if not isinstance(verdict, Continue):
-            metrics.count_verdict(type(verdict).__name__.lower(), getattr(verdict, "reason", ""))
+    def _reply(self, verdict: Verdict, ends_message: bool = True) -> int:
+        if isinstance(verdict, TempFail | Reject):
+            metrics.count_refusal(verdict)
+        if ends_message and not isinstance(verdict, Continue):
+            metrics.count_message(type(verdict).__name__.lower())
         if isinstance(verdict, TempFail):
             self.setreply(verdict.code, verdict.xcode, verdict.text)
             return TEMPFAIL

@@ -37,20 +37,23 @@ class AutoReplies:
 
     def put(
         self, replies: list[tuple[Policy, str]], answered: Answered, message_key: str, now: datetime
-    ) -> None:
-        """One row per (mailbox, text) in ``replies``, in one transaction."""
+    ) -> int:
+        """One row per (mailbox, text) in ``replies``, in one transaction; how many were
+        written (none for a message seen before or a sender answered today)."""
         keys = {
             f"{AUTO_REPLY}:{policy.account_id}:{message_key}": (policy, text)
             for policy, text in replies
         }
 
-        def work() -> None:
+        def work() -> int:
+            written = 0
             with self._store.transaction() as session:
                 for key in already_queued(session, list(keys)):
                     del keys[key]
                 for key, (policy, text) in keys.items():
                     if replied_recently(session, policy.account_id, answered.sender, now):
                         continue
+                    written += 1
                     details = {
                         "mailbox": policy.address,
                         "text": text,
@@ -66,5 +69,6 @@ class AutoReplies:
                         account_id=policy.account_id,
                         details=json.dumps(details, ensure_ascii=False),
                     )
+            return written
 
-        self._io(work)
+        return int(self._io(work))

@@ -271,7 +271,11 @@ class MailTransaction:
             log.warning("srs_failed queue_id=%s error=%s", self.queue_id, error)
             return EndOfMessage((), SRS_DOWN)
         virus_needed = self._needs_virus_scan()
-        spam_needed = any(needs_scan(r.policy, r.decision) for r in self.recipients)
+        rules_need_spam = any(needs_scan(r.policy, r.decision) for r in self.recipients)
+        # An auto-reply to spam is backscatter under the ISP's name: a mailbox that
+        # answers gets its mail scanned even with its own spam scan off, and a scan
+        # that fails then only costs the reply, never the mail.
+        spam_needed = rules_need_spam or bool(self._replying())
         # The whole message in memory only for a scanner (a quarantine copy streams).
         content = b"".join(self._message_bytes()) if virus_needed or spam_needed else b""
         # Both scans start before either is waited for: they run side by side.
@@ -290,7 +294,7 @@ class MailTransaction:
             verdict = self._spam_verdict(spam_wait)
         except SpamScanError as error:
             log.warning("spam_scan_failed queue_id=%s error=%s", self.queue_id, error)
-            if not self.deliver_when_spam_scan_fails:
+            if rules_need_spam and not self.deliver_when_spam_scan_fails:
                 return EndOfMessage((), SPAM_SCAN_DOWN)
             verdict = None
         message_key = self._digest.hexdigest()
@@ -340,7 +344,7 @@ class MailTransaction:
             # loses nothing, and the header From an allow entry matches can be forged.
             if tag and not self.authenticated:
                 edits.append(self._subject_tag())
-        if not (verdict is not None and verdict.is_spam) and virus in (None, NOT_SCANNED):
+        if verdict is not None and not verdict.is_spam and virus in (None, NOT_SCANNED):
             self._queue_auto_replies(kept, message_key)
         forwarded = self._forward(kept, edits)
         self.tally["forward"] += forwarded
@@ -398,14 +402,15 @@ class MailTransaction:
         ]
 
     def _queue_auto_replies(self, kept: list[Recipient], message_key: str) -> None:
-        """An outbox row per answering mailbox (not for spam or virus mail: the caller)."""
+        """An outbox row per answering mailbox (only for mail scanned and found clean of
+        spam and viruses: the caller). A per-sender text is chosen by the envelope
+        sender, where the reply goes: a forged From never gets another sender's text."""
         replying = self._replying(kept)
         if not replying or self.auto_replies is None or self._message is None:
             return
         message = self._message
-        senders = [*message.header_from_addresses, self.sender]
         replies = [
-            (r.policy, r.policy.auto_reply.text_for(senders))
+            (r.policy, r.policy.auto_reply.text_for([self.sender]))
             for r in replying
             if r.policy is not None
         ]
@@ -420,8 +425,9 @@ class MailTransaction:
                 for found in message_ids(value)
             ),
         )
-        self.auto_replies.put(replies, answered, message_key, self.clock())
-        self.tally["auto_reply"] += len(replies)
+        self.tally["auto_reply"] += self.auto_replies.put(
+            replies, answered, message_key, self.clock()
+        )
         log.info(
             "auto_reply queue_id=%s to=%s from=%s",
             self.queue_id,

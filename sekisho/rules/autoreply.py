@@ -1,7 +1,8 @@
 """自動返信設定 (SPEC.md §7): the setting, its checks, and when a mail gets a reply.
 
 A mailbox replies with its default message, or with the message of the first per-sender
-entry whose pattern covers the sender (a suffix match, as in the From reject list). A
+entry whose pattern covers the envelope sender, where the reply goes (a suffix match, as
+in the From reject list): a forged From cannot obtain another sender's text. A
 reply goes at most once per sender per REPLY_INTERVAL, whatever text was used (the
 worker keeps that record). Never to automatic mail, lists or bounces: RFC 3834 §2,
 RFC 5230 §4.5 and Pigeonhole's vacation extension, see ``refusal``.
@@ -61,7 +62,8 @@ class AutoReply:
         )
 
     def text_for(self, senders: Iterable[str]) -> str:
-        """The message for the first of ``senders`` a per-sender pattern covers."""
+        """The message for the first of ``senders`` a per-sender pattern covers (the
+        milter gives the envelope sender, where the reply goes)."""
         if self.per_sender:
             matcher = SuffixMatcher.build(entry.pattern for entry in self.per_sender)
             texts = {entry.pattern: entry.message for entry in self.per_sender}

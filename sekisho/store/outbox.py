@@ -31,6 +31,8 @@ FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=1)
 # Like Postfix's maximal_queue_lifetime: after this the row is given up (failed_at set).
 GIVE_UP_AFTER = timedelta(days=5)
+# An auto-reply days late answers a mail the sender has long stopped waiting on.
+GIVE_UP_AUTO_REPLY_AFTER = timedelta(hours=24)
 # Sent and failed rows are kept this long for the operator, then deleted by purge.
 KEEP_FINISHED = timedelta(days=30)
 
@@ -173,7 +175,8 @@ def mark_failed_attempt(
             row.attempts += 1
             row.last_error = error[:1000]
             row.claim_token, row.claimed_until = None, None
-            if permanent or now - row.created_at >= GIVE_UP_AFTER:
+            give_up_after = GIVE_UP_AUTO_REPLY_AFTER if row.kind == AUTO_REPLY else GIVE_UP_AFTER
+            if permanent or now - row.created_at >= give_up_after:
                 row.failed_at = now
             else:
                 row.not_before = now + retry_delay(row.attempts)

@@ -10,6 +10,7 @@ import smtplib
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,9 @@ class MailHarness:
         message["From"] = from_header or sender
         message["To"] = ", ".join(recipients)
         message["Subject"] = subject
+        # As a mail program writes them: rspamd scores mail without them as spam-like.
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = make_msgid(domain="client.example")
         message.set_content(body)
         with smtplib.SMTP("127.0.0.1", self.stack.smtp_port, timeout=30) as client:
             return client.send_message(message, from_addr=sender, to_addrs=recipients)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from sekisho.devstack.spam import RspamdInstance
 from sekisho.rules.encoded_words import decode_header_text
 from sekisho.store.models import OutboxMessage
 from tests.e2e.conftest import MailHarness, start_harness
@@ -31,8 +32,14 @@ AWAY = {
 
 
 @pytest.fixture(scope="module")
-def reply_stack(run_root: Path, next_hop: Sink) -> Iterator[MailHarness]:
-    yield from start_harness(run_root / "autoreply", relay=next_hop.address, with_worker=True)
+def reply_stack(run_root: Path, next_hop: Sink, rspamd: RspamdInstance) -> Iterator[MailHarness]:
+    """With a real rspamd: a mailbox that answers has its mail scanned (no reply to spam)."""
+    yield from start_harness(
+        run_root / "autoreply",
+        relay=next_hop.address,
+        with_worker=True,
+        spam_engine=rspamd.url,
+    )
 
 
 @pytest.fixture
@@ -101,6 +108,17 @@ def test_the_per_sender_text_for_its_sender_and_the_default_for_others(
     (carol,) = replies_to(next_hop, "carol@ok.example")
     assert "Back on January 5th." in boss.message.get_content()
     assert "ただいま不在です。" in carol.message.get_content()
+
+
+def test_spam_gets_none(mail: MailHarness, next_hop: Sink) -> None:
+    """taro's own spam scan is off: the mail is delivered, but never answered."""
+    gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+    mail.send("spammer@spam.example", ["taro@example.jp"], subject="offer", body=gtube + "\n")
+    mail.send("carol@ok.example", ["taro@example.jp"], subject="after it")
+    relayed(next_hop)
+    mail.wait_for_files(TARO_INBOX, 2)
+    settled(mail)
+    assert [r.recipients for r in next_hop.received] == [["carol@ok.example"]]
 
 
 def test_a_list_mail_and_a_bounce_get_none(mail: MailHarness, next_hop: Sink) -> None:
