@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -53,10 +54,18 @@ class Sink:
         return f"127.0.0.1:{self.port}"
 
 
-@pytest.fixture
-def smtp_sink() -> Iterator[Sink]:
-    sink = Sink(free_port())
+@contextmanager
+def running(sink: Sink) -> Iterator[Sink]:
+    """``sink`` listening on 127.0.0.1 for the duration."""
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
-    yield sink
-    controller.stop()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[Sink]:
+    with running(Sink(free_port())) as sink:
+        yield sink

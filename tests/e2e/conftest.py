@@ -14,14 +14,13 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from sekisho.devstack.ports import free_port
 from sekisho.devstack.stack import LocalStack
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.models import Account
-from tests.smtpsink import Sink
+from tests.smtpsink import Sink, running
 
 pytestmark = pytest.mark.e2e
 
@@ -111,11 +110,8 @@ def start_harness(run: Path, **options: object) -> Iterator[MailHarness]:
 @pytest.fixture(scope="module")
 def next_hop() -> Iterator[Sink]:
     """Where the stack relays mail for outside addresses (relay=next_hop.address)."""
-    sink = Sink(free_port())
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
-    controller.start()
-    yield sink
-    controller.stop()
+    with running(Sink(free_port())) as sink:
+        yield sink
 
 
 @pytest.fixture(scope="module")

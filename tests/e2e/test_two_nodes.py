@@ -16,7 +16,6 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from sekisho.devstack.ports import free_port
@@ -31,7 +30,7 @@ from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage
 from sekisho.store.policies import load_policy
 from sekisho.store.spam_settings import set_spam_setting
-from tests.smtpsink import Sink
+from tests.smtpsink import Sink, running
 from tests.webclient import csrf, hidden
 
 pytestmark = pytest.mark.e2e
@@ -63,11 +62,8 @@ class Browser:
 def sink() -> Iterator[Sink]:
     """Both nodes' workers send here; each mail takes 40 ms, so a worker's batch of 100
     is still being sent when the other worker, started after it, claims."""
-    receiver = Sink(free_port(), delay=0.04)
-    controller = Controller(receiver, hostname="127.0.0.1", port=receiver.port)
-    controller.start()
-    yield receiver
-    controller.stop()
+    with running(Sink(free_port(), delay=0.04)) as receiver:
+        yield receiver
 
 
 @pytest.fixture(scope="module")
