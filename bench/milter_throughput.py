@@ -53,12 +53,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
-from typing import IO
+from typing import IO, Any, Protocol, TypeVar
 
 from sekisho.devstack.ports import free_port, wait_for_listener
 from sekisho.devstack.postfix import VMAIL_UID, PostfixInstance
@@ -79,6 +79,8 @@ NOOP_MILTER = Path(__file__).with_name("noop_milter.py")
 POLL_SECONDS = 0.01
 NOISY_SPREAD = 0.20  # rounds of one setup this far apart: the machine is not quiet
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+S = TypeVar("S")  # a benchmark's setup
+P = TypeVar("P", bound="Played")  # a benchmark's started setup
 
 
 @dataclass(frozen=True)
@@ -436,10 +438,84 @@ class Summary:
         )
 
 
-def spread_of(batches: list[Batch]) -> float:
+class Timed(Protocol):
+    """A batch of either benchmark."""
+
+    @property
+    def messages(self) -> int: ...
+    @property
+    def accepted(self) -> float: ...
+    @property
+    def delivered(self) -> float: ...
+
+
+class Rates(Protocol):
+    """A setup's summary of either benchmark: what the ratios compare."""
+
+    @property
+    def accepted_rate(self) -> float: ...
+    @property
+    def delivered_rate(self) -> float: ...
+    @property
+    def total_ms(self) -> float: ...
+
+
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class Played(Protocol):
+    """A started setup of either benchmark (its batches: Batch or ScanBatch)."""
+
+    @property
+    def setup(self) -> Named: ...
+    @property
+    def batches(self) -> list[Any]: ...
+    def milter_log_tail(self, lines: int = 5) -> str: ...
+
+
+def spread_of(batches: Sequence[Timed]) -> float:
     """How far the fastest round is above the slowest one (0.25: 25 % faster)."""
     rates = [b.messages / b.delivered for b in batches]
     return max(rates) / min(rates) - 1
+
+
+def print_ratios(
+    ratios: Sequence[tuple[str, str, float | None]],
+    summaries: Mapping[str, Rates],
+    wanted: set[str],
+) -> None:
+    """Each ratio of two setups both asked for; against its goal when it has one."""
+    for numerator, denominator, goal in ratios:
+        if not {numerator, denominator} <= wanted:
+            continue
+        name = f"{numerator} / {denominator}"
+        if numerator not in summaries or denominator not in summaries:
+            print(f"{name:<37} {'n/a':>8} {'n/a':>9} {'n/a':>8}  (a setup was left out)")
+            continue
+        mine, base = summaries[numerator], summaries[denominator]
+        delivered = mine.delivered_rate / base.delivered_rate
+        cost = base.total_ms / mine.total_ms
+        verdict = ""
+        if goal is not None:
+            verdict = (
+                f">= {goal:.2f}: delivered {'met' if delivered >= goal else 'NOT MET'}, "
+                f"CPU cost {'met' if cost >= goal else 'NOT MET'}"
+            )
+        print(
+            f"{name:<37} {mine.accepted_rate / base.accepted_rate:>8.2f} {delivered:>9.2f} "
+            f"{cost:>8.2f}  {verdict}".rstrip()
+        )
+
+
+def warn_if_noisy(instances: Sequence[Played]) -> None:
+    spread = max(((spread_of(i.batches), i.setup.name) for i in instances), default=(0.0, ""))
+    if spread[0] > NOISY_SPREAD:
+        print(
+            f"\nThe delivered rate of {spread[1]} varied by {spread[0]:.0%} between rounds: "
+            "something else loads this machine, so the CPU cost ratio is the steadier figure."
+        )
 
 
 def report(
@@ -477,33 +553,8 @@ def report(
             )
     print()
     print(f"{'ratio':<37} {'accepted':>8} {'delivered':>9} {'CPU cost':>8}  goal")
-    names = {setup.name for setup in wanted}
-    for numerator, denominator, goal in RATIOS:
-        if not {numerator, denominator} <= names:
-            continue
-        name = f"{numerator} / {denominator}"
-        if numerator not in summaries or denominator not in summaries:
-            print(f"{name:<37} {'n/a':>8} {'n/a':>9} {'n/a':>8}  (a setup was left out)")
-            continue
-        mine, base = summaries[numerator], summaries[denominator]
-        delivered = mine.delivered_rate / base.delivered_rate
-        cost = base.total_ms / mine.total_ms
-        verdict = ""
-        if goal is not None:
-            verdict = (
-                f">= {goal:.2f}: delivered {'met' if delivered >= goal else 'NOT MET'}, "
-                f"CPU cost {'met' if cost >= goal else 'NOT MET'}"
-            )
-        print(
-            f"{name:<37} {mine.accepted_rate / base.accepted_rate:>8.2f} {delivered:>9.2f} "
-            f"{cost:>8.2f}  {verdict}".rstrip()
-        )
-    spread = max(((spread_of(i.batches), i.setup.name) for i in instances), default=(0, ""))
-    if spread[0] > NOISY_SPREAD:
-        print(
-            f"\nThe delivered rate of {spread[1]} varied by {spread[0]:.0%} between rounds: "
-            "something else loads this machine, so the CPU cost ratio is the steadier figure."
-        )
+    print_ratios(RATIOS, summaries, {setup.name for setup in wanted})
+    warn_if_noisy(instances)
 
 
 # --- main ---------------------------------------------------------------------------------
@@ -576,16 +627,43 @@ def open_store(root: Path, addresses: list[str], stack: ExitStack) -> tuple[str,
     return url, path
 
 
+def chosen(only: str, by_name: Mapping[str, S]) -> list[S]:
+    """The setups ``--only`` names (comma-separated), or all; an unknown name exits."""
+    names = [name for name in only.split(",") if name] or list(by_name)
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        sys.exit(f"unknown setup(s): {', '.join(unknown)}")
+    return [by_name[name] for name in names]
+
+
+def play_rounds(instances: list[P], rounds: int, run: Callable[[P], Timed]) -> None:
+    """``rounds`` batches per instance, appended to its batches; a setup that fails is
+    left out of the rest. Each round starts with another setup, so that none always
+    follows the same one."""
+    for round_number in range(1, rounds + 1):
+        shift = (round_number - 1) % max(1, len(instances))
+        for instance in instances[shift:] + instances[:shift]:
+            try:
+                batch = run(instance)
+            except (TimeoutError, RuntimeError) as error:
+                print(f"  {instance.setup.name} left out, it failed: {last_line(error)}")
+                print(instance.milter_log_tail(), flush=True)
+                instances.remove(instance)
+                continue
+            instance.batches.append(batch)
+            print(
+                f"round {round_number} {instance.setup.name:<19} "
+                f"accepted {batch.accepted:6.2f} s  delivered {batch.delivered:6.2f} s",
+                flush=True,
+            )
+
+
 def main() -> None:
     options = parse_arguments()
     # A SIGTERM unwinds like Ctrl-C, so that every Postfix and milter is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     idle_load = os.getloadavg()[0]
-    names = [name for name in options.only.split(",") if name] or list(SETUPS_BY_NAME)
-    unknown = [name for name in names if name not in SETUPS_BY_NAME]
-    if unknown:
-        sys.exit(f"unknown setup(s): {', '.join(unknown)}")
-    setups = [SETUPS_BY_NAME[name] for name in names]
+    setups = chosen(options.only, SETUPS_BY_NAME)
     load = Load(options.messages, options.sessions, options.recipients, options.size)
     warm_up = Load(options.sessions * 4, options.sessions, options.recipients, options.size)
     with run_directory(options.keep) as root, ExitStack() as stack:
@@ -600,24 +678,11 @@ def main() -> None:
                 print(f"  {setup.name} left out, it does not work: {last_line(error)}")
                 continue
             instances.append(instance)
-        for round_number in range(1, options.rounds + 1):
-            # Each round starts with another setup, so that none always follows the same one.
-            shift = (round_number - 1) % max(1, len(instances))
-            for instance in instances[shift:] + instances[:shift]:
-                share = options.junk_share if instance.setup.junk else 0.0
-                try:
-                    batch = run_batch(instance, load, share)
-                except (TimeoutError, RuntimeError) as error:
-                    print(f"  {instance.setup.name} left out, it failed: {last_line(error)}")
-                    print(instance.milter_log_tail(), flush=True)
-                    instances.remove(instance)
-                    continue
-                instance.batches.append(batch)
-                print(
-                    f"round {round_number} {instance.setup.name:<19} "
-                    f"accepted {batch.accepted:6.2f} s  delivered {batch.delivered:6.2f} s",
-                    flush=True,
-                )
+        play_rounds(
+            instances,
+            options.rounds,
+            lambda i: run_batch(i, load, options.junk_share if i.setup.junk else 0.0),
+        )
         report(instances, setups, load, options.rounds, idle_load)
 
 
