@@ -108,7 +108,7 @@ def write_config(stack: LocalStack) -> Path:
     lines = [
         f"{name.removeprefix('SEKISHO_').lower()} = {json.dumps(value, ensure_ascii=False)}"
         for name, value in sorted(stack.environment().items())
-        if name.startswith("SEKISHO_") and "METRICS" not in name
+        if name.startswith("SEKISHO_")
     ]
     config = RUN / "sekisho.toml"
     config.write_text(

@@ -29,7 +29,6 @@ from sekisho import metrics
 from sekisho.auto_reply_mail import compose_auto_reply
 from sekisho.config import Settings
 from sekisho.maildir import Ownership
-from sekisho.rules.autoreply import japan_day
 from sekisho.spamfolder import SpamFolder
 from sekisho.store import audit, autoreply, outbox
 from sekisho.store.db import Store
@@ -222,18 +221,13 @@ class Worker:
         def compose() -> Message | None:
             message = compose_auto_reply(details, row.envelope_to, utcnow())
             try:
-                with self._store.read() as session:
-                    setting = autoreply.auto_reply(session, account_id)
-                if not setting.active_on(japan_day(utcnow())):
-                    log.info("auto_reply_skipped row=%d reason=turned_off_or_ended", row.id)
-                    return None
                 taken = autoreply.reserve(self._store, account_id, row.envelope_to, utcnow())
             except SQLAlchemyError as error:  # the store, not the row: try again later
                 raise TryLaterError(f"store unavailable: {error}") from error
             if taken is autoreply.Reservation.BUSY:
                 raise TryLaterError("another worker is replying to this sender")
-            if taken is autoreply.Reservation.REPLIED:
-                log.info("auto_reply_skipped row=%d reason=replied_within_24h", row.id)
+            if taken is not autoreply.Reservation.TAKEN:
+                log.info("auto_reply_skipped row=%d reason=%s", row.id, taken.value)
                 return None
             return message
 

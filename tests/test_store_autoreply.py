@@ -23,14 +23,17 @@ from sekisho.store.policies import load_policy
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
-def account(store: Store) -> int:
+def account(store: Store, replying: bool = True) -> int:
     with store.transaction() as session:
         accounts.add_account(session, "taro@example.jp", "secret123")
-        return accounts.require_account(session, "taro@example.jp").id
+        account_id = accounts.require_account(session, "taro@example.jp").id
+        if replying:
+            set_auto_reply(session, account_id, AutoReply(True, "away"))
+        return account_id
 
 
 def test_the_setting_is_kept_and_reaches_the_policy(store: Store, example_domain: str) -> None:
-    account_id = account(store)
+    account_id = account(store, replying=False)
     setting = AutoReply(
         True,
         "away",
@@ -97,3 +100,15 @@ def test_a_thousand_senders_are_remembered_and_old_ones_forgotten(
         assert all(replied_recently(session, account_id, s, later) for s in senders)
     with store.transaction() as session:
         assert forget_old_replies(session, NOW + timedelta(days=3)) == 1000
+
+
+def test_no_right_to_reply_while_the_setting_is_off_or_out_of_its_dates(
+    store: Store, example_domain: str
+) -> None:
+    account_id = account(store, replying=False)
+    assert reserve(store, account_id, "alice@ok.example", NOW) is Reservation.OFF
+    with store.transaction() as session:  # NOW is 2026-11-27 18:00 in Japan
+        set_auto_reply(session, account_id, AutoReply(True, "away", (), date(2026, 11, 28)))
+    assert reserve(store, account_id, "alice@ok.example", NOW) is Reservation.OFF
+    tomorrow_in_japan = NOW + timedelta(hours=6)
+    assert reserve(store, account_id, "alice@ok.example", tomorrow_in_japan) is Reservation.TAKEN

@@ -27,7 +27,7 @@ class TempFail:
     code: str
     xcode: str
     text: str
-    reason: str = "other"  # a short name for logs and metrics (store_down, spam_scan_down …)
+    reason: str  # a short name for metrics (store_down, spam_scan_down …)
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Reject:
     code: str
     xcode: str
     text: str
-    reason: str = "other"
+    reason: str
 
 
 @dataclass(frozen=True)

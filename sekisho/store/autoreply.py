@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sekisho.rules.addresses import normalize_address
-from sekisho.rules.autoreply import OFF, REPLY_INTERVAL, AutoReply, SenderText
+from sekisho.rules.autoreply import OFF, REPLY_INTERVAL, AutoReply, SenderText, japan_day
 from sekisho.store.accounts import bump_settings_version
 from sekisho.store.db import Store
 from sekisho.store.models import AutoReplySender, AutoReplySenderText, AutoReplySettingRecord
@@ -30,6 +30,7 @@ FORGET_AFTER = REPLY_INTERVAL * 2
 class Reservation(Enum):
     TAKEN = "taken"  # this caller sends the reply now
     REPLIED = "replied"  # replied within the interval: no reply
+    OFF = "off"  # the owner turned the setting off, or today is outside its dates
     BUSY = "busy"  # another worker is replying right now: ask again later
 
 
@@ -86,10 +87,12 @@ def replied_recently(session: Session, account_id: int, sender: str, now: dateti
 
 
 def reserve(store: Store, account_id: int, sender: str, now: datetime) -> Reservation:
-    """Take the right to reply to ``sender`` now, unless it was used within the interval
-    or another worker holds it."""
+    """Take the right to reply to ``sender`` now, unless the setting no longer answers
+    today, the right was used within the interval, or another worker holds it."""
     key = normalize_address(sender)
     with store.transaction() as session:
+        if not auto_reply(session, account_id).active_on(japan_day(now)):
+            return Reservation.OFF
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         session.execute(
             dialect.insert(AutoReplySender)
