@@ -10,23 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from sekisho.maildir import Ownership
 from sekisho.milter.actions import Continue, Reject
-from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import ABROAD_REFUSED, MailTransaction, SubmissionRules
-from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.abroad import UNLOCK_PERIOD
 from sekisho.scanners.countries import MaxMindCountries, RegistryCountries
-from sekisho.scanners.spam import spam_engine
-from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
 from sekisho.store.abroad import set_unlocked_until
 from sekisho.store.db import Store
 from sekisho.store.models import utcnow
 from sekisho.store.policies import PolicyCache
-from tests.conftest import CLAMD_UNUSED
 from tests.countrydb import ABROAD_CLIENT, JAPAN_CLIENT, write_country_db
-from tests.scanning import at_once
+from tests.scanning import transaction_on
 
 Factory = Callable[..., MailTransaction]
 
@@ -41,14 +35,10 @@ def transaction(store: Store, example_domain: str, tmp_path: Path) -> Factory:
     def build(
         client: str, submitter: str = "taro@example.jp", local: bool = False
     ) -> MailTransaction:
-        transaction = MailTransaction(
+        transaction = transaction_on(
+            store,
             cache.get,
-            Quarantine(store, tmp_path / "mail", Ownership()),
-            spool_memory_bytes=1024,
-            record_hit=lambda _account, _hit: None,
-            scan_spam=at_once(spam_engine("rspamd://127.0.0.1:9", timeout=1).scan),
-            scan_virus=at_once(clamd_scanner(CLAMD_UNUSED, timeout=1).scan),
-            virus_reports=VirusReports(store),
+            tmp_path / "mail",
             submission_rules=SubmissionRules(countries, "JP", local_is_domestic=local),
         )
         transaction.sender = "taro@example.jp"

@@ -13,14 +13,9 @@ from sqlalchemy import select
 
 from sekisho.devstack.clamd import EICAR, ClamdInstance
 from sekisho.devstack.spam import RspamdInstance
-from sekisho.maildir import Ownership
 from sekisho.milter.actions import Accept, Continue, DeleteRecipient, EndOfMessage
 from sekisho.milter.auto_reply import AutoReplies
-from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
-from sekisho.milter.virus_report import VirusReports
-from sekisho.scanners.spam import spam_engine
-from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
 from sekisho.store.autoreply import reserve, settle
 from sekisho.store.db import Store
@@ -28,7 +23,7 @@ from sekisho.store.models import OutboxMessage
 from sekisho.store.outbox import AUTO_REPLY
 from sekisho.store.policies import PolicyCache
 from sekisho.store.settings_doc import import_settings
-from tests.scanning import at_once
+from tests.scanning import transaction_on
 
 GTUBE_BODY = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
 # 2026-12-27 23:30 in Japan: the day before taro's away period starts.
@@ -69,17 +64,14 @@ def transaction(
             accounts.add_account(session, address, "secret123")
             import_settings(session, address, document)
     cache = PolicyCache(store, 0.0)
-    quarantine = Quarantine(store, tmp_path / "mail", Ownership())
 
     def build(now: datetime = FIRST_DAY, engine: str = rspamd.url) -> MailTransaction:
-        return MailTransaction(
+        return transaction_on(
+            store,
             cache.get,
-            quarantine,
-            spool_memory_bytes=1024,
-            record_hit=lambda _account, _hit: None,
-            scan_spam=at_once(spam_engine(engine, timeout=10).scan),
-            scan_virus=at_once(clamd_scanner(clamd.url, timeout=10).scan),
-            virus_reports=VirusReports(store),
+            tmp_path / "mail",
+            engine,
+            clamd.url,
             auto_replies=AutoReplies(store),
             clock=lambda: now,
         )

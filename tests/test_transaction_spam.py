@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from sekisho.devstack.spam import RspamdInstance
-from sekisho.maildir import Ownership
 from sekisho.milter.actions import (
     Accept,
     AddHeader,
@@ -18,19 +17,14 @@ from sekisho.milter.actions import (
     DeleteRecipient,
     EndOfMessage,
 )
-from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import SPAM_SCAN_DOWN, SPLIT_TRANSACTION, MailTransaction
-from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.encoded_words import decode_header_text
-from sekisho.scanners.spam import spam_engine
-from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.policies import PolicyCache
 from sekisho.store.quarantine import quarantine_page
 from sekisho.store.settings_doc import import_settings
-from tests.conftest import CLAMD_UNUSED
-from tests.scanning import at_once
+from tests.scanning import transaction_on
 
 GTUBE_BODY = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
 PLAIN_BODY = b"Shall we have lunch tomorrow at noon?\r\n"
@@ -51,17 +45,13 @@ def transaction(
             accounts.add_account(session, address, "secret123")
             import_settings(session, address, document)
     cache = PolicyCache(store, 0.0)
-    quarantine = Quarantine(store, tmp_path / "mail", Ownership())
 
     def build(engine: str = rspamd.url, deliver_on_failure: bool = False) -> MailTransaction:
-        return MailTransaction(
+        return transaction_on(
+            store,
             cache.get,
-            quarantine,
-            spool_memory_bytes=1024,
-            record_hit=lambda _account, _hit: None,
-            scan_spam=at_once(spam_engine(engine, timeout=10).scan),
-            scan_virus=at_once(clamd_scanner(CLAMD_UNUSED, timeout=1).scan),
-            virus_reports=VirusReports(store),
+            tmp_path / "mail",
+            engine,
             deliver_when_spam_scan_fails=deliver_on_failure,
         )
 

@@ -10,7 +10,6 @@ import pytest
 
 from sekisho.devstack.ports import free_port
 from sekisho.devstack.postsrsd import PostsrsdInstance
-from sekisho.maildir import Ownership
 from sekisho.milter.actions import (
     Accept,
     AddRecipient,
@@ -18,18 +17,13 @@ from sekisho.milter.actions import (
     Continue,
     EndOfMessage,
 )
-from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.srs import PostsrsdLookup, SrsError
-from sekisho.milter.transaction import SRS_DOWN, MailTransaction, SenderRewrite
-from sekisho.milter.virus_report import VirusReports
+from sekisho.milter.transaction import SRS_DOWN, SenderRewrite
 from sekisho.rules.forwarding import ForwardTarget
 from sekisho.rules.model import Policy
-from sekisho.scanners.spam import spam_engine
-from sekisho.scanners.virus import clamd_scanner
 from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
-from tests.conftest import CLAMD_UNUSED
-from tests.scanning import at_once
+from tests.scanning import transaction_on
 
 POLICIES = {
     "taro@example.jp": Policy(
@@ -61,16 +55,7 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 def deliver(
     store: Store, tmp_path: Path, rewrite: SenderRewrite | None, sender: str, recipient: str
 ) -> EndOfMessage | Accept:
-    transaction = MailTransaction(
-        POLICIES.get,
-        Quarantine(store, tmp_path / "mail", Ownership()),
-        spool_memory_bytes=1024,
-        record_hit=lambda _account, _hit: None,
-        scan_spam=at_once(spam_engine("rspamd://127.0.0.1:9", timeout=1).scan),
-        scan_virus=at_once(clamd_scanner(CLAMD_UNUSED, timeout=1).scan),
-        virus_reports=VirusReports(store),
-        rewrite_sender=rewrite,
-    )
+    transaction = transaction_on(store, POLICIES.get, tmp_path / "mail", rewrite_sender=rewrite)
     transaction.sender = sender
     assert transaction.add_recipient(f"<{recipient}>") == Continue()
     transaction.add_header("From", sender or "MAILER-DAEMON@mobile.example")

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from sekisho.devstack.clamd import EICAR, ClamdInstance
 from sekisho.devstack.spam import RspamdInstance
-from sekisho.maildir import Ownership
 from sekisho.milter.actions import (
     Accept,
     AddHeader,
@@ -23,11 +22,7 @@ from sekisho.milter.actions import (
     EndOfMessage,
     Reject,
 )
-from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import VIRUS_SCAN_DOWN, MailTransaction
-from sekisho.milter.virus_report import VirusReports
-from sekisho.scanners.spam import spam_engine
-from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage
@@ -35,7 +30,7 @@ from sekisho.store.outbox import VIRUS_REPORT, content_of
 from sekisho.store.policies import PolicyCache
 from sekisho.store.settings_doc import import_settings
 from tests.conftest import CLAMD_UNUSED
-from tests.scanning import at_once
+from tests.scanning import transaction_on
 
 EICAR_NAME = "Sekisho.Test.EICAR.UNOFFICIAL"
 INFECTED_BODY = b"see the attachment\r\n" + EICAR + b"\r\n"
@@ -65,18 +60,9 @@ def transaction(
             accounts.add_account(session, address, "secret123")
             import_settings(session, address, document)
     cache = PolicyCache(store, 0.0)
-    quarantine = Quarantine(store, tmp_path / "mail", Ownership())
 
     def build(clamd_url: str = clamd.url) -> MailTransaction:
-        return MailTransaction(
-            cache.get,
-            quarantine,
-            spool_memory_bytes=1024,
-            record_hit=lambda _account, _hit: None,
-            scan_spam=at_once(spam_engine(rspamd.url, timeout=10).scan),
-            scan_virus=at_once(clamd_scanner(clamd_url, timeout=10).scan),
-            virus_reports=VirusReports(store),
-        )
+        return transaction_on(store, cache.get, tmp_path / "mail", rspamd.url, clamd_url)
 
     return build
 
