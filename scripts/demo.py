@@ -33,6 +33,7 @@ CLAMD_PORT = int(os.environ.get("SEKISHO_DEMO_CLAMD_PORT", "3310"))
 POP3_PORT = int(os.environ.get("SEKISHO_DEMO_POP3_PORT", "1110"))
 IMAP_PORT = int(os.environ.get("SEKISHO_DEMO_IMAP_PORT", "1143"))
 SUBMISSION_PORT = int(os.environ.get("SEKISHO_DEMO_SUBMISSION_PORT", "5870"))
+SASL_PORT = int(os.environ.get("SEKISHO_DEMO_SASL_PORT", "10003"))
 MILTER_METRICS_PORT = int(os.environ.get("SEKISHO_DEMO_MILTER_METRICS_PORT", "9465"))
 WORKER_METRICS_PORT = int(os.environ.get("SEKISHO_DEMO_WORKER_METRICS_PORT", "9466"))
 SRS_FORWARD_PORT = int(os.environ.get("SEKISHO_DEMO_SRS_FORWARD_PORT", "10001"))
@@ -69,6 +70,7 @@ def start() -> int:
         submission_port=SUBMISSION_PORT,
         pop3_port=POP3_PORT,
         imap_port=IMAP_PORT,
+        sasl_port=SASL_PORT,
         srs_forward_port=SRS_FORWARD_PORT,
         srs_reverse_port=SRS_REVERSE_PORT,
         with_web=True,

@@ -6,11 +6,23 @@ import socket
 import time
 from pathlib import Path
 
+_HANDED_OUT: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port nothing listens on, never the same one twice in this process.
+
+    The probe socket is closed before the daemon binds the port, so the kernel may offer
+    the same port again to the next probe; a stack asks for a dozen ports before it starts
+    anything, and two daemons configured on one port fail to start.
+    """
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_for_tcp(port: int, timeout: float = 15.0) -> None:

@@ -80,10 +80,16 @@ class RspamdInstance:
         shutil.chown(self.run, "_rspamd", "_rspamd")
         for module in _RSPAMD_OFFLINE:
             (local / "local.d" / f"{module}.conf").write_text("enabled = false;\n")
-        for worker in ("worker-normal", "worker-controller", "worker-proxy"):
-            port = self.port if worker == "worker-normal" else free_port()
+        # Only the normal worker is used; the others get sockets in the run folder so they
+        # take no port another process may have been promised.
+        listeners = {
+            "worker-normal": f"127.0.0.1:{self.port}",
+            "worker-controller": f"{self.run / 'controller.sock'} mode=0600",
+            "worker-proxy": f"{self.run / 'proxy.sock'} mode=0600",
+        }
+        for worker, socket_address in listeners.items():
             (local / "override.d" / f"{worker}.inc").write_text(
-                f'bind_socket = "127.0.0.1:{port}";\n'
+                f'bind_socket = "{socket_address}";\n'
             )
         _daemonize(
             [

@@ -55,6 +55,7 @@ class LocalStack:
     submission_port: int = field(default_factory=free_port)
     pop3_port: int = field(default_factory=free_port)
     imap_port: int = field(default_factory=free_port)
+    sasl_port: int = field(default_factory=free_port)
     srs_forward_port: int = field(default_factory=free_port)
     srs_reverse_port: int = field(default_factory=free_port)
     postfix: PostfixInstance | None = None
@@ -162,6 +163,7 @@ class LocalStack:
                 self.mail_root,
                 pop3_port=self.pop3_port,
                 imap_port=self.imap_port,
+                auth_port=self.sasl_port,
             )
             self.dovecot.start()
         self.postfix = PostfixInstance(
