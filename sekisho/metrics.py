@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from prometheus_client import Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
@@ -25,6 +25,7 @@ from sekisho.store.db import Store
 from sekisho.store.quarantine import held_count
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 MESSAGES = Counter("sekisho_messages", "Messages the milter finished, by verdict", ["verdict"])
 RECIPIENTS = Counter(
@@ -81,13 +82,13 @@ def count_tally(tally: Tally[str]) -> None:
             AUTO_REPLIES_QUEUED.inc(number)
 
 
-def timed(scanner: str, scan: Callable[[bytes], T]) -> Callable[[bytes], T]:
+def timed(scanner: str, scan: Callable[P, T]) -> Callable[P, T]:
     """``scan`` observed: its duration, and an error when it raised."""
 
-    def observed(message: bytes) -> T:
+    def observed(*args: P.args, **kwargs: P.kwargs) -> T:
         started = time.monotonic()
         try:
-            return scan(message)
+            return scan(*args, **kwargs)
         except Exception:
             SCAN_ERRORS.labels(scanner).inc()
             raise

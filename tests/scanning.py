@@ -4,26 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sekisho.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction, PolicyLookup
 from sekisho.milter.virus_report import VirusReports
-from sekisho.scanners.background import Starter, Waiter
+from sekisho.scanners.background import Waiter
 from sekisho.scanners.spam import spam_engine
 from sekisho.scanners.virus import clamd_scanner
 from sekisho.store.db import Store
 from tests.conftest import CLAMD_UNUSED
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
-def at_once(scan: Callable[[bytes], T]) -> Starter[T]:
+def at_once(scan: Callable[P, T]) -> Callable[P, Waiter[T]]:
     """A starter that scans on the caller's thread when started."""
 
-    def start(message: bytes) -> Waiter[T]:
-        verdict = scan(message)
+    def start(*args: P.args, **kwargs: P.kwargs) -> Waiter[T]:
+        verdict = scan(*args, **kwargs)
         return lambda: verdict
 
     return start

@@ -15,7 +15,13 @@ import pytest
 
 from sekisho.devstack.spam import RspamdInstance, SpamdInstance
 from sekisho.scanners.background import in_background
-from sekisho.scanners.spam import SpamEngine, SpamScanError, spam_engine
+from sekisho.scanners.spam import (
+    Envelope,
+    SpamEngine,
+    SpamScanError,
+    postfix_received_field,
+    spam_engine,
+)
 
 GTUBE = (
     b"From: shop@ads.example\r\nTo: taro@example.jp\r\nSubject: offer\r\n"
@@ -50,6 +56,56 @@ def test_a_plain_mail_is_not_spam(engine: SpamEngine) -> None:
     verdict = engine.scan(PLAIN)
     assert not verdict.is_spam
     assert verdict.score < verdict.threshold
+
+
+def client(name: str, helo: str, **fields: str) -> Envelope:
+    return Envelope(
+        sender="<hanako@example.jp>",
+        recipients=("<taro@example.jp>",),
+        client_address="203.0.113.5",
+        client_name=name,
+        helo=helo,
+        queue_id="4ABC123",
+        server_name="mx.example.jp",
+        **fields,
+    )
+
+
+def test_the_engine_weighs_the_client_a_client_without_a_name_scores_higher(
+    engine: SpamEngine,
+) -> None:
+    named = engine.scan(PLAIN, client("mail.example.jp", "mail.example.jp"))
+    nameless = engine.scan(PLAIN, client("unknown", "[203.0.113.5]"))
+    assert nameless.score > named.score
+
+
+def test_a_utf8_address_or_a_line_break_in_the_envelope_still_gets_a_verdict(
+    engine: SpamEngine,
+) -> None:
+    """The envelope never costs the verdict (a request the engine cannot read would)."""
+    for envelope in (
+        Envelope(sender="<花子@例え.jp>", recipients=("<太郎@例え.jp>",)),
+        client("unknown", "evil\r\nX-Injected: yes", login="太郎@例え.jp"),
+    ):
+        verdict = engine.scan(PLAIN, envelope)
+        assert verdict.engine == engine.name
+        assert verdict.threshold > 0
+
+
+def test_the_received_field_is_written_as_postfix_writes_it() -> None:
+    date = "Fri, 27 Nov 2026 10:00:05 +0900"
+    assert postfix_received_field(client("unknown", "[203.0.113.5]"), date) == (
+        b"Received: from [203.0.113.5] (unknown [203.0.113.5])\n"
+        b"\tby mx.example.jp (Postfix) with ESMTP id 4ABC123; Fri, 27 Nov 2026 10:00:05 +0900\n"
+    )
+    submission = Envelope(client_address="2001:db8::5", helo="pc", login="taro@example.jp")
+    assert postfix_received_field(submission, date) == (
+        b"Received: from pc (unknown [IPv6:2001:db8::5])\n"
+        b"\t(Authenticated sender: taro@example.jp)\n"
+        b"\tby localhost (Postfix) with ESMTPA; Fri, 27 Nov 2026 10:00:05 +0900\n"
+    )
+    assert postfix_received_field(Envelope(), date) == b""  # a local socket: no client
+    assert postfix_received_field(client("unknown", "a\r\nX-Injected: yes"), date) == b""
 
 
 def test_the_health_check_is_answered(engine: SpamEngine) -> None:

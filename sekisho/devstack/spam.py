@@ -72,6 +72,10 @@ class RspamdInstance:
     def pidfile(self) -> Path:
         return self.run / "rspamd.pid"
 
+    @property
+    def log_file(self) -> Path:
+        return self.run / "rspamd.log"  # Debian's logging.inc: $LOGDIR/rspamd.log
+
     def start(self, timeout: float = 60.0) -> None:
         local = self.run / "rspamd-local"
         for folder in (local / "local.d", local / "override.d", self.cache):

@@ -1,8 +1,8 @@
 """pymilter callbacks, kept thin: each one hands its data to a MailTransaction.
 
-Negotiation keeps round trips to the minimum sekisho needs: no connect, HELO, DATA or
-unknown-command callbacks, and no replies awaited for MAIL FROM, headers and body
-chunks. Any unexpected error becomes a temporary failure, never an accept.
+Negotiation keeps round trips to the minimum sekisho needs: no DATA or unknown-command
+callbacks, and no replies awaited for HELO, headers and body chunks. Any unexpected
+error becomes a temporary failure, never an accept.
 """
 
 from __future__ import annotations
@@ -48,14 +48,21 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
         self._transaction: MailTransaction | None = None
         self._failed = False
         self._client_address = ""
+        self._client_name = ""
+        self._server_name = ""
+        self._helo = ""
 
     def connect(self, hostname: str, family: int, hostaddr: Any) -> int:
         # (address, port[, flow, scope]) for TCP clients; anything else is a local peer.
         self._client_address = str(hostaddr[0]) if isinstance(hostaddr, tuple) else ""
+        self._client_name = hostname
+        self._server_name = self.getsymval("j") or ""
         return CONTINUE
 
-    @Milter.nocallback  # type: ignore[untyped-decorator]
+    @Milter.noreply  # type: ignore[untyped-decorator]
     def hello(self, hostname: str) -> int:
+        # For the spam engine: rspamd checks the HELO name against the client.
+        self._helo = hostname
         return CONTINUE
 
     @Milter.nocallback  # type: ignore[untyped-decorator]
@@ -75,6 +82,9 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
             # Postfix sends {auth_authen} with MAIL FROM (milter_mail_macros) on submission.
             self._transaction.submitter = self.getsymval("{auth_authen}") or ""
             self._transaction.client_address = self._client_address
+            self._transaction.client_name = self._client_name
+            self._transaction.helo = self._helo
+            self._transaction.server_name = self._server_name
             return self._reply(self._transaction.check_submission())
         except Exception:
             log.exception("envfrom_failed")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.header import Header
-from typing import IO, TypeVar
+from typing import IO, ParamSpec, TypeVar
 
 from sekisho.milter.actions import (
     Accept,
@@ -54,16 +54,17 @@ from sekisho.rules.spam import (
 )
 from sekisho.scanners.background import Starter, Waiter
 from sekisho.scanners.countries import CountryLookup, RegistryCountries
-from sekisho.scanners.spam import SpamScanError, SpamVerdict
+from sekisho.scanners.spam import Envelope, SpamScanError, SpamVerdict
 from sekisho.scanners.virus import VirusScanError
 from sekisho.store.policies import PolicyUnavailableError
 
 log = logging.getLogger("sekisho.milter")
 T = TypeVar("T")
+P = ParamSpec("P")
 
 PolicyLookup = Callable[[str], Policy | None]
 HitRecorder = Callable[[int, RuleHit], None]
-SpamScanner = Starter[SpamVerdict]
+SpamScanner = Callable[[bytes, Envelope], Waiter[SpamVerdict]]
 VirusScanner = Starter[str | None]  # the virus found, or None
 SenderRewrite = Callable[[str], str]  # the envelope sender forwarded copies leave with
 STORE_DOWN = TempFail(
@@ -137,6 +138,9 @@ class MailTransaction:
     submitter: str = ""
     # The SMTP client's address (the milter's connect callback); "" for a local socket.
     client_address: str = ""
+    client_name: str = ""  # its verified name, "unknown" without one
+    helo: str = ""
+    server_name: str = ""  # this MTA's name (the milter macro j)
     submission_rules: SubmissionRules = field(default_factory=SubmissionRules)
     # postsrsd's forward lookup; None: forwarded copies keep the original envelope sender.
     rewrite_sender: SenderRewrite | None = None
@@ -280,7 +284,7 @@ class MailTransaction:
         content = b"".join(self._message_bytes()) if virus_needed or spam_needed else b""
         # Both scans start before either is waited for: they run side by side.
         virus_wait = _started(self.scan_virus, content) if virus_needed else None
-        spam_wait = _started(self.scan_spam, content) if spam_needed else None
+        spam_wait = _started(self.scan_spam, content, self._envelope()) if spam_needed else None
         try:
             virus = virus_wait() if virus_wait else NOT_SCANNED
         except VirusScanError as error:
@@ -450,6 +454,18 @@ class MailTransaction:
             value for name, value in self.headers if name.lower() == FORWARD_TRACE.lower()
         )
 
+    def _envelope(self) -> Envelope:
+        return Envelope(
+            sender=self.sender,
+            recipients=tuple(recipient.given for recipient in self.recipients),
+            client_address=self.client_address,
+            client_name=self.client_name,
+            helo=self.helo,
+            queue_id=self.queue_id,
+            login=self.submitter,
+            server_name=self.server_name,
+        )
+
     def _needs_forwarding(self) -> bool:
         trace = self._forward_trace()
         return any(
@@ -601,10 +617,10 @@ class MailTransaction:
             log.info("decisions queue_id=%s %s", self.queue_id, " ".join(parts))
 
 
-def _started(start: Starter[T], content: bytes) -> Waiter[T]:
+def _started(start: Callable[P, Waiter[T]], *args: P.args, **kwargs: P.kwargs) -> Waiter[T]:
     """The scan's waiter; a scan that failed to start fails when waited for, like others."""
     try:
-        return start(content)
+        return start(*args, **kwargs)
     except (SpamScanError, VirusScanError) as error:
         failure = error
 

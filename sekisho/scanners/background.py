@@ -1,6 +1,7 @@
 """Scans started now and waited for later, so the virus and the spam scan run together.
 
-A starter takes the message and returns a waiter; calling the waiter gives the verdict or
+A starter takes the scan's arguments (the message, for spam also its envelope) and
+returns a waiter; calling the waiter gives the verdict or
 raises. ``in_background`` runs the scan on a thread pool and bounds the whole scan, not
 just each socket operation: an engine that trickles its answer a byte at a time passes
 every socket timeout and would hold the message (and Postfix's milter_timeout) for far
@@ -14,9 +15,10 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Waiter = Callable[[], T]
 Starter = Callable[[bytes], Waiter[T]]
 
@@ -24,15 +26,15 @@ Starter = Callable[[bytes], Waiter[T]]
 def in_background(
     threads: Executor,
     timeout: float,
-    scan: Callable[[bytes], T],
+    scan: Callable[P, T],
     timed_out: Callable[[str], Exception],
-) -> Starter[T]:
-    def start(message: bytes) -> Waiter[T]:
+) -> Callable[P, Waiter[T]]:
+    def start(*args: P.args, **kwargs: P.kwargs) -> Waiter[T]:
         began = threading.Event()
 
         def task() -> T:
             began.set()
-            return scan(message)
+            return scan(*args, **kwargs)
 
         future = threads.submit(task)
 

@@ -12,7 +12,9 @@ import http.client
 import json
 import re
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -22,6 +24,7 @@ from urllib.parse import urlsplit
 _RSPAMD_SPAM_ACTIONS = frozenset(
     {"reject", "add header", "rewrite subject", "quarantine", "discard"}
 )
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SPAMD_STATUS = re.compile(rb"^SPAMD/\d+\.\d+ (\d+) (.*)$")
 _SPAMD_SPAM = re.compile(rb"^Spam: (True|False|Yes|No) ; (-?[\d.]+) / (-?[\d.]+)", re.I | re.M)
 
@@ -38,11 +41,35 @@ class SpamVerdict:
     engine: str
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """What the SMTP session said of a message, which both engines weigh: the client's
+    address, name and HELO (reputation, HELO checks), MAIL FROM against From, a login.
+
+    Postfix shows milters the message without the Received field it adds itself, so an
+    engine given only the message would not know where it came from. rspamd takes the
+    envelope as request fields; spamd's protocol has no place for it, so spamd is given
+    the Received field Postfix would have written (as spamass-milter does).
+    """
+
+    sender: str = ""  # MAIL FROM as Postfix passed it, "<>" for a bounce
+    recipients: tuple[str, ...] = ()
+    client_address: str = ""  # "" for a local socket
+    client_name: str = ""  # the client's verified name, "unknown" without one
+    helo: str = ""
+    queue_id: str = ""
+    login: str = ""  # the SASL login of a submission
+    server_name: str = ""  # this MTA ($myhostname, the milter macro j)
+
+
+UNKNOWN_ENVELOPE = Envelope()
+
+
 class SpamEngine(Protocol):
     @property
     def name(self) -> str: ...
 
-    def scan(self, message: bytes) -> SpamVerdict: ...
+    def scan(self, message: bytes, envelope: Envelope = UNKNOWN_ENVELOPE) -> SpamVerdict: ...
 
     def ping(self) -> None:
         """Raise SpamScanError unless the engine answers its health check."""
@@ -55,12 +82,15 @@ class Rspamd:
     timeout: float
     name: str = "rspamd"
 
-    def scan(self, message: bytes) -> SpamVerdict:
+    def scan(self, message: bytes, envelope: Envelope = UNKNOWN_ENVELOPE) -> SpamVerdict:
         connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
-            connection.request(
-                "POST", "/checkv2", body=message, headers={"Content-Type": "message/rfc822"}
-            )
+            connection.putrequest("POST", "/checkv2")
+            connection.putheader("Content-Type", "message/rfc822")
+            connection.putheader("Content-Length", str(len(message)))
+            for name, value in _rspamd_envelope_fields(envelope):
+                connection.putheader(name, value)
+            connection.endheaders(message)
             response = connection.getresponse()
             body = response.read()
         except (OSError, http.client.HTTPException) as error:
@@ -103,12 +133,13 @@ class Spamd:
     timeout: float
     name: str = "spamd"
 
-    def scan(self, message: bytes) -> SpamVerdict:
+    def scan(self, message: bytes, envelope: Envelope = UNKNOWN_ENVELOPE) -> SpamVerdict:
+        traced = postfix_received_field(envelope, formatdate(localtime=True)) + message
         request = (
             b"CHECK SPAMC/1.5\r\n"
-            + f"Content-length: {len(message)}\r\n".encode()
+            + f"Content-length: {len(traced)}\r\n".encode()
             + b"\r\n"
-            + message
+            + traced
         )
         try:
             with socket.create_connection((self.host, self.port), timeout=self.timeout) as peer:
@@ -146,6 +177,53 @@ class Spamd:
             raise SpamScanError(f"spamd {self.host}:{self.port}: {error}") from error
         if not answer.rstrip().endswith(b"PONG"):
             raise SpamScanError(f"spamd {self.host}:{self.port} answered {answer[:100]!r}")
+
+
+def _rspamd_envelope_fields(envelope: Envelope) -> Iterator[tuple[str, bytes]]:
+    """rspamd's request fields for the envelope (its protocol: Rcpt once per recipient).
+
+    Addresses may be UTF-8 (SMTPUTF8), so the values go out as UTF-8 bytes. Postfix never
+    passes a line break, but a value that holds one is left out rather than sent: it would
+    end the request's header.
+    """
+    fields = [
+        ("Queue-Id", envelope.queue_id),
+        ("Ip", envelope.client_address),
+        ("Hostname", envelope.client_name),
+        ("Helo", envelope.helo),
+        ("From", envelope.sender),
+        *(("Rcpt", recipient) for recipient in envelope.recipients),
+        ("User", envelope.login),
+    ]
+    for name, value in fields:
+        if value and not _CONTROL.search(value):
+            yield name, value.encode()
+
+
+def postfix_received_field(envelope: Envelope, date: str) -> bytes:
+    """The Received field Postfix writes for this client, or nothing for a local socket.
+
+    SpamAssassin reads the client's address, name and HELO, and the login, from it; a
+    value holding a control character leaves the whole field out.
+    """
+    client = envelope.client_address
+    values = (client, envelope.client_name, envelope.helo, envelope.login, envelope.queue_id)
+    if not client or any(_CONTROL.search(value) for value in values):
+        return b""
+    bracketed = f"IPv6:{client}" if ":" in client else client
+    lines = [
+        f"Received: from {envelope.helo or 'unknown'} "
+        f"({envelope.client_name or 'unknown'} [{bracketed}])"
+    ]
+    if envelope.login:
+        lines.append(f"\t(Authenticated sender: {envelope.login})")
+    protocol = "ESMTPA" if envelope.login else "ESMTP"
+    lines.append(
+        f"\tby {envelope.server_name or 'localhost'} (Postfix) with {protocol}"
+        + (f" id {envelope.queue_id}" if envelope.queue_id else "")
+    )
+    lines[-1] += f"; {date}"
+    return ("\n".join(lines) + "\n").encode()
 
 
 def spam_engine(url: str, timeout: float) -> SpamEngine:

@@ -3,6 +3,7 @@ mailboxes — scan off, scan + quarantine, scan + tag — and a plain mail to al
 
 from __future__ import annotations
 
+import re
 import smtplib
 import subprocess
 import time
@@ -96,6 +97,41 @@ def test_a_plain_mail_reaches_all_three_untouched(mail: MailHarness) -> None:
         assert copy["Subject"] == "lunch"
     mail.wait_until_delivered()
     assert not any(".Junk" in folder for folder in mail.files())
+
+
+def engine_log_line(engine: Engine, *needles: str, timeout: float = 15.0) -> str:
+    """The engine's log line about one message (it writes one per scan)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = engine.log_file.read_text(errors="replace") if engine.log_file.exists() else ""
+        lines = [line for line in text.splitlines() if all(n in line for n in needles)]
+        if lines:
+            return lines[-1]
+        assert time.monotonic() < deadline, f"no line with {needles} in {engine.log_file}"
+        time.sleep(0.1)
+
+
+def test_the_engine_is_told_where_the_mail_came_from(
+    mail: MailHarness, spam_stack: tuple[MailHarness, Engine]
+) -> None:
+    """Postfix shows milters the message without the Received field it adds, so the
+    milter passes the client on: rspamd gets it (and MAIL FROM and the queue id) as
+    request fields, spamd as the Received field Postfix writes. The engines' own log lines
+    show what they were told."""
+    _, engine = spam_stack
+    mail.send("shop@ads.example", ["hanako@example.jp"], subject="lunch", body="At noon?\n")
+    delivered = message_from_bytes(only_copy(mail, "example.jp/hanako/new"))
+    trace = re.search(r"with ESMTP id (\w+)", delivered["Received"])
+    assert trace is not None
+    if isinstance(engine, RspamdInstance):
+        line = engine_log_line(engine, f"qid: <{trace.group(1)}>")
+        assert "ip: 127.0.0.1" in line
+        assert "from: <shop@ads.example>" in line
+        assert "rcpts: <hanako@example.jp>" in line
+    else:
+        line = engine_log_line(engine, "result:", f"mid={delivered['Message-ID']}")
+        assert "NO_RELAYS" not in line
+        assert "NO_RECEIVED" not in line
 
 
 def test_the_engine_down_defers_and_the_retry_is_scanned(
