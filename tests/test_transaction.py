@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from sekisho.devstack.spam import RspamdInstance
 from sekisho.maildir import Ownership
@@ -128,3 +129,22 @@ def test_the_same_message_twice_is_quarantined_once(
         assert isinstance(end, EndOfMessage)
         assert end.verdict == Discard()
     assert len(list((tmp_path / "mail/example.jp/taro/.Junk/new").iterdir())) == 1
+
+
+def test_a_mailbox_deleted_before_its_copy_is_recorded_defers_instead_of_dropping(
+    new_transaction: Callable[[], MailTransaction], tmp_path: Path, store: Store
+) -> None:
+    """The row cannot be written (its account is gone): that is not "recorded by another
+    attempt", so the recipient must not be removed; the error defers the message (451)."""
+    transaction = new_transaction()
+    transaction.sender = "x@bad.example"
+    assert transaction.add_recipient("<taro@example.jp>") == Continue()
+    transaction.add_header("From", "x@bad.example")
+    assert transaction.end_of_headers() == Continue()
+    transaction.add_body(b"caught\r\n")
+    with store.transaction() as session:
+        session.delete(accounts.require_account(session, "taro@example.jp"))
+    with pytest.raises(IntegrityError):
+        transaction.end_of_message()
+    transaction.close()
+    assert not any((tmp_path / "mail/example.jp/taro/.Junk/new").iterdir())

@@ -89,7 +89,11 @@ def record_quarantine_once(
     notice_at: datetime | None = None,
 ) -> bool:
     """Commit the row (and, when ``notice_at`` is given, its notice in the same
-    transaction); False when the same message was recorded first by another attempt."""
+    transaction); False when the same message was recorded first by another attempt.
+
+    Any other constraint failing (the mailbox deleted meanwhile) raises: taken for a
+    duplicate, it would drop the recipient's only copy.
+    """
     try:
         with store.transaction() as session:
             row = record_quarantine(session, record, retention)
@@ -105,7 +109,10 @@ def record_quarantine_once(
                     not_before=notice_at,
                 )
     except IntegrityError:
-        return False
+        with store.read() as session:
+            if already_quarantined(session, record.account_id, record.message_key):
+                return False
+        raise
     return True
 
 
