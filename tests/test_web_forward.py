@@ -53,6 +53,8 @@ def test_each_bad_address_is_named(client: FlaskClient, store: Store) -> None:
     )
     assert "はこのメールアドレス自身です" in next_step(client, "taro@example.jp")
     assert "転送先メールアドレスを入力してください" in next_step(client, "")
+    too_long = next_step(client, "a" * 400 + "@mobile.example")
+    assert "メールアドレスが長すぎます。320 文字以内で入力してください。" in too_long
     confirm = next_step(client, "jiro@mobile.example")
     client.post(
         "/forward/confirm", data={"token": hidden(confirm, "token"), "csrf_token": csrf(confirm)}

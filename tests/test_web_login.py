@@ -31,6 +31,14 @@ def try_login(
     return answer.status_code, answer.get_data(as_text=True)
 
 
+def test_an_empty_or_overlong_field_gets_a_message_not_a_silent_page(client: FlaskClient) -> None:
+    status, page = try_login(client, "taro@example.jp", "")
+    assert status == 200
+    assert "メールアドレスと POP アカウントパスワードを入力してください。" in page
+    _, page = try_login(client, "taro@example.jp", "x" * 129)
+    assert "メールアドレスまたは POP アカウントパスワードが正しくありません。" in page
+
+
 def test_five_failures_lock_the_address_even_for_the_right_password(client: FlaskClient) -> None:
     for _ in range(audit.MAX_FAILURES_PER_ADDRESS):
         status, page = try_login(client, "taro@example.jp", "wrong-one")

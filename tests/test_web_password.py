@@ -56,6 +56,13 @@ def test_the_guide_screen_changes_the_password(client: FlaskClient, store: Store
             None,
             "パスワードが長すぎます。32 文字以内にしてください（現在 33 文字）。",
         ),
+        (  # far beyond any form limit: still the rule's own message, not a silent page
+            "taro1234",
+            "a1" * 65,
+            None,
+            "パスワードが長すぎます。32 文字以内にしてください（現在 130 文字）。",
+        ),
+        ("x" * 200, "Hana2026", None, "現在の POP アカウントパスワードが正しくありません。"),
         ("taro1234", "abcdefgh", None, "数字（0～9）を 1 文字以上含めてください。"),
         ("taro1234", "12345678", None, "英字（a～z、A～Z）を 1 文字以上含めてください。"),
         ("taro1234", "abc 1234", None, "空白は使用できません。"),

@@ -14,6 +14,9 @@ from sekisho.rules.problems import N_, Problem
 
 MIN_LENGTH = 6
 MAX_LENGTH = 32
+# The longest password a login is checked against: one set before sekisho (by an
+# operator's import) may exceed the rules above; anything longer is not worth a hash.
+LONGEST_CHECKED = 128
 SYMBOLS = "%+-./:=@^_"
 ALLOWED = frozenset(string.ascii_letters + string.digits + SYMBOLS)
 

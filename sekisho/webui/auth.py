@@ -130,6 +130,12 @@ def login() -> str | Response | tuple[str, int]:
                 return redirect(url_for("password.change"))
             return redirect(url_for("overview.show"))
         error = gettext("The mail address or the POP account password is not correct.")
+    elif form.is_submitted():
+        error = (
+            gettext("Enter the mail address and the POP account password.")
+            if not (form.address.data and form.password.data)
+            else gettext("The mail address or the POP account password is not correct.")
+        )
     return render_template("login.html", form=form, error=error)
 
 

@@ -22,23 +22,24 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from sekisho.rules.autoreply import MAX_SENDER_TEXTS, AutoReply, SenderText
 from sekisho.rules.model import HeaderCheck, SpamSetting
+from sekisho.rules.passwords import LONGEST_CHECKED
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no type hints
     address = StringField(_l("Mail address"), validators=[DataRequired(), Length(max=320)])
     password = PasswordField(
-        _l("POP account password"), validators=[DataRequired(), Length(max=128)]
+        _l("POP account password"), validators=[DataRequired(), Length(max=LONGEST_CHECKED)]
     )
 
 
 class PasswordChangeForm(FlaskForm):  # type: ignore[misc]
-    """POP アカウントパスワード変更: the current password, the new one twice."""
+    """POP アカウントパスワード変更: the current password, the new one twice. No field
+    validators: every rule, the length too, is sekisho.rules.passwords' with its own
+    message (a validator here would fail the form without one)."""
 
-    current = PasswordField(_l("Current POP account password"), validators=[Length(max=128)])
-    new = PasswordField(_l("New POP account password"), validators=[Length(max=128)])
-    again = PasswordField(
-        _l("New POP account password again, to confirm"), validators=[Length(max=128)]
-    )
+    current = PasswordField(_l("Current POP account password"))
+    new = PasswordField(_l("New POP account password"))
+    again = PasswordField(_l("New POP account password again, to confirm"))
 
 
 class EntriesForm(FlaskForm):  # type: ignore[misc]
@@ -83,7 +84,7 @@ _ON_OFF = [SelectChoice("on", _l("Enabled")), SelectChoice("off", _l("Disabled")
 class ForwardForm(FlaskForm):  # type: ignore[misc]
     """転送設定: 転送先メールアドレス and 残す/残さない."""
 
-    address = StringField(_l("Forwarding address"), validators=[Length(max=400)])
+    address = StringField(_l("Forwarding address"))  # checked by rules.forwarding.check_target
     keep = RadioField(
         _l("Mail in this mailbox"),
         choices=[SelectChoice("keep", _l("Keep")), SelectChoice("drop", _l("Do not keep"))],
