@@ -148,6 +148,10 @@ def test_header_keys_left_out_keep_their_value(sekisho: CliRunner) -> None:
             {"abroad_send_unlocked_until": "2026-12-04T01:00:00"},
             "must be an ISO 8601 date and time with its offset",
         ),
+        (
+            {"abroad_send_unlocked_until": "2099-01-01T00:00:00+09:00"},
+            "is more than 7 days ahead",
+        ),
         (["bad.example"], "must be a JSON object"),
     ],
 )

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from sekisho.rules.abroad import UNLOCK_PERIOD
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.autoreply import SenderText, check_auto_reply, cleaned
 from sekisho.rules.forwarding import ForwardTarget, check_target
@@ -183,7 +184,7 @@ def _auto_reply(given: object, problems: list[Problem]) -> dict[str, Any] | None
     return shaped
 
 
-def _parse(document: object, mailbox: str) -> _Parsed:
+def _parse(document: object, mailbox: str, now: datetime) -> _Parsed:
     parsed = _Parsed()
     if not isinstance(document, dict):
         parsed.problems.append(Problem(N_("The settings document must be a JSON object.")))
@@ -210,7 +211,7 @@ def _parse(document: object, mailbox: str) -> _Parsed:
     if AUTO_REPLY in document:
         parsed.auto_reply = _auto_reply(document[AUTO_REPLY], parsed.problems)
     if ABROAD in document:
-        parsed.abroad = _unlock_time(document[ABROAD], parsed.problems)
+        parsed.abroad = _unlock_time(document[ABROAD], now, parsed.problems)
     if VIRUS_SCAN in document:
         if isinstance(document[VIRUS_SCAN], bool):
             parsed.virus = document[VIRUS_SCAN]
@@ -235,8 +236,12 @@ def _switches(
     return {key: on for key, on in given.items() if key in known}
 
 
-def _unlock_time(given: object, problems: list[Problem]) -> tuple[datetime | None] | None:
-    """An ISO 8601 date and time with its offset, or null (制限中)."""
+def _unlock_time(
+    given: object, now: datetime, problems: list[Problem]
+) -> tuple[datetime | None] | None:
+    """An ISO 8601 date and time with its offset at most a week ahead (SPEC.md §10: the
+    restriction is lifted for one week at a time), or null (制限中). An earlier time is
+    taken: it means 制限中 too, and a document exported a while ago imports again."""
     if given is None:
         return (None,)
     if isinstance(given, str):
@@ -245,6 +250,18 @@ def _unlock_time(given: object, problems: list[Problem]) -> tuple[datetime | Non
         except ValueError:
             moment = None
         if moment is not None and moment.tzinfo is not None:
+            if moment > now + UNLOCK_PERIOD:
+                problems.append(
+                    Problem(
+                        N_(
+                            "“{entry}” is more than {days} days ahead: the restriction is "
+                            "lifted for one week at a time."
+                        ),
+                        entry=ABROAD,
+                        params={"days": UNLOCK_PERIOD.days},
+                    )
+                )
+                return None
             return (moment.astimezone(UTC),)
     problems.append(
         Problem(
@@ -263,14 +280,15 @@ def _header_checks(given: object, problems: list[Problem]) -> dict[HeaderCheck, 
 
 def import_settings(session: Session, address: str, document: object) -> None:
     account = require_account(session, address)
-    parsed = _parse(document, account.address)
+    now = utcnow()
+    parsed = _parse(document, account.address, now)
     reply = None
     if parsed.auto_reply is not None:
         reply = replace(auto_reply(session, account.id), **parsed.auto_reply)
         parsed.problems.extend(check_auto_reply(reply))
     if parsed.problems:
         raise SettingsImportError(parsed.problems)
-    record_change(session, account.id, "settings_import", "operator", utcnow())
+    record_change(session, account.id, "settings_import", "operator", now)
     for name, entries in parsed.lists.items():
         replace_entries(session, account.id, LIST_KINDS[name], entries)
     if parsed.header:
