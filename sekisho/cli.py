@@ -12,8 +12,10 @@ import click
 
 from sekisho.config import ConfigError, Settings, load_settings
 from sekisho.store import accounts, settings_doc
+from sekisho.store.audit import record_change
 from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
+from sekisho.store.models import utcnow
 
 
 class Context:
@@ -109,6 +111,18 @@ def account_add(context: Context, address: str, password: str | None) -> None:
         click.echo(f"account {created.address} added; temporary password: {created.password}")
     else:
         click.echo(f"account {created.address} added")
+
+
+@account.command("reset-password")
+@click.argument("address")
+@pass_context
+def account_reset_password(context: Context, address: str) -> None:
+    """Replace a lost password with a printed temporary one, changed at the next login."""
+    with _refusals(), context.store().transaction() as session:
+        secret = accounts.reissue_temporary_password(session, address)
+        account_id = accounts.require_account(session, address).id
+        record_change(session, account_id, "password_reset", "operator", utcnow())
+    click.echo(f"account {address.lower()}: new temporary password: {secret}")
 
 
 @account.command("suspend")

@@ -3,9 +3,13 @@ message, the show-the-characters link, and the temporary password that must go f
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
+from sekisho.cli import main
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from tests.webclient import csrf, login
@@ -110,3 +114,29 @@ def test_a_temporary_password_must_be_changed_before_anything_else(
     )
     change(client, created.password, "Jiro2026x")
     assert "メールアカウント情報参照" in client.get("/").get_data(as_text=True)
+
+
+def test_the_operator_reissues_a_lost_password_as_a_temporary_one(
+    client: FlaskClient, store: Store
+) -> None:
+    result = CliRunner().invoke(
+        main, ["--database-url", store.database_url, "account", "reset-password", "taro@example.jp"]
+    )
+    assert result.exit_code == 0, result.output
+    found = re.search(r"new temporary password: (\S+)", result.output)
+    assert found is not None
+    assert "正しくありません" in login(client, password="taro1234")  # the lost one is gone
+    assert "<h1>POP アカウントパスワード変更</h1>" in login(client, password=found.group(1))
+    assert client.get("/").headers["Location"].endswith("/password/")  # nothing else first
+    change(client, found.group(1), "Taro2027x")
+    history = client.get("/history").get_data(as_text=True)
+    assert history.index("POP アカウントパスワード変更") < history.index(
+        "オペレーターによる仮パスワードの発行"
+    )
+    with store.read() as session:
+        assert accounts.authenticate(session, "taro@example.jp", "Taro2027x") is not None
+    missing = CliRunner().invoke(
+        main, ["--database-url", store.database_url, "account", "reset-password", "no@example.jp"]
+    )
+    assert missing.exit_code != 0
+    assert "no account no@example.jp" in missing.output

@@ -129,6 +129,17 @@ def set_password(session: Session, account_id: int, password: str) -> None:
     )
 
 
+def reissue_temporary_password(session: Session, address: str) -> str:
+    """A new temporary password for a customer who lost theirs (the operator hands it
+    over as with a new account): the old one stops working for the web UI and POP at
+    once, and the next login goes to the password change first."""
+    account = require_account(session, address)
+    secret = temporary_password()
+    account.password_hash = hash_password(secret)
+    account.must_change_password = True
+    return secret
+
+
 def bump_settings_version(session: Session, account_id: int) -> None:
     """Invalidate the milters' cached snapshot; called in the transaction of every change."""
     session.execute(

@@ -170,4 +170,5 @@ AREA_TITLES = {
     "abroad": _l("Sending from abroad restriction settings"),
     "password": _l("POP account password change"),
     "settings_import": _l("Settings imported by the operator"),
+    "password_reset": _l("Temporary password issued by the operator"),
 }
