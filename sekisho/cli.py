@@ -84,13 +84,24 @@ def domain() -> None:
 @click.option("--smtp-host", required=True, help="SMTP server name shown to users.")
 @click.option("--pop-host", required=True, help="POP server name shown to users.")
 @click.option("--url-prefix", default="/supw", show_default=True, help="Site URL prefix.")
+@click.option(
+    "--site-host",
+    help="Host name of a new login site (support.example.jp): sites sharing a URL prefix "
+    "are told apart by it, and its quarantine notices link there.",
+)
 @pass_context
 def domain_add(
-    context: Context, name: str, site: str, smtp_host: str, pop_host: str, url_prefix: str
+    context: Context,
+    name: str,
+    site: str,
+    smtp_host: str,
+    pop_host: str,
+    url_prefix: str,
+    site_host: str | None,
 ) -> None:
     """Add a domain (``*.example.jp`` covers every subdomain)."""
     with _refusals(), context.store().transaction() as session:
-        accounts.add_domain(session, name, site, smtp_host, pop_host, url_prefix)
+        accounts.add_domain(session, name, site, smtp_host, pop_host, url_prefix, site_host)
     click.echo(f"domain {name.lower()} added to site {site}")
 
 

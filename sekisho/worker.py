@@ -31,12 +31,14 @@ from sekisho.config import Settings
 from sekisho.maildir import Ownership
 from sekisho.spamfolder import SpamFolder
 from sekisho.store import audit, autoreply, outbox
+from sekisho.store.accounts import find_account
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage, QuarantinedMessage, utcnow
 from sekisho.store.quarantine import quarantined_by_ids
 from sekisho.store.spam_settings import accounts_wanting_notices
 from sekisho.webui import create_app
 from sekisho.webui.notices import compose_notice, compose_virus_report
+from sekisho.webui.sites import site_url
 
 log = logging.getLogger("sekisho.worker")
 BATCH = 100
@@ -271,7 +273,11 @@ class Worker:
     def _notice(self, recipient: str, waiting: list[QuarantinedMessage]) -> Message | None:
         if not waiting:
             return None
-        return compose_notice(self._app, self._settings, recipient, waiting)
+        with self._store.read() as session:
+            account = find_account(session, recipient)
+            own_site = site_url(account.domain.site) if account is not None else None
+        web_url = own_site or self._settings.public_web_url
+        return compose_notice(self._app, self._settings, recipient, waiting, web_url)
 
 
 def purge_expired(folder: SpamFolder, store: Store, now: datetime) -> tuple[int, int]:

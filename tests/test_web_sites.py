@@ -1,5 +1,6 @@
 """Login sites: each site's prefix serves its own domains; another site's address is sent
-to its own login page by name; a session does not carry over from one site to another."""
+to its own login page by name; a session does not carry over from one site to another;
+two sites at one prefix (the guide's /supw) are told apart by their host names."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from flask.testing import FlaskClient
 
 from sekisho.store import accounts
 from sekisho.store.db import Store
+from sekisho.store.models import LoginSite
+from sekisho.webui.sites import SiteAddress, site_for
 from tests.webclient import csrf
 
 OTHER_SITE = "/other"
@@ -26,11 +29,15 @@ def add_other_site(store: Store) -> None:
         accounts.add_account(session, "ichiro@other.example", "ichiro123")
 
 
-def log_in(client: FlaskClient, prefix: str, address: str, password: str) -> tuple[int, str]:
-    page = client.get(f"{prefix}/login").get_data(as_text=True)
+def log_in(
+    client: FlaskClient, prefix: str, address: str, password: str, host: str | None = None
+) -> tuple[int, str]:
+    on_host = {"base_url": f"http://{host}"} if host else {}
+    page = client.get(f"{prefix}/login", **on_host).get_data(as_text=True)
     answer = client.post(
         f"{prefix}/login",
         data={"address": address, "password": password, "csrf_token": csrf(page)},
+        **on_host,
     )
     return answer.status_code, answer.headers.get("Location", "") or answer.get_data(as_text=True)
 
@@ -69,3 +76,56 @@ def test_the_root_serves_every_domain(client: FlaskClient, store: Store) -> None
     add_other_site(store)
     status, where = log_in(client, "", "ichiro@other.example", "ichiro123")
     assert (status, where) == (302, "/")
+
+
+MS246 = "support.ms246.example"
+MGL = "support.mgl.example"
+
+
+def two_sites_at_supw(store: Store) -> None:
+    """The guide's setup: both login sites at /supw, each on its own host."""
+    with store.transaction() as session:
+        session.query(LoginSite).filter_by(name="ms246").one().host_name = MS246
+        accounts.add_domain(
+            session,
+            "mgl.example",
+            "mgl",
+            "smtp.mgl.example",
+            "pop.mgl.example",
+            url_prefix="/supw",
+            site_host=MGL,
+        )
+        accounts.add_account(session, "ichiro@mgl.example", "ichiro123")
+
+
+def test_two_sites_at_one_prefix_are_told_apart_by_host(client: FlaskClient, store: Store) -> None:
+    two_sites_at_supw(store)
+    status, page = log_in(client, "/supw", "ichiro@mgl.example", "ichiro123", host=MS246)
+    assert status == 200
+    assert f"https://{MGL}/supw/login からログインしてください。" in page
+    status, page = log_in(client, "/supw", "taro@example.jp", "taro1234", host=MGL)
+    assert f"https://{MS246}/supw/login からログインしてください。" in page
+    assert log_in(client, "/supw", "ichiro@mgl.example", "ichiro123", host=MGL) == (302, "/supw/")
+    overview = client.get("/supw/", base_url=f"http://{MGL}").get_data(as_text=True)
+    assert "smtp.mgl.example" in overview
+    # Another host at the shared prefix names no site: it serves every domain.
+    assert log_in(client, "/supw", "taro@example.jp", "taro1234", host="10.0.0.5") == (
+        302,
+        "/supw/",
+    )
+
+
+def test_a_request_belongs_to_the_host_named_site_then_the_longest_prefix() -> None:
+    sites = [
+        SiteAddress("ms246", MS246, "/supw"),
+        SiteAddress("mgl", MGL, "/supw"),
+        SiteAddress("other", "", "/other"),
+        SiteAddress("whole-host", "webmail.example", ""),
+    ]
+    assert site_for(MGL, "/supw/login", sites) == sites[1]
+    assert site_for(MS246, "/supw", sites) == sites[0]
+    assert site_for("localhost", "/supw/login", sites) == SiteAddress("", "", "/supw")
+    assert site_for(MGL, "/other/login", sites) == sites[2]
+    assert site_for("webmail.example", "/login", sites) == sites[3]
+    assert site_for("localhost", "/login", sites) is None
+    assert site_for(MGL, "/supwx/login", sites) is None

@@ -130,6 +130,21 @@ def test_the_notice_lists_the_copy_and_its_link_releases_it_after_the_button(
     assert "このメールは既に受信箱へ戻しています。" in client.get(path).get_data(as_text=True)
 
 
+def test_the_notice_links_to_the_owners_own_login_site(
+    app: Flask, store: Store, mail_root: Path, smtp_sink: Sink, notify_on: int
+) -> None:
+    """A site that names its host (the guide's two sites share /supw on two hosts): the
+    owner's release link goes there, not to the one web_url of the configuration."""
+    with store.transaction() as session:
+        site = accounts.require_account(session, "taro@example.jp").domain.site
+        site.host_name = "support.ms246.example"
+    quarantine_spam(store, mail_root, "offer")
+    assert Worker(settings_for(app, smtp_sink), store, app).send_due() == 1
+    body = smtp_sink.received[0].message.get_content()
+    assert re.search(r"https://support\.ms246\.example/supw/release/[A-Za-z0-9_.\-]+", body)
+    assert PUBLIC_URL not in body
+
+
 def test_a_link_that_is_forged_or_for_another_mailbox_releases_nothing(
     app: Flask, client: FlaskClient, store: Store, mail_root: Path, notify_on: int
 ) -> None:

@@ -18,7 +18,7 @@ from sekisho.config import Settings, local_secret_key
 from sekisho.maildir import Ownership
 from sekisho.spamfolder import SpamFolder
 from sekisho.store.db import Store
-from sekisho.webui.sites import SitePrefixes, site_prefixes
+from sekisho.webui.sites import LoginSites, login_sites
 
 log = logging.getLogger("sekisho.web")
 LANGUAGES = ("ja", "en")
@@ -39,18 +39,19 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         # A CSV upload of a list with 100,000 entries of 320 characters fits.
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
     )
+    app.extensions["sekisho.settings"] = settings
+    store = store or Store(settings.database_url)
+    app.wsgi_app = LoginSites(app.wsgi_app, login_sites(store))  # type: ignore[method-assign]
     if settings.web_proxies:
         # Behind nginx or another proxy: the client address (login history, throttle)
-        # and the scheme come from its X-Forwarded-* headers, trusted that many hops deep.
+        # and the scheme come from its X-Forwarded-* headers, trusted that many hops deep;
+        # outermost, so the login sites see the host the owner asked for.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app,
             x_for=settings.web_proxies,
             x_proto=settings.web_proxies,
             x_host=settings.web_proxies,
         )
-    app.extensions["sekisho.settings"] = settings
-    store = store or Store(settings.database_url)
-    app.wsgi_app = SitePrefixes(app.wsgi_app, site_prefixes(store))  # type: ignore[method-assign]
     app.extensions["sekisho.store"] = store
     app.extensions["sekisho.spam_folder"] = SpamFolder(
         app.extensions["sekisho.store"],

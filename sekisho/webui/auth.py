@@ -23,7 +23,7 @@ from sekisho.store.models import Account, utcnow
 from sekisho.webui.context import store
 from sekisho.webui.flows import client_address
 from sekisho.webui.forms import LoginForm
-from sekisho.webui.sites import current_site_prefix, login_url
+from sekisho.webui.sites import current_site, login_url
 
 log = logging.getLogger("sekisho.web")
 blueprint = Blueprint("auth", __name__)
@@ -37,7 +37,7 @@ class User(UserMixin):  # type: ignore[misc]  # flask-login ships no type hints
     id: int
     address: str
     must_change_password: bool = False
-    site_prefix: str = ""
+    site: str = ""  # the name of its login site
 
     def get_id(self) -> str:
         return str(self.id)
@@ -51,8 +51,8 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def same_site_only() -> Response | None:
         """A session opened on one login site is not valid on another."""
-        site = current_site_prefix()
-        if current_user.is_authenticated and site and current_user.site_prefix != site:
+        site = current_site()
+        if current_user.is_authenticated and site and current_user.site != site:
             logout_user()
             session.clear()
             return redirect(url_for("auth.login"))
@@ -62,12 +62,12 @@ def init_app(app: Flask) -> None:
 def _other_site(address: str) -> str:
     """The refusal naming the right site when the address's domain belongs to another
     login site than the one this page is served under; "" when it is this one's."""
-    here = current_site_prefix()
+    here = current_site()
     if not here:
         return ""
     with store().read() as db:
         domain = accounts.domain_for(db, address)
-        if domain is None or domain.site.url_prefix == here:
+        if domain is None or domain.site.name == here:
             return ""
         return str(
             gettext(
@@ -88,7 +88,7 @@ def load_user(user_id: str) -> User | None:
             account.id,
             account.address,
             account.must_change_password,
-            account.domain.site.url_prefix,
+            account.domain.site.name,
         )
 
 

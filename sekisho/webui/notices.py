@@ -36,14 +36,18 @@ NOTICE_HEADER = "X-Sekisho-Notice"
 
 
 def compose_notice(
-    app: Flask, settings: Settings, address: str, records: list[QuarantinedMessage]
+    app: Flask,
+    settings: Settings,
+    address: str,
+    records: list[QuarantinedMessage],
+    web_url: str,
 ) -> Message:
     """One notice to ``address`` listing ``records`` (one copy, or a digest of several).
 
-    Rendered in a request context whose base is the public web UI (web_url), so the links
-    carry the address the owners reach it at, whatever process builds them.
+    Rendered in a request context whose base is ``web_url``, the web UI as this owner
+    reaches it (their login site), so the links work whatever process builds them.
     """
-    with app.test_request_context(base_url=settings.public_web_url):
+    with app.test_request_context(base_url=web_url):
         secret_key = app.config["SECRET_KEY"]
         items = [
             (

@@ -1,14 +1,21 @@
-"""Login sites (SPEC.md §1): each site's URL prefix (the guide's ``/supw``) serves the same
-UI for its own domains. An address of another site's domain is refused at login with the
-right site's address; a session opened on one site does not carry over to another.
+"""Login sites (SPEC.md §1): each site serves the same UI for its own domains, recognised
+by its host name and its URL prefix (the guide's ``/supw``). An address of another site's
+domain is refused at login with the right site's address; a session opened on one site
+does not carry over to another.
 
-The prefixes come from the store (``login_sites``) on every request, so a site an operator
-adds works at once. The root (no prefix) serves every domain: one site, or a shared entry.
+A request belongs to the site whose prefix its path is under, and when several sites
+share that prefix (the guide's two sites are both at ``/supw``, on different hosts), to
+the one whose host name it was sent to. A shared prefix on a host none of them names, and
+the root (no prefix), serve every domain: one site, or a shared entry.
+
+The sites come from the store (``login_sites``) on every request, so a site an operator
+adds works at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import request
@@ -20,41 +27,86 @@ from sekisho.store.models import LoginSite
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-SITE_PREFIX = "sekisho.site_prefix"
+SITE = "sekisho.site"
 
 
-class SitePrefixes:
+@dataclass(frozen=True)
+class SiteAddress:
+    name: str
+    host: str  # lower case, "" when the site names none
+    prefix: str  # "/supw", "" for the root
+
+
+def site_for(host: str, path: str, sites: Iterable[SiteAddress]) -> SiteAddress | None:
+    """The site a request for ``host`` and ``path`` belongs to; None: it serves every domain."""
+    under = [
+        site
+        for site in sites
+        if not site.prefix or path == site.prefix or path.startswith(site.prefix + "/")
+    ]
+    named_here = [site for site in under if site.host and site.host == host]
+    if named_here:
+        return max(named_here, key=lambda site: len(site.prefix))
+    prefixed = [site for site in under if site.prefix]
+    if not prefixed:
+        return None
+    longest = max(len(site.prefix) for site in prefixed)
+    candidates = [site for site in prefixed if len(site.prefix) == longest]
+    if len(candidates) == 1:
+        return candidates[0]
+    return SiteAddress("", "", candidates[0].prefix)  # a shared prefix no host decides
+
+
+class LoginSites:
     """WSGI middleware: a path under a site's prefix runs with the prefix as SCRIPT_NAME,
     so every link the app builds stays on that site."""
 
-    def __init__(self, app: WSGIApplication, prefixes: Callable[[], Iterable[str]]) -> None:
+    def __init__(self, app: WSGIApplication, sites: Callable[[], Iterable[SiteAddress]]) -> None:
         self._app = app
-        self._prefixes = prefixes
+        self._sites = sites
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
         path = environ.get("PATH_INFO", "")
-        for prefix in sorted(self._prefixes(), key=len, reverse=True):
-            if path == prefix or path.startswith(prefix + "/"):
-                environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
-                environ["PATH_INFO"] = path[len(prefix) :] or "/"
-                environ[SITE_PREFIX] = prefix
-                break
+        site = site_for(_host_name(environ), path, self._sites())
+        if site is not None:
+            if site.prefix:
+                environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + site.prefix
+                environ["PATH_INFO"] = path[len(site.prefix) :] or "/"
+            environ[SITE] = site.name
         return self._app(environ, start_response)
 
 
-def site_prefixes(store: Store) -> Callable[[], list[str]]:
-    def load() -> list[str]:
+def _host_name(environ: WSGIEnvironment) -> str:
+    """The Host header without its port, lower case."""
+    host = str(environ.get("HTTP_HOST", "")).lower()
+    name, _, port = host.rpartition(":")
+    return name if name and port.isdigit() and not host.endswith("]") else host
+
+
+def login_sites(store: Store) -> Callable[[], list[SiteAddress]]:
+    def load() -> list[SiteAddress]:
         with store.read() as session:
-            return [p for p in session.scalars(select(LoginSite.url_prefix)) if p and p != "/"]
+            return [site_address(site) for site in session.scalars(select(LoginSite))]
 
     return load
 
 
-def current_site_prefix() -> str:
-    """The prefix this request came in under; "" at the root."""
-    return str(request.environ.get(SITE_PREFIX, ""))
+def site_address(site: LoginSite) -> SiteAddress:
+    return SiteAddress(site.name, (site.host_name or "").lower(), site.url_prefix.rstrip("/"))
+
+
+def current_site() -> str:
+    """The name of the login site this request came in under; "" for every domain."""
+    return str(request.environ.get(SITE, ""))
+
+
+def site_url(site: LoginSite) -> str | None:
+    """``https://<host><prefix>`` of a site that names its host; None when it names none."""
+    if not site.host_name:
+        return None
+    return f"https://{site.host_name}{site.url_prefix.rstrip('/')}"
 
 
 def login_url(site: LoginSite) -> str:
-    base = f"https://{site.host_name}" if site.host_name else request.host_url.rstrip("/")
-    return f"{base}{site.url_prefix}/login"
+    here = request.host_url.rstrip("/") + site.url_prefix.rstrip("/")
+    return (site_url(site) or here) + "/login"
