@@ -35,6 +35,9 @@ RECIPIENTS = Counter(
 )
 FORWARDED = Counter("sekisho_forwarded", "Forwarding addresses added to messages")
 AUTO_REPLIES_QUEUED = Counter("sekisho_auto_replies_queued", "Auto-replies queued")
+TAGGED_COPIES = Counter(
+    "sekisho_tagged_copies", "Recipients given a [spam]-tagged copy of their own (re-injected)"
+)
 SPAM_VERDICTS = Counter("sekisho_spam_verdicts", "Spam scans by verdict", ["spam"])
 TEMPFAILS = Counter("sekisho_tempfails", "4xx answers (the sender retries), by reason", ["reason"])
 REJECTS = Counter("sekisho_rejects", "5xx answers, by reason", ["reason"])
@@ -80,6 +83,8 @@ def count_tally(tally: Tally[str]) -> None:
             FORWARDED.inc(number)
         elif kind == "auto_reply":
             AUTO_REPLIES_QUEUED.inc(number)
+        elif kind == "tagged_copy":
+            TAGGED_COPIES.inc(number)
 
 
 def timed(scanner: str, scan: Callable[P, T]) -> Callable[P, T]:

@@ -1,5 +1,6 @@
 """The spam scan inside one transaction, against a real rspamd: one scan per message, the
-three outcomes of SPEC.md §9 per recipient, the split at RCPT, and an engine that is down."""
+three outcomes of SPEC.md §9 per recipient, the tagged copy of their own for the tagging
+mailboxes among others, and an engine or a re-injection listener that is down."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from sekisho.milter.actions import (
     DeleteRecipient,
     EndOfMessage,
 )
-from sekisho.milter.transaction import SPAM_SCAN_DOWN, SPLIT_TRANSACTION, MailTransaction
+from sekisho.milter.tagged_copy import Reinjection
+from sekisho.milter.transaction import SPAM_SCAN_DOWN, TAGGED_COPY_DOWN, MailTransaction
 from sekisho.rules.encoded_words import decode_header_text
 from sekisho.store import accounts
 from sekisho.store.db import Store
@@ -25,10 +27,12 @@ from sekisho.store.policies import PolicyCache
 from sekisho.store.quarantine import quarantine_page
 from sekisho.store.settings_doc import import_settings
 from tests.scanning import transaction_on
+from tests.smtpsink import Sink
 
 GTUBE_BODY = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
 PLAIN_BODY = b"Shall we have lunch tomorrow at noon?\r\n"
 Factory = Callable[..., MailTransaction]
+CLOSED = "127.0.0.1:9"  # no listener: a test that needs the tagged copy gives a sink
 
 
 @pytest.fixture
@@ -39,6 +43,10 @@ def transaction(
         "taro@example.jp": {"spam_scan": {"enabled": False}},
         "hanako@example.jp": {"spam_scan": {"enabled": True, "quarantine": True}},
         "jiro@example.jp": {"spam_scan": {"enabled": True, "quarantine": False}},
+        "saburo@example.jp": {
+            "spam_scan": {"enabled": True, "quarantine": False},
+            "allow_from": ["ads.example"],
+        },
     }
     with store.transaction() as session:
         for address, document in settings.items():
@@ -46,13 +54,16 @@ def transaction(
             import_settings(session, address, document)
     cache = PolicyCache(store, 0.0)
 
-    def build(engine: str = rspamd.url, deliver_on_failure: bool = False) -> MailTransaction:
+    def build(
+        engine: str = rspamd.url, deliver_on_failure: bool = False, reinject: str = CLOSED
+    ) -> MailTransaction:
         return transaction_on(
             store,
             cache.get,
             tmp_path / "mail",
             engine,
             deliver_when_spam_scan_fails=deliver_on_failure,
+            send_tagged_copy=Reinjection(reinject, timeout=5).send,
         )
 
     return build
@@ -78,14 +89,47 @@ def deliver(transaction: MailTransaction, recipients: list[str], body: bytes) ->
         transaction.close()
 
 
-def test_recipients_whose_content_would_differ_are_split_at_rcpt(transaction: Factory) -> None:
-    first = transaction()
-    assert first.add_recipient("<taro@example.jp>") == Continue()
-    assert first.add_recipient("<hanako@example.jp>") == Continue()  # quarantine: same content
-    assert first.add_recipient("<jiro@example.jp>") == SPLIT_TRANSACTION  # would be tagged
-    second = transaction()
-    assert second.add_recipient("<jiro@example.jp>") == Continue()
-    assert second.add_recipient("<taro@example.jp>") == SPLIT_TRANSACTION
+def test_spam_to_mixed_mailboxes_gives_the_tagging_one_a_tagged_copy_of_its_own(
+    transaction: Factory, smtp_sink: Sink
+) -> None:
+    """scan off, quarantine, tag and tag-but-allowed in one transaction, none refused at
+    RCPT: the tagging mailbox's copy is queued through re-injection, then removed from the
+    untagged original the scan-off and the allowing mailbox get."""
+    recipients = [
+        "<taro@example.jp>",
+        "<hanako@example.jp>",
+        "<jiro@example.jp>",
+        "<saburo@example.jp>",
+    ]
+    end = deliver(transaction(reinject=smtp_sink.address), recipients, GTUBE_BODY)
+    assert isinstance(end, EndOfMessage)
+    assert end.verdict == Accept()
+    removed = {edit.recipient for edit in end.edits if isinstance(edit, DeleteRecipient)}
+    assert removed == {"<hanako@example.jp>", "<jiro@example.jp>"}
+    assert not any(isinstance(edit, ChangeHeader) for edit in end.edits)  # original untagged
+    (copy,) = smtp_sink.received
+    assert copy.recipients == ["jiro@example.jp"]
+    assert copy.envelope_from == "shop@ads.example"
+    tagged = copy.message
+    assert tagged["Subject"] == "[spam] offer"
+    assert tagged["X-Sekisho-Spam-Score"].endswith("(rspamd)")
+    assert tagged["Message-ID"] == "<m1@ads.example>"
+    assert "GTUBE" in tagged.get_content()
+
+
+def test_the_tagged_copy_not_queued_defers_the_whole_message(transaction: Factory) -> None:
+    recipients = ["<taro@example.jp>", "<jiro@example.jp>"]
+    end = deliver(transaction(), recipients, GTUBE_BODY)  # nothing listens for re-injection
+    assert isinstance(end, EndOfMessage)
+    assert end.verdict == TAGGED_COPY_DOWN
+    assert end.edits == ()  # nobody removed: the retry finds the message as it was
+
+
+def test_a_plain_mail_to_mixed_mailboxes_needs_no_copy(transaction: Factory) -> None:
+    end = deliver(transaction(), ["<taro@example.jp>", "<jiro@example.jp>"], PLAIN_BODY)
+    assert isinstance(end, EndOfMessage)
+    assert end.verdict == Accept()
+    assert not any(isinstance(edit, DeleteRecipient) for edit in end.edits)
 
 
 def test_spam_is_quarantined_for_one_and_untouched_for_the_scan_off_mailbox(
@@ -160,15 +204,22 @@ def test_a_raw_8bit_subject_is_tagged_as_an_encoded_word(transaction: Factory) -
     assert decode_header_text(change.value) == "[spam] 未承諾広告"
 
 
-def test_a_logged_in_sender_is_never_split_nor_tagged(transaction: Factory) -> None:
-    submission = transaction()
+def test_a_logged_in_senders_spam_is_tagged_for_the_tagging_mailbox_alone(
+    transaction: Factory, smtp_sink: Sink
+) -> None:
+    """A submission is never refused at RCPT (mail programs abort the whole send), and
+    needs no such refusal now: the tagging mailbox gets its own copy, as from outside."""
+    submission = transaction(reinject=smtp_sink.address)
     submission.submitter = "taro@example.jp"
     submission.sender = "taro@example.jp"
     assert submission.add_recipient("<jiro@example.jp>") == Continue()
-    assert submission.add_recipient("<taro@example.jp>") == Continue()  # no 452 for them
+    assert submission.add_recipient("<friend@outside.example>") == Continue()
     submission.add_header("Subject", "offer")
     assert submission.end_of_headers() == Continue()
     submission.add_body(GTUBE_BODY)
     end = submission.end_of_message()
     submission.close()
     assert not any(isinstance(edit, ChangeHeader) for edit in end.edits)
+    assert DeleteRecipient("<jiro@example.jp>") in end.edits
+    (copy,) = smtp_sink.received
+    assert copy.message["Subject"] == "[spam] offer"

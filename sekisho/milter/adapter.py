@@ -55,7 +55,9 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
     def connect(self, hostname: str, family: int, hostaddr: Any) -> int:
         # (address, port[, flow, scope]) for TCP clients; anything else is a local peer.
         self._client_address = str(hostaddr[0]) if isinstance(hostaddr, tuple) else ""
-        self._client_name = hostname
+        # Postfix passes "[address]" for a client without a verified name; it writes
+        # "unknown" for it in its own Received field, and rspamd expects that too.
+        self._client_name = "unknown" if hostname.startswith("[") else hostname
         self._server_name = self.getsymval("j") or ""
         return CONTINUE
 

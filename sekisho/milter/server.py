@@ -23,6 +23,7 @@ from sekisho.milter.adapter import SekishoMilter
 from sekisho.milter.auto_reply import AutoReplies
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.srs import PostsrsdLookup
+from sekisho.milter.tagged_copy import Reinjection
 from sekisho.milter.transaction import MailTransaction, SubmissionRules
 from sekisho.milter.virus_report import VirusReports
 from sekisho.scanners.background import in_background
@@ -93,6 +94,7 @@ def serve(settings: Settings) -> None:
         VirusScanError,
     )
     virus_reports = VirusReports(store, io=on_store_thread)
+    tagged_copies = Reinjection(settings.reinject_smtp)
     auto_replies = AutoReplies(store, io=on_store_thread)
     submission_rules = SubmissionRules(
         country_lookup(settings.geoip_db),
@@ -115,6 +117,7 @@ def serve(settings: Settings) -> None:
             rewrite_sender=PostsrsdLookup(settings.srs_lookup).forward
             if settings.srs_lookup
             else None,
+            send_tagged_copy=tagged_copies.send,
         )
 
     Milter.factory = lambda: SekishoMilter(new_transaction)

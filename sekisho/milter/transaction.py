@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.header import Header
+from email.utils import formatdate
 from typing import IO, ParamSpec, TypeVar
 
 from sekisho.milter.actions import (
@@ -35,6 +36,7 @@ from sekisho.milter.auto_reply import Answered, AutoReplies
 from sekisho.milter.disinfect import without_infected_parts
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.srs import SrsError
+from sekisho.milter.tagged_copy import TaggedCopyError
 from sekisho.milter.virus_report import VirusReports, removed_part_text
 from sekisho.rules.abroad import is_local_network, submission_allowed
 from sekisho.rules.addresses import normalize_address
@@ -46,7 +48,6 @@ from sekisho.rules.model import Decision, Message, Policy, RuleHit
 from sekisho.rules.spam import (
     SUBJECT_TAG,
     SpamAction,
-    content_class,
     needs_scan,
     spam_action,
     spam_hit,
@@ -54,7 +55,7 @@ from sekisho.rules.spam import (
 )
 from sekisho.scanners.background import Starter, Waiter
 from sekisho.scanners.countries import CountryLookup, RegistryCountries
-from sekisho.scanners.spam import Envelope, SpamScanError, SpamVerdict
+from sekisho.scanners.spam import Envelope, SpamScanError, SpamVerdict, postfix_received_field
 from sekisho.scanners.virus import VirusScanError
 from sekisho.store.policies import PolicyUnavailableError
 
@@ -67,6 +68,7 @@ HitRecorder = Callable[[int, RuleHit], None]
 SpamScanner = Callable[[bytes, Envelope], Waiter[SpamVerdict]]
 VirusScanner = Starter[str | None]  # the virus found, or None
 SenderRewrite = Callable[[str], str]  # the envelope sender forwarded copies leave with
+TaggedCopySender = Callable[[str, list[str], bytes], None]  # sender, recipients, message
 STORE_DOWN = TempFail(
     "451", "4.3.0", "Mail filter settings are unavailable, try again later", "store_down"
 )
@@ -79,10 +81,8 @@ VIRUS_SCAN_DOWN = TempFail(
 SRS_DOWN = TempFail(
     "451", "4.3.0", "Forwarding temporarily unavailable, try again later", "srs_down"
 )
-# RFC 5321 §4.5.3.1.10: the sending MTA delivers the refused recipients in another
-# transaction at once; used for recipients whose content would differ (the [spam] tag).
-SPLIT_TRANSACTION = TempFail(
-    "452", "4.5.3", "Too many recipients for this transaction, send the rest separately", "split"
+TAGGED_COPY_DOWN = TempFail(
+    "451", "4.3.0", "Temporary mail filter problem, try again later", "tagged_copy_down"
 )
 SPAM_SCORE = "X-Sekisho-Spam-Score"
 # Plain words on how to lift it, in both languages: a mail program shows this text.
@@ -133,8 +133,7 @@ class MailTransaction:
     deliver_when_spam_scan_fails: bool = False
     sender: str = ""
     # The SASL login of a submission ({auth_authen}), "" for mail from outside. Submitted
-    # mail is never split (mail programs abort the whole send on a refused recipient)
-    # nor tagged, and is refused when infected and the submitter has the virus scan on.
+    # mail is refused when infected and the submitter has the virus scan on.
     submitter: str = ""
     # The SMTP client's address (the milter's connect callback); "" for a local socket.
     client_address: str = ""
@@ -146,6 +145,9 @@ class MailTransaction:
     rewrite_sender: SenderRewrite | None = None
     # Where 自動返信設定 replies are queued; None: no auto-replies (tests of other parts).
     auto_replies: AutoReplies | None = None
+    # Queues the [spam]-tagged copy for some recipients of a message that others get
+    # untagged (sekisho.milter.tagged_copy); None: such a message is deferred.
+    send_tagged_copy: TaggedCopySender | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     recipients: list[Recipient] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
@@ -156,7 +158,8 @@ class MailTransaction:
     _submitter_policy: Policy | None = None
     _submitter_looked_up: bool = False
     # What became of the recipients, for the metrics: "deliver", "quarantine:<rule>",
-    # "virus", "forward", "auto_reply", "spam:yes|no" (counted once the verdict is final).
+    # "virus", "forward", "auto_reply", "tagged_copy", "spam:yes|no" (counted once the
+    # verdict is final).
     tally: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -217,12 +220,6 @@ class MailTransaction:
                 "policy_unavailable queue_id=%s rcpt=%s error=%s", self.queue_id, address, error
             )
             return STORE_DOWN
-        if (
-            not self.authenticated
-            and self.recipients
-            and content_class(policy) is not content_class(self.recipients[0].policy)
-        ):
-            return SPLIT_TRANSACTION
         self.recipients.append(Recipient(given, policy))
         return Continue()
 
@@ -306,7 +303,7 @@ class MailTransaction:
         subject = self._message.subject
         edits: list[Edit] = []
         kept: list[Recipient] = []
-        tag = False
+        tagging: list[Recipient] = []
         reported = self._report_virus(virus, subject, message_key, content)
         for recipient in self.recipients:
             if recipient in reported:
@@ -333,21 +330,28 @@ class MailTransaction:
                 self.tally["deliver"] += 1
             if verdict is not None and recipient.policy and recipient.decision:
                 action = spam_action(recipient.policy, recipient.decision, verdict.is_spam)
-                tag = tag or action is SpamAction.TAG
+                if action is SpamAction.TAG:
+                    tagging.append(recipient)
         removed = len(self.recipients) - len(kept)
         edits.extend(self._foreign_own_headers())
+        added: list[AddHeader] = []
         if virus != NOT_SCANNED and kept:
-            edits.append(AddHeader(VIRUS_HEADER, "clean" if virus is None else str(virus)))
+            added.append(AddHeader(VIRUS_HEADER, "clean" if virus is None else str(virus)))
         if verdict is not None and kept:
-            edits.append(
+            added.append(
                 AddHeader(
                     SPAM_SCORE, f"{verdict.score:.1f} / {verdict.threshold:.1f} ({verdict.engine})"
                 )
             )
-            # The tag wins over another recipient's allow entry in one shared content: it
-            # loses nothing, and the header From an allow entry matches can be forged.
-            if tag and not self.authenticated:
-                edits.append(self._subject_tag())
+        edits.extend(added)
+        if tagging and len(tagging) == len(kept):
+            edits.append(self._subject_tag())
+        elif tagging:
+            try:
+                edits.extend(self._send_tagged_copy(tagging, content, added))
+            except TaggedCopyError as error:
+                log.warning("tagged_copy_failed queue_id=%s error=%s", self.queue_id, error)
+                return EndOfMessage((), TAGGED_COPY_DOWN)
         if verdict is not None and not verdict.is_spam and virus in (None, NOT_SCANNED):
             self._queue_auto_replies(kept, message_key)
         forwarded = self._forward(kept, edits)
@@ -364,6 +368,47 @@ class MailTransaction:
             type(verdict_reply).__name__.lower(),
         )
         return EndOfMessage(tuple(edits), verdict_reply)
+
+    def _send_tagged_copy(
+        self, tagging: list[Recipient], content: bytes, added: list[AddHeader]
+    ) -> list[DeleteRecipient]:
+        """Queue the tagged copy for the mailboxes of ``tagging`` that keep their mail (one
+        forwarding without 残す gets none; its targets get the original like any other
+        forwarded copy) and remove them from the message the others get."""
+        if self.send_tagged_copy is None:
+            raise TaggedCopyError("no re-injection listener is configured")
+        trace = self._forward_trace()
+        keeping = [
+            recipient
+            for recipient in tagging
+            if recipient.policy is not None
+            and forward_plan(
+                recipient.policy.address, recipient.policy.forward_to, trace
+            ).keep_mailbox
+        ]
+        if keeping:
+            addresses = [recipient.given.strip().strip("<>") for recipient in keeping]
+            self.send_tagged_copy(self.sender, addresses, self._tagged_message(content, added))
+            self.tally["tagged_copy"] += len(keeping)
+            log.info("tagged_copy queue_id=%s to=%s", self.queue_id, readable(",".join(addresses)))
+        return [DeleteRecipient(recipient.given) for recipient in keeping]
+
+    def _tagged_message(self, content: bytes, added: list[AddHeader]) -> bytes:
+        """The message as the tagging mailboxes get it: the Received field Postfix wrote
+        for the client (a milter never sees it), the subject tagged, sekisho's fields."""
+        subject: ChangeHeader | AddHeader | None = self._subject_tag()
+        lines = [postfix_received_field(self._envelope(), formatdate(localtime=True))]
+        for name, value in self._kept_headers():
+            if isinstance(subject, ChangeHeader) and name.lower() == "subject":
+                lines.append(_header_line(name, subject.value))
+                subject = None
+            else:
+                lines.append(_header_line(name, value))
+        if isinstance(subject, AddHeader):
+            lines.append(_header_line(subject.name, subject.value))
+        lines.extend(_header_line(field.name, field.value) for field in added)
+        body = content[len(self._header_block()) :]
+        return b"".join(lines) + b"\n" + body
 
     def _forward(self, kept: list[Recipient], edits: list[Edit]) -> int:
         """転送設定 of the recipients whose copy is delivered: add each target once, remove
@@ -566,19 +611,21 @@ class MailTransaction:
             self._body.close()
             self._body = None
 
+    def _kept_headers(self) -> Iterator[tuple[str, str]]:
+        """The header fields delivered copies keep: not arriving X-Sekisho-* fields."""
+        for name, value in self.headers:
+            key = name.lower()
+            if not key.startswith(OWN_HEADER_PREFIX) or key == FORWARD_TRACE.lower():
+                yield name, value
+
+    def _header_block(self) -> bytes:
+        return b"".join(_header_line(name, value) for name, value in self._kept_headers()) + b"\n"
+
     def _message_bytes(self) -> Iterator[bytes]:
         """The message as a Maildir file wants it: header lines, blank line, LF endings;
         without arriving X-Sekisho-* fields, as the delivered copies are."""
         assert self._body is not None
-        yield (
-            b"".join(
-                _header_line(name, value)
-                for name, value in self.headers
-                if not name.lower().startswith(OWN_HEADER_PREFIX)
-                or name.lower() == FORWARD_TRACE.lower()
-            )
-            + b"\n"
-        )
+        yield self._header_block()
         self._body.seek(0)
         carry = b""
         while chunk := self._body.read(_COPY_CHUNK):

@@ -1,16 +1,11 @@
-"""What the spam verdict means for one recipient (SPEC.md §9), and which recipients may
-share one transaction.
+"""What the spam verdict means for one recipient (SPEC.md §9).
 
 - scan off → delivered untouched, never scanned for this recipient;
 - an allowed sender, or a mail the reject rules already quarantined → no spam verdict;
 - scan on, spam, quarantine on → into the recipient's spam folder;
 - scan on, spam, quarantine off → delivered with ``[spam] `` before the subject.
-The tag is the one difference in content between recipients. A milter gives one content
-to every recipient of a transaction, so recipients who would get the tag and recipients
-who would not are never accepted into the same transaction (the milter answers 452 4.5.3
-and the sending MTA delivers the rest in a second one). Within one transaction the tag
-wins over another recipient's allow entry: it loses nothing, and a header From can be
-forged. Mail a logged-in customer submits is never split and never tagged.
+The tag is the one difference in content between recipients. When only some recipients
+of a message get it, they get a tagged copy of their own (sekisho.milter.tagged_copy).
 """
 
 from __future__ import annotations
@@ -23,21 +18,10 @@ name = "spam"
 SUBJECT_TAG = "[spam] "
 
 
-class ContentClass(Enum):
-    UNTOUCHED = "untouched"
-    TAGGED_IF_SPAM = "tagged_if_spam"
-
-
 class SpamAction(Enum):
     NONE = "none"
     QUARANTINE = "quarantine"
     TAG = "tag"
-
-
-def content_class(policy: Policy | None) -> ContentClass:
-    if policy is not None and policy.spam.enabled and not policy.spam.quarantine:
-        return ContentClass.TAGGED_IF_SPAM
-    return ContentClass.UNTOUCHED
 
 
 def needs_scan(policy: Policy | None, decision: Decision | None) -> bool:
