@@ -13,6 +13,7 @@ from sekisho.devstack.spam import RspamdInstance
 from sekisho.milter.actions import (
     Accept,
     AddHeader,
+    AddRecipient,
     ChangeHeader,
     Continue,
     DeleteRecipient,
@@ -223,3 +224,51 @@ def test_a_logged_in_senders_spam_is_tagged_for_the_tagging_mailbox_alone(
     assert DeleteRecipient("<jiro@example.jp>") in end.edits
     (copy,) = smtp_sink.received
     assert copy.message["Subject"] == "[spam] offer"
+
+
+def settle(store: Store, address: str, document: dict[str, object]) -> None:
+    with store.transaction() as session:
+        import_settings(session, address, document)
+
+
+def test_spam_quarantined_is_never_forwarded_and_a_tagged_forward_gets_the_original(
+    transaction: Factory, store: Store, smtp_sink: Sink
+) -> None:
+    settle(store, "hanako@example.jp", {"forwarding": [{"to": "h@mobile.example", "keep": True}]})
+    settle(store, "jiro@example.jp", {"forwarding": [{"to": "j@mobile.example", "keep": True}]})
+    recipients = ["<taro@example.jp>", "<hanako@example.jp>", "<jiro@example.jp>"]
+    end = deliver(transaction(reinject=smtp_sink.address), recipients, GTUBE_BODY)
+    assert isinstance(end, EndOfMessage)
+    added = {edit.recipient for edit in end.edits if isinstance(edit, AddRecipient)}
+    assert added == {"j@mobile.example"}  # hanako's spam stays in her spam folder
+    (copy,) = smtp_sink.received
+    assert copy.recipients == ["jiro@example.jp"]  # the tagged copy for the mailbox alone
+
+
+def test_a_mailbox_forwarding_without_keeping_gets_no_tagged_copy(
+    transaction: Factory, store: Store, smtp_sink: Sink
+) -> None:
+    settle(store, "jiro@example.jp", {"forwarding": [{"to": "j@mobile.example", "keep": False}]})
+    end = deliver(
+        transaction(reinject=smtp_sink.address),
+        ["<taro@example.jp>", "<jiro@example.jp>"],
+        GTUBE_BODY,
+    )
+    assert isinstance(end, EndOfMessage)
+    assert AddRecipient("j@mobile.example") in end.edits
+    assert DeleteRecipient("<jiro@example.jp>") in end.edits
+    assert smtp_sink.received == []
+
+
+def test_a_reject_rule_decides_before_the_spam_scan_and_names_itself(
+    transaction: Factory, store: Store
+) -> None:
+    settle(store, "hanako@example.jp", {"reject_from": ["ads.example"]})
+    end = deliver(transaction(), ["<hanako@example.jp>"], GTUBE_BODY)
+    assert isinstance(end, EndOfMessage)
+    with store.read() as session:
+        (record,) = quarantine_page(
+            session, accounts.require_account(session, "hanako@example.jp").id
+        ).entries
+    assert record.rule == "reject_from"
+    assert record.entry == "ads.example"
