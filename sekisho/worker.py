@@ -24,6 +24,7 @@ from functools import partial
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from sekisho import metrics
 from sekisho.auto_reply_mail import compose_auto_reply
@@ -248,6 +249,11 @@ class Worker:
             wanted = accounts_wanting_notices(
                 session, {row.account_id for row in rows if row.account_id}
             )
+            # Each owner's links point at their own login site when it names its host.
+            web_urls = {
+                address: self._web_url(session, address)
+                for address in {row.envelope_to for row in rows}
+            }
         groups: dict[str, list[OutboxMessage]] = {}
         for row in rows:
             key = row.envelope_to if self._settings.notice_digest_minutes > 0 else str(row.id)
@@ -267,16 +273,19 @@ class Worker:
                 outbox.QUARANTINE_NOTICE,
                 [row.id for row in group],
                 recipient,
-                partial(self._notice, recipient, waiting),
+                partial(self._notice, recipient, waiting, web_urls[recipient]),
             )
 
-    def _notice(self, recipient: str, waiting: list[QuarantinedMessage]) -> Message | None:
+    def _web_url(self, session: Session, address: str) -> str:
+        account = find_account(session, address)
+        own_site = site_url(account.domain.site) if account is not None else None
+        return own_site or self._settings.public_web_url
+
+    def _notice(
+        self, recipient: str, waiting: list[QuarantinedMessage], web_url: str
+    ) -> Message | None:
         if not waiting:
             return None
-        with self._store.read() as session:
-            account = find_account(session, recipient)
-            own_site = site_url(account.domain.site) if account is not None else None
-        web_url = own_site or self._settings.public_web_url
         return compose_notice(self._app, self._settings, recipient, waiting, web_url)
 
 

@@ -1,7 +1,8 @@
 """An SMTP server that keeps what it receives (aiosmtpd), for tests of what sekisho sends.
 
 ``answer`` sets the reply to DATA ("250 OK" by default), so a test can make it refuse;
-``delay`` makes each DATA take that long (a busy next hop).
+``refused`` names recipients refused at RCPT; ``delay`` makes each DATA take that long
+(a busy next hop).
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ class Sink:
     received: list[Received] = field(default_factory=list)
     answer: str = "250 OK"
     delay: float = 0.0
+    refused: set[str] = field(default_factory=set)  # recipients answered 550 at RCPT
+
+    async def handle_RCPT(  # noqa: N802
+        self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any
+    ) -> str:
+        if address in self.refused:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
         if self.delay:

@@ -116,6 +116,8 @@ def test_spam_to_mixed_mailboxes_gives_the_tagging_one_a_tagged_copy_of_its_own(
     assert tagged["X-Sekisho-Spam-Score"].endswith("(rspamd)")
     assert tagged["Message-ID"] == "<m1@ads.example>"
     assert "GTUBE" in tagged.get_content()
+    assert b"\n" not in copy.content.replace(b"\r\n", b"")  # SMTP's CRLF, no bare LF
+    assert not copy.content.endswith(b"\r\n\r\n")  # no blank line added at the end
 
 
 def test_the_tagged_copy_not_queued_defers_the_whole_message(transaction: Factory) -> None:
@@ -124,6 +126,41 @@ def test_the_tagged_copy_not_queued_defers_the_whole_message(transaction: Factor
     assert isinstance(end, EndOfMessage)
     assert end.verdict == TAGGED_COPY_DOWN
     assert end.edits == ()  # nobody removed: the retry finds the message as it was
+
+
+def test_a_recipient_refused_by_re_injection_means_no_copy_for_anyone(
+    transaction: Factory, store: Store, smtp_sink: Sink
+) -> None:
+    """All recipients or no DATA: a copy queued for some would come again with the
+    deferred message's retry."""
+    with store.transaction() as session:
+        accounts.add_account(session, "shiro@example.jp", "secret123")
+        tagging = {"spam_scan": {"enabled": True, "quarantine": False}}
+        import_settings(session, "shiro@example.jp", tagging)
+    smtp_sink.refused = {"shiro@example.jp"}
+    recipients = ["<taro@example.jp>", "<jiro@example.jp>", "<shiro@example.jp>"]
+    end = deliver(transaction(reinject=smtp_sink.address), recipients, GTUBE_BODY)
+    assert isinstance(end, EndOfMessage)
+    assert end.verdict == TAGGED_COPY_DOWN
+    assert smtp_sink.received == []
+
+
+def test_a_raw_8bit_sender_gets_the_tagging_mailbox_the_original_untagged(
+    transaction: Factory, smtp_sink: Sink
+) -> None:
+    """An address that cannot be sent on must not defer the mail at every retry."""
+    mixed = transaction(reinject=smtp_sink.address)
+    mixed.sender = "店@ads.example".encode("cp932").decode("utf-8", "surrogateescape")
+    for recipient in ("<taro@example.jp>", "<jiro@example.jp>"):
+        assert mixed.add_recipient(recipient) == Continue()
+    mixed.add_header("Subject", "offer")
+    assert mixed.end_of_headers() == Continue()
+    mixed.add_body(GTUBE_BODY)
+    end = mixed.end_of_message()
+    mixed.close()
+    assert end.verdict == Accept()
+    assert not any(isinstance(edit, DeleteRecipient) for edit in end.edits)
+    assert smtp_sink.received == []
 
 
 def test_a_plain_mail_to_mixed_mailboxes_needs_no_copy(transaction: Factory) -> None:
@@ -213,6 +250,7 @@ def test_a_logged_in_senders_spam_is_tagged_for_the_tagging_mailbox_alone(
     submission = transaction(reinject=smtp_sink.address)
     submission.submitter = "taro@example.jp"
     submission.sender = "taro@example.jp"
+    submission.client_address = "192.0.2.7"
     assert submission.add_recipient("<jiro@example.jp>") == Continue()
     assert submission.add_recipient("<friend@outside.example>") == Continue()
     submission.add_header("Subject", "offer")
@@ -224,6 +262,10 @@ def test_a_logged_in_senders_spam_is_tagged_for_the_tagging_mailbox_alone(
     assert DeleteRecipient("<jiro@example.jp>") in end.edits
     (copy,) = smtp_sink.received
     assert copy.message["Subject"] == "[spam] offer"
+    # Postfix's own Received field for the client, without the login it leaves out too.
+    assert "(unknown [192.0.2.7])" in copy.message["Received"]
+    assert "with ESMTPA" in copy.message["Received"]
+    assert b"Authenticated sender" not in copy.content
 
 
 def settle(store: Store, address: str, document: dict[str, object]) -> None:

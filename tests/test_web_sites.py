@@ -127,5 +127,6 @@ def test_a_request_belongs_to_the_host_named_site_then_the_longest_prefix() -> N
     assert site_for("localhost", "/supw/login", sites) == SiteAddress("", "", "/supw")
     assert site_for(MGL, "/other/login", sites) == sites[2]
     assert site_for("webmail.example", "/login", sites) == sites[3]
+    assert site_for("webmail.example", "/other/login", sites) == sites[2]  # the longer prefix
     assert site_for("localhost", "/login", sites) is None
     assert site_for(MGL, "/supwx/login", sites) is None

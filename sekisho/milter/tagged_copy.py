@@ -6,15 +6,18 @@ A milter gives one content to every recipient of a message. Splitting at RCPT (4
 queue run — five minutes and more with Postfix, for every such message, spam or not. So
 the tagged copy is handed to Postfix's re-injection listener (no milter: the copy is not
 filtered twice) before the milter removes those recipients from the original. Postfix's
-250 means the copy is queued; any failure defers the whole message, and the sender's
-retry finds nothing changed: no recipient was removed.
+250 to DATA means the copy is queued; any failure before it defers the whole message,
+and the sender's retry finds nothing changed: no recipient was removed, no copy queued.
 """
 
 from __future__ import annotations
 
+import re
 import smtplib
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+_LINE_END = re.compile(rb"\r?\n")
 
 
 class TaggedCopyError(RuntimeError):
@@ -33,11 +36,36 @@ class Reinjection:
         addresses = [sender, *recipients]
         options = [] if all(address.isascii() for address in addresses) else ["SMTPUTF8"]
         try:
-            with smtplib.SMTP(host, int(port), timeout=self.timeout) as connection:
-                refused = connection.sendmail(
-                    sender, list(recipients), message, mail_options=options
-                )
+            # local_hostname: no DNS lookup of our own name for every copy.
+            connection = smtplib.SMTP(host, int(port), "localhost", self.timeout)
         except (OSError, ValueError, smtplib.SMTPException) as error:
             raise TaggedCopyError(f"re-injection at {self.address}: {error}") from error
-        if refused:  # queued for the others: the deferred message's retry sends them again
-            raise TaggedCopyError(f"re-injection at {self.address} refused {refused}")
+        try:
+            self._transaction(connection, sender, recipients, options, message)
+        except (OSError, ValueError, smtplib.SMTPException) as error:
+            raise TaggedCopyError(f"re-injection at {self.address}: {error}") from error
+        finally:
+            connection.close()  # after DATA's 250 the copy is queued, whatever QUIT says
+
+    @staticmethod
+    def _transaction(
+        connection: smtplib.SMTP,
+        sender: str,
+        recipients: Sequence[str],
+        options: list[str],
+        message: bytes,
+    ) -> None:
+        """Every recipient accepted, or no DATA at all: a copy queued for some of them
+        would come again with the deferred message's retry."""
+        connection.ehlo()
+        code, reply = connection.mail(sender, options)
+        if code != 250:
+            raise TaggedCopyError(f"MAIL FROM answered {code} {reply!r}")
+        for recipient in recipients:
+            code, reply = connection.rcpt(recipient)
+            if code not in (250, 251):
+                connection.rset()
+                raise TaggedCopyError(f"RCPT TO:<{recipient}> answered {code} {reply!r}")
+        # smtplib sends bytes as they are: SMTP wants CRLF line ends (bare LF is refused
+        # by Postfix outside $mynetworks), and data() adds the final one itself.
+        connection.data(_LINE_END.sub(b"\r\n", message))

@@ -386,8 +386,13 @@ class MailTransaction:
                 recipient.policy.address, recipient.policy.forward_to, trace
             ).keep_mailbox
         ]
+        addresses = [recipient.given.strip().strip("<>") for recipient in keeping]
+        if not all(_is_utf8_text(address) for address in [self.sender, *addresses]):
+            # Raw 8-bit in an address cannot be sent on: the tagging mailboxes get the
+            # original untagged rather than the message deferred again at every retry.
+            log.warning("tagged_copy_skipped queue_id=%s reason=8bit_address", self.queue_id)
+            return []
         if keeping:
-            addresses = [recipient.given.strip().strip("<>") for recipient in keeping]
             self.send_tagged_copy(self.sender, addresses, self._tagged_message(content, added))
             self.tally["tagged_copy"] += len(keeping)
             log.info("tagged_copy queue_id=%s to=%s", self.queue_id, readable(",".join(addresses)))
@@ -397,7 +402,10 @@ class MailTransaction:
         """The message as the tagging mailboxes get it: the Received field Postfix wrote
         for the client (a milter never sees it), the subject tagged, sekisho's fields."""
         subject: ChangeHeader | AddHeader | None = self._subject_tag()
-        lines = [postfix_received_field(self._envelope(), formatdate(localtime=True))]
+        received = postfix_received_field(
+            self._envelope(), formatdate(localtime=True), show_login=False
+        )
+        lines = [received]
         for name, value in self._kept_headers():
             if isinstance(subject, ChangeHeader) and name.lower() == "subject":
                 lines.append(_header_line(name, subject.value))

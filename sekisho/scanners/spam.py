@@ -182,9 +182,9 @@ class Spamd:
 def _rspamd_envelope_fields(envelope: Envelope) -> Iterator[tuple[str, bytes]]:
     """rspamd's request fields for the envelope (its protocol: Rcpt once per recipient).
 
-    Addresses may be UTF-8 (SMTPUTF8), so the values go out as UTF-8 bytes. Postfix never
-    passes a line break, but a value that holds one is left out rather than sent: it would
-    end the request's header.
+    Addresses may be UTF-8 (SMTPUTF8), so the values go out as UTF-8 bytes; raw 8-bit
+    that is not UTF-8 goes out as it came. Postfix never passes a line break, but a value
+    that holds one is left out rather than sent: it would end the request's header.
     """
     fields = [
         ("Queue-Id", envelope.queue_id),
@@ -197,14 +197,15 @@ def _rspamd_envelope_fields(envelope: Envelope) -> Iterator[tuple[str, bytes]]:
     ]
     for name, value in fields:
         if value and not _CONTROL.search(value):
-            yield name, value.encode()
+            yield name, value.encode("utf-8", "surrogateescape")
 
 
-def postfix_received_field(envelope: Envelope, date: str) -> bytes:
+def postfix_received_field(envelope: Envelope, date: str, show_login: bool = True) -> bytes:
     """The Received field Postfix writes for this client, or nothing for a local socket.
 
     SpamAssassin reads the client's address, name and HELO, and the login, from it; a
-    value holding a control character leaves the whole field out.
+    value holding a control character leaves the whole field out. ``show_login=False``
+    writes it as Postfix does by default (smtpd_sasl_authenticated_header = no).
     """
     client = envelope.client_address
     values = (client, envelope.client_name, envelope.helo, envelope.login, envelope.queue_id)
@@ -215,7 +216,7 @@ def postfix_received_field(envelope: Envelope, date: str) -> bytes:
         f"Received: from {envelope.helo or 'unknown'} "
         f"({envelope.client_name or 'unknown'} [{bracketed}])"
     ]
-    if envelope.login:
+    if envelope.login and show_login:
         lines.append(f"\t(Authenticated sender: {envelope.login})")
     protocol = "ESMTPA" if envelope.login else "ESMTP"
     lines.append(
@@ -223,7 +224,7 @@ def postfix_received_field(envelope: Envelope, date: str) -> bytes:
         + (f" id {envelope.queue_id}" if envelope.queue_id else "")
     )
     lines[-1] += f"; {date}"
-    return ("\n".join(lines) + "\n").encode()
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
 
 
 def spam_engine(url: str, timeout: float) -> SpamEngine:

@@ -5,8 +5,9 @@ does not carry over to another.
 
 A request belongs to the site whose prefix its path is under, and when several sites
 share that prefix (the guide's two sites are both at ``/supw``, on different hosts), to
-the one whose host name it was sent to. A shared prefix on a host none of them names, and
-the root (no prefix), serve every domain: one site, or a shared entry.
+the one whose host name it was sent to. A site without a prefix covers the host it names.
+A shared prefix on a host none of them names, and the root of a host no site names, serve
+every domain: one site, or a shared entry.
 
 The sites come from the store (``login_sites``) on every request, so a site an operator
 adds works at once.
@@ -38,20 +39,24 @@ class SiteAddress:
 
 
 def site_for(host: str, path: str, sites: Iterable[SiteAddress]) -> SiteAddress | None:
-    """The site a request for ``host`` and ``path`` belongs to; None: it serves every domain."""
+    """The site a request for ``host`` and ``path`` belongs to; None: it serves every domain.
+
+    The longest prefix the path is under decides; among sites sharing it, the one named
+    for ``host``. A site without a prefix covers only the host it names.
+    """
     under = [
         site
         for site in sites
-        if not site.prefix or path == site.prefix or path.startswith(site.prefix + "/")
+        if (path == site.prefix or path.startswith(site.prefix + "/"))
+        and (site.prefix or (site.host and site.host == host))
     ]
-    named_here = [site for site in under if site.host and site.host == host]
-    if named_here:
-        return max(named_here, key=lambda site: len(site.prefix))
-    prefixed = [site for site in under if site.prefix]
-    if not prefixed:
+    if not under:
         return None
-    longest = max(len(site.prefix) for site in prefixed)
-    candidates = [site for site in prefixed if len(site.prefix) == longest]
+    longest = max(len(site.prefix) for site in under)
+    candidates = [site for site in under if len(site.prefix) == longest]
+    named_here = [site for site in candidates if site.host and site.host == host]
+    if named_here:
+        return named_here[0]
     if len(candidates) == 1:
         return candidates[0]
     return SiteAddress("", "", candidates[0].prefix)  # a shared prefix no host decides
