@@ -14,14 +14,9 @@ from pathlib import Path
 import pytest
 
 from sekisho.devstack.spam import RspamdInstance, SpamdInstance
+from sekisho.envelope import Envelope, postfix_received_field
 from sekisho.scanners.background import in_background
-from sekisho.scanners.spam import (
-    Envelope,
-    SpamEngine,
-    SpamScanError,
-    postfix_received_field,
-    spam_engine,
-)
+from sekisho.scanners.spam import SpamEngine, SpamScanError, spam_engine
 
 GTUBE = (
     b"From: shop@ads.example\r\nTo: taro@example.jp\r\nSubject: offer\r\n"

@@ -18,6 +18,7 @@ from email.header import Header
 from email.utils import formatdate
 from typing import IO, ParamSpec, TypeVar
 
+from sekisho.envelope import Envelope, postfix_received_field
 from sekisho.milter.actions import (
     Accept,
     AddHeader,
@@ -55,7 +56,7 @@ from sekisho.rules.spam import (
 )
 from sekisho.scanners.background import Starter, Waiter
 from sekisho.scanners.countries import CountryLookup, RegistryCountries
-from sekisho.scanners.spam import Envelope, SpamScanError, SpamVerdict, postfix_received_field
+from sekisho.scanners.spam import SpamScanError, SpamVerdict
 from sekisho.scanners.virus import VirusScanError
 from sekisho.store.policies import PolicyUnavailableError
 

@@ -18,13 +18,14 @@ from email.utils import formatdate
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from sekisho.envelope import CONTROL, Envelope, postfix_received_field
+
 # rspamd's actions that mean "this is spam" for a mailbox owner. "greylist" is a delivery
 # tactic, not a verdict; "soft reject" (rate limits, greylisting) says nothing of the
 # content, so then the score against the reject threshold decides.
 _RSPAMD_SPAM_ACTIONS = frozenset(
     {"reject", "add header", "rewrite subject", "quarantine", "discard"}
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SPAMD_STATUS = re.compile(rb"^SPAMD/\d+\.\d+ (\d+) (.*)$")
 _SPAMD_SPAM = re.compile(rb"^Spam: (True|False|Yes|No) ; (-?[\d.]+) / (-?[\d.]+)", re.I | re.M)
 
@@ -39,27 +40,6 @@ class SpamVerdict:
     score: float
     threshold: float
     engine: str
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """What the SMTP session said of a message, which both engines weigh: the client's
-    address, name and HELO (reputation, HELO checks), MAIL FROM against From, a login.
-
-    Postfix shows milters the message without the Received field it adds itself, so an
-    engine given only the message would not know where it came from. rspamd takes the
-    envelope as request fields; spamd's protocol has no place for it, so spamd is given
-    the Received field Postfix would have written (as spamass-milter does).
-    """
-
-    sender: str = ""  # MAIL FROM as Postfix passed it, "<>" for a bounce
-    recipients: tuple[str, ...] = ()
-    client_address: str = ""  # "" for a local socket
-    client_name: str = ""  # the client's verified name, "unknown" without one
-    helo: str = ""
-    queue_id: str = ""
-    login: str = ""  # the SASL login of a submission
-    server_name: str = ""  # this MTA ($myhostname, the milter macro j)
 
 
 UNKNOWN_ENVELOPE = Envelope()
@@ -196,35 +176,8 @@ def _rspamd_envelope_fields(envelope: Envelope) -> Iterator[tuple[str, bytes]]:
         ("User", envelope.login),
     ]
     for name, value in fields:
-        if value and not _CONTROL.search(value):
+        if value and not CONTROL.search(value):
             yield name, value.encode("utf-8", "surrogateescape")
-
-
-def postfix_received_field(envelope: Envelope, date: str, show_login: bool = True) -> bytes:
-    """The Received field Postfix writes for this client, or nothing for a local socket.
-
-    SpamAssassin reads the client's address, name and HELO, and the login, from it; a
-    value holding a control character leaves the whole field out. ``show_login=False``
-    writes it as Postfix does by default (smtpd_sasl_authenticated_header = no).
-    """
-    client = envelope.client_address
-    values = (client, envelope.client_name, envelope.helo, envelope.login, envelope.queue_id)
-    if not client or any(_CONTROL.search(value) for value in values):
-        return b""
-    bracketed = f"IPv6:{client}" if ":" in client else client
-    lines = [
-        f"Received: from {envelope.helo or 'unknown'} "
-        f"({envelope.client_name or 'unknown'} [{bracketed}])"
-    ]
-    if envelope.login and show_login:
-        lines.append(f"\t(Authenticated sender: {envelope.login})")
-    protocol = "ESMTPA" if envelope.login else "ESMTP"
-    lines.append(
-        f"\tby {envelope.server_name or 'localhost'} (Postfix) with {protocol}"
-        + (f" id {envelope.queue_id}" if envelope.queue_id else "")
-    )
-    lines[-1] += f"; {date}"
-    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
 
 
 def spam_engine(url: str, timeout: float) -> SpamEngine:
