@@ -158,6 +158,7 @@ class MailTransaction:
     _message: Message | None = None  # built at end of headers; its decoded parts are cached
     _submitter_policy: Policy | None = None
     _submitter_looked_up: bool = False
+    _replying: list[Recipient] = field(default_factory=list)  # set at end of headers
     # What became of the recipients, for the metrics: "deliver", "quarantine:<rule>",
     # "virus", "forward", "auto_reply", "tagged_copy", "spam:yes|no" (counted once the
     # verdict is final).
@@ -237,11 +238,12 @@ class MailTransaction:
             if recipient.policy is not None:
                 recipient.decision = decide(recipient.policy, message)
         self._log_decisions()
+        self._replying = self._find_replying()
         if (
             not self._foreign_own_headers()
             and not self._needs_virus_scan()
             and not self._needs_forwarding()
-            and not self._replying()
+            and not self._replying
             and not any(
                 (r.decision and r.decision.quarantined) or needs_scan(r.policy, r.decision)
                 for r in self.recipients
@@ -277,7 +279,7 @@ class MailTransaction:
         # An auto-reply to spam is backscatter under the ISP's name: a mailbox that
         # answers gets its mail scanned even with its own spam scan off, and a scan
         # that fails then only costs the reply, never the mail.
-        spam_needed = rules_need_spam or bool(self._replying())
+        spam_needed = rules_need_spam or bool(self._replying)
         # The whole message in memory only for a scanner (a quarantine copy streams).
         content = b"".join(self._message_bytes()) if virus_needed or spam_needed else b""
         # Both scans start before either is waited for: they run side by side.
@@ -443,15 +445,15 @@ class MailTransaction:
             log.info("forward queue_id=%s to=%s", self.queue_id, ",".join(added))
         return len(added)
 
-    def _replying(self, among: list[Recipient] | None = None) -> list[Recipient]:
-        """The recipients (of ``among``, all by default) whose 自動返信設定 answers this
-        mail: on today (Japan's calendar), not caught, and a mail that may be answered."""
+    def _find_replying(self) -> list[Recipient]:
+        """The recipients whose 自動返信設定 answers this mail: on today (Japan's calendar),
+        not caught by the rules, and a mail that may be answered."""
         if self.auto_replies is None or self._message is None:
             return []
         today = japan_day(self.clock())
         return [
             recipient
-            for recipient in (self.recipients if among is None else among)
+            for recipient in self.recipients
             if recipient.policy is not None
             and recipient.decision is not None
             and not recipient.decision.quarantined
@@ -463,7 +465,7 @@ class MailTransaction:
         """An outbox row per answering mailbox (only for mail scanned and found clean of
         spam and viruses: the caller). A per-sender text is chosen by the envelope
         sender, where the reply goes: a forged From never gets another sender's text."""
-        replying = self._replying(kept)
+        replying = [recipient for recipient in self._replying if recipient in kept]
         if not replying or self.auto_replies is None or self._message is None:
             return
         message = self._message
