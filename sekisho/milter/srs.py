@@ -17,6 +17,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
+from sekisho.sockets import read_until
+
 # Printable ASCII except space and "%": what tcp_table sends as it is.
 _AS_IS = "".join(chr(code) for code in range(33, 127) if chr(code) != "%")
 
@@ -39,7 +41,7 @@ class PostsrsdLookup:
         try:
             with socket.create_connection((host, int(port)), timeout=self.timeout) as connection:
                 connection.sendall(request)
-                answer = _line(connection)
+                answer = read_until(connection, b"\n").decode("ascii", "replace").strip()
         except OSError as error:
             raise SrsError(f"postsrsd {self.address}: {error}") from error
         code, _, value = answer.partition(" ")
@@ -48,13 +50,3 @@ class PostsrsdLookup:
         if code == "500":  # "no such key": an excluded domain, or nothing to rewrite
             return sender
         raise SrsError(f"postsrsd {self.address} answered {answer!r} for {sender!r}")
-
-
-def _line(connection: socket.socket) -> str:
-    received = b""
-    while not received.endswith(b"\n"):
-        chunk = connection.recv(4096)
-        if not chunk:
-            break
-        received += chunk
-    return received.decode("ascii", "replace").strip()

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 import clamd
 
+from sekisho.sockets import read_until
+
 # What an SMTP reply or a header may carry of a virus name clamd reports.
 _NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:/+")
 
@@ -83,13 +85,7 @@ class Clamd:
 
 def _ping(peer: socket.socket) -> bytes:
     peer.sendall(b"zPING\0")
-    answer = b""
-    while not answer.endswith(b"\0"):
-        chunk = peer.recv(64)
-        if not chunk:
-            break
-        answer += chunk
-    return answer.rstrip(b"\0")
+    return read_until(peer, b"\0").rstrip(b"\0")
 
 
 def safe_virus_name(name: str) -> str:
