@@ -159,9 +159,13 @@ class Instance:
         return self.postfix.mail_root
 
     def milter_log_tail(self, lines: int = 5) -> str:
-        log = self.postfix.run / "milter.log"
-        text = log.read_text(errors="replace") if log.exists() else ""
-        return "\n".join("    " + line for line in text.splitlines()[-lines:])
+        return log_tail(self.postfix.run / "milter.log", lines)
+
+
+def log_tail(log: Path, lines: int = 5) -> str:
+    """The last lines of a log, indented for an error message."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return "\n".join("    " + line for line in text.splitlines()[-lines:])
 
 
 # --- the store and the processes ---------------------------------------------------------
@@ -282,23 +286,33 @@ def cpu_seconds(instance: Instance) -> tuple[float, float]:
     return postfix / CLOCK_TICKS, milter / CLOCK_TICKS
 
 
-class LogCounter:
-    """Counts ``status=sent`` lines appended to Postfix's log since it was created."""
+class AppendedLines:
+    """The whole lines appended to a log since this was created."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._offset = path.stat().st_size if path.exists() else 0
         self._partial = b""
-        self.sent = 0
 
-    def update(self) -> int:
+    def new_lines(self) -> list[bytes]:
         with self._path.open("rb") as log:
             log.seek(self._offset)
             data = log.read()
         self._offset += len(data)
         lines = (self._partial + data).split(b"\n")
         self._partial = lines.pop()
-        for line in lines:
+        return lines
+
+
+class LogCounter:
+    """Counts ``status=sent`` lines appended to Postfix's log since it was created."""
+
+    def __init__(self, path: Path) -> None:
+        self._lines = AppendedLines(path)
+        self.sent = 0
+
+    def update(self) -> int:
+        for line in self._lines.new_lines():
             if b" status=sent " in line:
                 self.sent += 1
             elif b" status=" in line or b"milter-reject" in line:

@@ -82,6 +82,7 @@ from milter_throughput import (
     DOMAIN,
     POLL_SECONDS,
     SENDER,
+    AppendedLines,
     Load,
     LogCounter,
     _stat_fields,
@@ -92,6 +93,7 @@ from milter_throughput import (
     client_cpu_seconds,
     count_files,
     last_line,
+    log_tail,
     open_store,
     play_rounds,
     print_ratios,
@@ -184,9 +186,7 @@ class ScanInstance:
         return self.postfix.mail_root
 
     def milter_log_tail(self, lines: int = 5) -> str:
-        log = self.milter_log
-        text = log.read_text(errors="replace") if log.exists() else ""
-        return "\n".join("    " + line for line in text.splitlines()[-lines:])
+        return log_tail(self.milter_log, lines)
 
 
 # --- spamd ---------------------------------------------------------------------------------
@@ -213,19 +213,11 @@ class SpamdLog:
     """The scans spamd logged since this was created: (scan seconds, bytes) each."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._offset = path.stat().st_size if path.exists() else 0
-        self._partial = b""
+        self._lines = AppendedLines(path)
         self.scans: list[tuple[float, int]] = []
 
     def update(self) -> int:
-        with self._path.open("rb") as log:
-            log.seek(self._offset)
-            data = log.read()
-        self._offset += len(data)
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
-        for line in lines:
+        for line in self._lines.new_lines():
             match = SPAMD_RESULT.search(line)
             if match is not None:
                 self.scans.append((float(match.group(1)), int(match.group(2))))
