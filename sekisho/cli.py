@@ -12,10 +12,8 @@ import click
 
 from sekisho.config import ConfigError, Settings, load_settings
 from sekisho.store import accounts, settings_doc
-from sekisho.store.audit import record_change
 from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
-from sekisho.store.models import utcnow
 
 
 class Context:
@@ -131,8 +129,6 @@ def account_reset_password(context: Context, address: str) -> None:
     """Replace a lost password with a printed temporary one, changed at the next login."""
     with _refusals(), context.store().transaction() as session:
         secret = accounts.reissue_temporary_password(session, address)
-        account_id = accounts.require_account(session, address).id
-        record_change(session, account_id, "password_reset", "operator", utcnow())
     click.echo(f"account {address.lower()}: new temporary password: {secret}")
 
 

@@ -8,7 +8,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sekisho.rules.addresses import domain_suffixes, normalize_address, split_address
-from sekisho.store.models import Account, Domain, LoginSite
+from sekisho.store.audit import record_change
+from sekisho.store.models import Account, Domain, LoginSite, utcnow
 from sekisho.store.passwords import (
     DECOY_HASH,
     hash_password,
@@ -132,11 +133,12 @@ def set_password(session: Session, account_id: int, password: str) -> None:
 def reissue_temporary_password(session: Session, address: str) -> str:
     """A new temporary password for a customer who lost theirs (the operator hands it
     over as with a new account): the old one stops working for the web UI and POP at
-    once, and the next login goes to the password change first."""
+    once, the next login goes to the password change first, and 変更履歴 shows it."""
     account = require_account(session, address)
     secret = temporary_password()
     account.password_hash = hash_password(secret)
     account.must_change_password = True
+    record_change(session, account.id, "password_reset", "operator", utcnow())
     return secret
 
 
