@@ -4,13 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo demo-stop lint typecheck unit e2e bench debs venv translations clean
+.PHONY: test demo demo-reset demo-stop lint typecheck unit e2e bench debs venv translations clean
 
 test: venv lint typecheck
 	$(BIN)/pytest -q
 
 demo: venv
 	$(BIN)/python scripts/demo.py start
+
+demo-reset:
+	$(BIN)/python scripts/demo.py reset
 
 demo-stop:
 	$(BIN)/python scripts/demo.py stop

@@ -1,6 +1,7 @@
 """`make demo`: the whole product on this machine's loopback, with demo accounts.
 
     .venv/bin/python scripts/demo.py start   # the whole stack on 127.0.0.1; prints what to try
+    .venv/bin/python scripts/demo.py reset   # back to the first state: store, Maildirs, lockouts
     .venv/bin/python scripts/demo.py stop    # stop everything it started, by pid
 
 Ports and folders are in DEMO below (environment overrides for the test of this script).
@@ -10,18 +11,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete
+
+from sekisho.config import load_settings
 from sekisho.devstack.clamd import EICAR, ClamdInstance
 from sekisho.devstack.ports import wait_for_tcp
 from sekisho.devstack.spam import RspamdInstance
 from sekisho.devstack.stack import LocalStack
-from sekisho.store import accounts
+from sekisho.store import accounts, audit
 from sekisho.store.db import Store
-from sekisho.store.settings_doc import import_settings
+from sekisho.store.models import Base, utcnow
+from sekisho.store.settings_doc import export_settings, import_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = Path(os.environ.get("SEKISHO_DEMO_DIR", ROOT / "var" / "demo"))
@@ -40,6 +48,14 @@ SRS_FORWARD_PORT = int(os.environ.get("SEKISHO_DEMO_SRS_FORWARD_PORT", "10001"))
 SRS_REVERSE_PORT = int(os.environ.get("SEKISHO_DEMO_SRS_REVERSE_PORT", "10002"))
 ACCOUNTS = {"taro@example.jp": "taro1234", "hanako@example.jp": "hanako123"}
 STATE = "demo-state.json"
+TOKYO = ZoneInfo("Asia/Tokyo")
+HEADER_CHECKS = {
+    "from_missing": "From missing",
+    "from_empty_angle": "From: <>",
+    "from_empty": "From empty",
+    "subject_missing": "Subject missing",
+    "subject_empty": "Subject empty",
+}
 DEMO_RULES = {
     "taro@example.jp": {
         "reject_from": ["bad.example", "spam@junk.example"],
@@ -101,7 +117,7 @@ def start() -> int:
     write_config(stack)
     seed(stack.database_url)
     wait_for_tcp(stack.web_port)
-    print(instructions(stack))
+    print(instructions(stack, describe_accounts(stack.database_url)))
     return 0
 
 
@@ -132,15 +148,101 @@ def seed(database_url: str) -> None:
     store.dispose()
 
 
-def instructions(stack: LocalStack) -> str:
+def reset() -> int:
+    """Back to the state `start` left: the demo's store holds only the seeded domain, accounts
+    and rules (no logins, lockouts, history, quarantine rows or outbox); the Maildirs are
+    empty, and so is Postfix's queue when the demo runs. Works on a running demo: the new
+    accounts and entries get new ids, so no process keeps a cached snapshot or a hit count
+    of the old ones."""
+    config = RUN / "sekisho.toml"
+    if not config.exists():
+        print("sekisho demo has not been started here: nothing to reset")
+        return 1
+    settings = load_settings(config, environ={})
+    if (RUN / STATE).exists():  # mail queued before the reset must not arrive after it
+        postfix = json.loads((RUN / STATE).read_text())["postfix"]
+        subprocess.run(["postsuper", "-c", postfix, "-d", "ALL"], check=True, capture_output=True)
+    store = Store(settings.database_url)
+    with store.transaction() as session:
+        for table in reversed(Base.metadata.sorted_tables):  # children before parents
+            session.execute(delete(table))
+    store.dispose()
+    seed(settings.database_url)
+    mail_root = Path(settings.mail_root)
+    for domain in mail_root.glob("*/"):
+        shutil.rmtree(domain)  # Postfix and the milter create the Maildirs again
+    print("sekisho demo is back at its first state (store, Maildirs, lockouts).\n")
+    print(describe_accounts(settings.database_url))
+    return 0
+
+
+INDENT = " " * 15  # the banner's second column
+
+
+def describe_accounts(database_url: str) -> str:
+    """The accounts as the store has them now: the password if it is still the demo's,
+    a lockout, and every setting that is not off."""
+    store = Store(database_url)
+    lines = []
+    with store.read() as session:
+        for address, password in ACCOUNTS.items():
+            account = accounts.find_account(session, address)
+            if account is None:
+                lines.append(f"{INDENT}{address}: no such account (`make demo-reset` adds it)")
+                continue
+            known = accounts.authenticate(session, address, password) is not None
+            login = password if known else "(password changed; `make demo-reset` restores it)"
+            lines.append(f"{INDENT}{address} / {login}")
+            if account.status != "active":
+                lines.append(f"{INDENT}  status {account.status}")
+            until = audit.throttled_until(session, address, "127.0.0.1", utcnow())
+            if until is not None:
+                tokyo = until.astimezone(TOKYO)
+                lines.append(
+                    f"{INDENT}  web login locked until {tokyo:%H:%M} (Japan; failed logins)"
+                )
+            lines.extend(
+                f"{INDENT}  {line}" for line in settings_lines(export_settings(session, address))
+            )
+    store.dispose()
+    return "\n".join(lines)
+
+
+def settings_lines(document: dict[str, Any]) -> list[str]:
+    """One line per setting that is on, named as the web UI's screens name them."""
+    lines = [
+        f"{label}: {', '.join(document[key])}"
+        for key, label in (("reject_from", "From reject list"), ("reject_subject", "Subject list"))
+        if document[key]
+    ]
+    checks = [HEADER_CHECKS[name] for name, on in document["reject_header"].items() if on]
+    if checks:
+        lines.append(f"header checks: {', '.join(checks)}")
+    if document["allow_from"]:
+        lines.append(f"allow list: {', '.join(document['allow_from'])}")
+    spam = document["spam_scan"]
+    if spam["enabled"]:
+        action = "quarantine" if spam["quarantine"] else "[spam] tag"
+        notices = ", notices" if spam["notify"] else ""
+        lines.append(f"spam scan on ({action}{notices})")
+    if document["virus_scan"]:
+        lines.append("virus scan on")
+    for target in document["forwarding"]:
+        lines.append(f"forwarding to {target['to']} ({'残す' if target['keep'] else '残さない'})")
+    if document["auto_reply"]["enabled"]:
+        lines.append("auto-reply on")
+    if document["abroad_send_unlocked_until"]:
+        lines.append(f"sending from abroad lifted until {document['abroad_send_unlocked_until']}")
+    return lines or ["no rules"]
+
+
+def instructions(stack: LocalStack, accounts_now: str) -> str:
     return f"""
 sekisho demo is running (everything on 127.0.0.1; stop it with `make demo-stop`).
 
   Web UI       {stack.web_url}/login
-               taro@example.jp / taro1234    (rules below)
-               hanako@example.jp / hanako123 (spam scan, quarantine and notices on)
-  taro's rules From reject list bad.example, spam@junk.example; Subject list 未承諾広告;
-               header check "From missing"; allow list friend@bad.example; virus scan on
+  Accounts     read from the store now (`make demo-reset` brings back the first state):
+{accounts_now}
   SMTP in      127.0.0.1:{stack.smtp_port}  (Postfix with the sekisho milter)
   Submission   127.0.0.1:{stack.submission_port}  (SASL through Dovecot: address + POP password)
   POP3         127.0.0.1:{stack.pop3_port}  (Dovecot; the same passwords as the web UI)
@@ -164,8 +266,8 @@ Try it:
   -> taro's copy is in {stack.mail_root}/example.jp/taro/.Junk/new/ and on the
      迷惑メールフォルダ page: log in as taro at {stack.web_url}/login
 
-More to try:
-  swaks --server 127.0.0.1:{stack.smtp_port} --from shop@ads.example --to taro@example.jp \
+More to try (the outcomes are those of the first state):
+  swaks --server 127.0.0.1:{stack.smtp_port} --from shop@ads.example --to taro@example.jp \\
         --header "Subject: {JAPANESE_SUBJECT}"
   -> quarantined by the Subject list (the subject reads 【未承諾広告】セール)
   swaks --server 127.0.0.1:{stack.smtp_port} --from friend@bad.example --to taro@example.jp
@@ -204,7 +306,7 @@ def stop() -> int:
 
 
 if __name__ == "__main__":
-    commands = {"start": start, "stop": stop}
+    commands = {"start": start, "reset": reset, "stop": stop}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         print(__doc__)
         raise SystemExit(2)

@@ -1,4 +1,5 @@
-"""`make demo` as the README tells it: start, send with swaks, see the quarantine in the UI."""
+"""`make demo` as the README tells it: start, send with swaks, see the quarantine in the UI,
+reset to the first state, stop."""
 
 from __future__ import annotations
 
@@ -10,16 +11,21 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+from sekisho.config import load_settings
 from sekisho.devstack.ports import free_port
+from sekisho.store.db import Store
+from sekisho.store.settings_doc import export_settings, import_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
+def test_demo_start_swaks_quarantine_page_reset_stop(run_root: Path) -> None:
     run = run_root / "demo"
     environment = {
         **os.environ,
@@ -44,6 +50,12 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
     )
     try:
         assert started.returncode == 0, started.stderr
+        # The banner's accounts are read from the store.
+        assert "taro@example.jp / taro1234\n" in started.stdout
+        assert "From reject list: bad.example, spam@junk.example\n" in started.stdout
+        assert "spam scan on (quarantine, notices)\n" in started.stdout
+        store = Store(load_settings(run / "sekisho.toml", environ={}).database_url)
+        first_state = settings_of(store)
         commands = re.findall(r"(swaks --server .*?)\n  ->", started.stdout, re.S)
         assert len(commands) == 5, started.stdout
         junk = run / "mail/example.jp/taro/.Junk/new"
@@ -71,10 +83,7 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
             )
             assert "250 2.0.0 Ok: queued" in sent.stdout, sent.stdout
             for folder, count in folders:
-                deadline = time.monotonic() + 20
-                while not (folder.exists() and len(list(folder.iterdir())) >= count):
-                    assert time.monotonic() < deadline, f"{command}: nothing in {folder}"
-                    time.sleep(0.1)
+                wait_for_files(folder, count)
         notices = [p for p in hanako_inbox.iterdir() if b"X-Sekisho-Notice: " in p.read_bytes()]
         assert len(notices) == 1
         notice = notices[0].read_bytes()
@@ -121,6 +130,45 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
         for rule in ("reject_from", "reject_subject", "spam"):
             assert f'sekisho_recipients_total{{outcome="quarantine",rule="{rule}"}} 1.0' in exposed
         assert 'sekisho_recipients_total{outcome="virus",rule=""} 1.0' in exposed
+
+        # Change a setting and lock hanako out of the web UI; reset brings the first state
+        # back on the running demo: settings, empty Maildirs, no lockout, mail filtered.
+        with store.transaction() as session:
+            import_settings(session, "taro@example.jp", {"reject_from": [], "virus_scan": False})
+        for _ in range(5):
+            assert login_status(web.group(1), "hanako@example.jp", "wrong1234") == 200
+        assert login_status(web.group(1), "hanako@example.jp", "hanako123") == 429
+        reset = subprocess.run(
+            [*demo, "reset"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert reset.returncode == 0, reset.stdout + reset.stderr
+        assert "From reject list: bad.example, spam@junk.example\n" in reset.stdout
+        assert "locked" not in reset.stdout
+        assert settings_of(store) == first_state
+        assert not [path for path in (run / "mail").rglob("*") if path.is_file()]
+        assert "hello from bad.example" not in quarantine_page(
+            web.group(1), "taro@example.jp", "taro1234"
+        )
+        assert "迷惑メールフォルダ" in quarantine_page(
+            web.group(1), "hanako@example.jp", "hanako123"
+        )
+        first = subprocess.run(  # noqa: S602
+            commands[0].replace("\\\n", " "),
+            shell=True,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert "250 2.0.0 Ok: queued" in first.stdout, first.stdout
+        wait_for_files(junk, 1)
+        wait_for_files(hanako_inbox, 1)
+        store.dispose()
         started_pids = json.loads((run / "demo-state.json").read_text())["pids"]
     finally:
         stopped = subprocess.run(
@@ -137,6 +185,30 @@ def test_demo_start_swaks_quarantine_page_stop(run_root: Path) -> None:
         assert (
             not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
         )
+
+
+def settings_of(store: Store) -> dict[str, Any]:
+    with store.read() as session:
+        return {
+            address: export_settings(session, address)
+            for address in ("taro@example.jp", "hanako@example.jp")
+        }
+
+
+def wait_for_files(folder: Path, count: int) -> None:
+    deadline = time.monotonic() + 20
+    while not (folder.exists() and len(list(folder.iterdir())) >= count):
+        assert time.monotonic() < deadline, f"nothing in {folder}"
+        time.sleep(0.1)
+
+
+def login_status(base: str, address: str, password: str) -> int:
+    """429 when the address is locked out; 200 when the login passes or is refused."""
+    try:
+        quarantine_page(base, address, password)
+    except urllib.error.HTTPError as error:
+        return error.code
+    return 200
 
 
 def quarantine_page(base: str, address: str, password: str) -> str:
