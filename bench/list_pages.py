@@ -1,6 +1,6 @@
 """How the list screens and the milter's policy load behave with very long lists.
 
-Lists have no total limit (SPEC.md §5). This seeds one mailbox's From list with N entries
+Lists have no total limit (docs/features.md §5). This seeds one mailbox's From list with N entries
 (100 and 100,000 by default) in a fresh store and times, through Flask's test client and
 the store: the first and the last list page, a search, the 「次へ」 of a 20-line submission
 (checked against the whole list), a delete of 2 entries, the CSV download, and

@@ -28,7 +28,7 @@ class Settings:
     # "uid:gid" the Maildir folders and quarantine copies the milter creates belong to
     # (the delivery agent's user, e.g. Postfix virtual_uid_maps); empty: the milter's own.
     mailbox_owner: str = ""
-    # How long a quarantined copy is kept before `sekisho purge` deletes it (SPEC: 7 days).
+    # How long a quarantined copy is kept before `sekisho purge` deletes it (docs/features.md §11).
     quarantine_days: int = 7
     # Milter
     milter_listen: str = "unix:var/run/sekisho-milter.sock"

@@ -1,5 +1,5 @@
 """The spam scan inside one transaction, against a real rspamd: one scan per message, the
-three outcomes of SPEC.md §9 per recipient, the tagged copy of their own for the tagging
+three outcomes of docs/features.md §9 per recipient, the tagged copy of their own for the tagging
 mailboxes among others, and an engine or a re-injection listener that is down."""
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class Base(DeclarativeBase):
 
 
 class LoginSite(Base):
-    """A login site of SPEC.md §1 (e.g. support.ms246.net/supw)."""
+    """A login site of docs/features.md §1 (e.g. support.ms246.net/supw)."""
 
     __tablename__ = "login_sites"
 
@@ -152,7 +152,7 @@ class HeaderRuleRecord(Base):
 
 
 class SpamSettingRecord(Base):
-    """迷惑メールスキャン設定: the three switches of SPEC.md §9; no row means all off."""
+    """迷惑メールスキャン設定: the three switches of docs/features.md §9; no row means all off."""
 
     __tablename__ = "spam_settings"
 

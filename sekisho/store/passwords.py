@@ -32,7 +32,7 @@ def verify_password(stored: str, password: str) -> bool:
 
 
 def temporary_password(length: int = 12) -> str:
-    """A random password meeting SPEC.md §3 (letters and digits, at least one of each)."""
+    """A random password meeting docs/features.md §3 (letters and digits, at least one of each)."""
     while True:
         candidate = "".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(length))
         if any(c.isdigit() for c in candidate) and any(c.isalpha() for c in candidate):

@@ -14,7 +14,7 @@ from sekisho.store.models import QuarantinedMessage, utcnow
 from sekisho.store.outbox import QUARANTINE_NOTICE, enqueue
 from sekisho.store.paging import Page, page_of_rows
 
-RETENTION = timedelta(days=7)  # SPEC.md §11; the setting quarantine_days overrides it
+RETENTION = timedelta(days=7)  # docs/features.md §11; the setting quarantine_days overrides it
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 

@@ -239,7 +239,7 @@ def _switches(
 def _unlock_time(
     given: object, now: datetime, problems: list[Problem]
 ) -> tuple[datetime | None] | None:
-    """An ISO 8601 date and time with its offset at most a week ahead (SPEC.md §10: the
+    """An ISO 8601 date and time with its offset at most a week ahead (docs/features.md §10: the
     restriction is lifted for one week at a time), or null (制限中). An earlier time is
     taken: it means 制限中 too, and a document exported a while ago imports again."""
     if given is None:

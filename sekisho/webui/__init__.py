@@ -1,4 +1,4 @@
-"""The web UI: a Flask app factory with one blueprint per area of SPEC.md."""
+"""The web UI: a Flask app factory with one blueprint per area of docs/features.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Login sites (SPEC.md §1): each site serves the same UI for its own domains, recognised
+"""Login sites (docs/features.md §1): each site serves the same UI for its own domains, recognised
 by its host name and its URL prefix (the guide's ``/supw``). An address of another site's
 domain is refused at login with the right site's address; a session opened on one site
 does not carry over to another.

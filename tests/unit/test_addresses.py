@@ -1,4 +1,4 @@
-"""The From suffix matcher of SPEC.md §5: label boundaries, case, exact addresses."""
+"""The From suffix matcher of docs/features.md §5: label boundaries, case, exact addresses."""
 
 from __future__ import annotations
 

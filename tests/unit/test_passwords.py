@@ -1,4 +1,4 @@
-"""The password rules of SPEC.md §3: each broken rule on its own gets its own message."""
+"""The password rules of docs/features.md §3: each broken rule on its own gets its own message."""
 
 from __future__ import annotations
 
