@@ -42,6 +42,11 @@ class Settings:
     web_listen: str = "127.0.0.1:8080"
     secret_key: str = ""
     session_cookie_secure: bool = False
+    # A web session ends after this many minutes without a request (idle timeout) and,
+    # however busy, this many hours after its login (absolute lifetime): a cookie copied
+    # from a shared or stolen browser does not stay useful for ever.
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
     # How many reverse proxies (nginx …) stand before the web UI; their X-Forwarded-For
     # gives the client address the login history and the login throttle use.
     web_proxies: int = 0
@@ -156,6 +161,9 @@ def load_settings(
     settings = Settings(**{k: _coerce(k, known[k], v) for k, v in values.items()})
     if settings.auto_reply_sender not in {"null", "mailbox"}:
         raise ConfigError(f"auto_reply_sender: {settings.auto_reply_sender!r} is not null|mailbox")
+    for name in ("session_idle_minutes", "session_absolute_hours"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{name}: must be at least 1")
     if settings.mailbox_owner and not re.fullmatch(r"\d+(:\d+)?", settings.mailbox_owner):
         raise ConfigError(f"mailbox_owner: {settings.mailbox_owner!r} is not uid:gid (numbers)")
     return settings

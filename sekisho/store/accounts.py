@@ -103,7 +103,20 @@ def require_account(session: Session, address: str) -> Account:
 
 
 def set_status(session: Session, address: str, status: str) -> None:
-    require_account(session, address).status = status
+    """Suspend or resume; a suspension ends the account's web sessions at once, and
+    they stay ended after a resume."""
+    account = require_account(session, address)
+    account.status = status
+    end_sessions(session, account.id)
+
+
+def end_sessions(session: Session, account_id: int) -> None:
+    """Every web session of the account stops being accepted (sekisho.webui.sessions)."""
+    session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(session_epoch=Account.session_epoch + 1)
+    )
 
 
 def authenticate(session: Session, address: str, password: str) -> Account | None:

@@ -104,6 +104,9 @@ class Account(Base):
     # Bumped in the same transaction as every settings change; the milter's cached
     # policy snapshot is valid while this number is unchanged.
     settings_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Bumped by a logout and a suspension: every web session carries the value it was
+    # opened with and ends when this moves on (sekisho.webui.sessions).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     domain: Mapped[Domain] = relationship()

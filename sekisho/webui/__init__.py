@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, Response, flash, redirect, render_template, request, session, url_for
@@ -18,6 +19,7 @@ from sekisho.config import Settings, local_secret_key
 from sekisho.maildir import Ownership
 from sekisho.spamfolder import SpamFolder
 from sekisho.store.db import Store
+from sekisho.store.models import utcnow
 from sekisho.webui.sites import LoginSites, login_sites
 
 log = logging.getLogger("sekisho.web")
@@ -25,14 +27,18 @@ LANGUAGES = ("ja", "en")
 MAX_UPLOAD_BYTES = 40 * 1024 * 1024
 
 
-def create_app(settings: Settings, store: Store | None = None) -> Flask:
+def create_app(
+    settings: Settings,
+    store: Store | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=local_secret_key(settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
-        PERMANENT_SESSION_LIFETIME=timedelta(minutes=30),
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
         BABEL_DEFAULT_LOCALE="ja",
         BABEL_DEFAULT_TIMEZONE="Asia/Tokyo",
         WTF_CSRF_TIME_LIMIT=None,
@@ -40,6 +46,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
     )
     app.extensions["sekisho.settings"] = settings
+    app.extensions["sekisho.clock"] = clock
     store = store or Store(settings.database_url)
     app.wsgi_app = LoginSites(app.wsgi_app, login_sites(store))  # type: ignore[method-assign]
     if settings.web_proxies:

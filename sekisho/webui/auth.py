@@ -19,7 +19,8 @@ from flask_login import (
 from werkzeug.wrappers import Response
 
 from sekisho.store import accounts, audit
-from sekisho.store.models import Account, utcnow
+from sekisho.store.models import Account
+from sekisho.webui import sessions
 from sekisho.webui.context import store
 from sekisho.webui.flows import client_address
 from sekisho.webui.forms import LoginForm
@@ -82,7 +83,9 @@ def _other_site(address: str) -> str:
 def load_user(user_id: str) -> User | None:
     with store().read() as db:
         account = db.get(Account, int(user_id)) if user_id.isdigit() else None
-        if account is None or account.status != "active":
+        if account is None or account.status != "active" or not sessions.is_current(account):
+            # Logged out, password changed, suspended or too old: the cookie is dropped.
+            session.clear()
             return None
         return User(
             account.id,
@@ -98,7 +101,7 @@ def login() -> str | Response | tuple[str, int]:
     error = ""
     if form.validate_on_submit():
         address, client = form.address.data or "", client_address()
-        now = utcnow()
+        now = sessions.now()
         wrong_site = _other_site(address)
         if wrong_site:
             return render_template("login.html", form=form, error=wrong_site)
@@ -113,20 +116,18 @@ def login() -> str | Response | tuple[str, int]:
             return render_template("login.html", form=form, error=error), 429
         with store().read() as db:
             account = accounts.authenticate(db, address, form.password.data or "")
-            user = (
-                User(account.id, account.address, account.must_change_password) if account else None
-            )
             known = accounts.find_account(db, address)
         with store().transaction() as db:
             audit.record_attempt(
-                db, address, client, known.id if known else None, user is not None, now
+                db, address, client, known.id if known else None, account is not None, now
             )
-        if user is not None:
+        if account is not None:
             session.clear()  # a fresh session at login: no fixation of an earlier one
-            # Permanent: the 30-minute lifetime restarts with every request (idle timeout).
+            # Permanent: the idle timeout restarts with every request.
             session.permanent = True
-            login_user(user)
-            if user.must_change_password:
+            login_user(User(account.id, account.address, account.must_change_password))
+            sessions.bind(account)
+            if account.must_change_password:
                 return redirect(url_for("password.change"))
             return redirect(url_for("overview.show"))
         error = gettext("The mail address or the POP account password is not correct.")
@@ -142,6 +143,9 @@ def login() -> str | Response | tuple[str, int]:
 @blueprint.route("/logout", methods=["POST"])
 @login_required  # type: ignore[untyped-decorator]
 def logout() -> Response:
+    # Every session of the account ends, so a copy of this cookie is refused too.
+    with store().transaction() as db:
+        accounts.end_sessions(db, int(current_user.id))
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

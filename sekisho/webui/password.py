@@ -1,8 +1,9 @@
 """POP アカウントパスワード変更: current, new, new again → 「変更」 → 完了.
 
 The hash is written in the scheme Dovecot verifies and Dovecot's passdb reads the same
-column, so the POP login (and SASL submission) changes with it at once. An account that
-logged in with its temporary password reaches nothing else until it has changed it.
+column, so the POP login (and SASL submission) changes with it at once, and every other
+web session of the account ends (sekisho.webui.sessions). An account that logged in with
+its temporary password reaches nothing else until it has changed it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from werkzeug.wrappers import Response
 from sekisho.rules.passwords import LONGEST_CHECKED, password_problems
 from sekisho.store import accounts
 from sekisho.store.audit import record_change
-from sekisho.store.models import utcnow
+from sekisho.store.models import Account, utcnow
+from sekisho.webui import sessions
 from sekisho.webui.context import store
 from sekisho.webui.flows import client_address, current_account_id
 from sekisho.webui.forms import PasswordChangeForm
@@ -51,6 +53,9 @@ def change() -> str | Response:
                 account_id = current_account_id()
                 accounts.set_password(db, account_id, form.new.data)
                 record_change(db, account_id, "password", client_address(), utcnow())
+                account = db.get_one(Account, account_id, populate_existing=True)
+                # The new hash ends every other session; this browser is bound to it.
+                sessions.bind(account, since=sessions.login_time())
             return redirect(url_for("password.done"))
     return render_template("password/form.html", form=form, shown=shown, errors=errors)
 
