@@ -22,14 +22,16 @@ from datetime import datetime, timedelta
 from email.message import Message
 from functools import partial
 
-from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sekisho import metrics
-from sekisho.auto_reply_mail import compose_auto_reply
-from sekisho.config import Settings
+from sekisho.config import Settings, local_secret_key
 from sekisho.maildir import Ownership
+from sekisho.mails.auto_reply import compose_auto_reply
+from sekisho.mails.notice import compose_notice
+from sekisho.mails.virus_report import compose_virus_report
+from sekisho.sites import site_url
 from sekisho.spamfolder import SpamFolder
 from sekisho.store import audit, autoreply, outbox
 from sekisho.store.accounts import find_account
@@ -37,9 +39,6 @@ from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage, QuarantinedMessage, utcnow
 from sekisho.store.quarantine import quarantined_by_ids
 from sekisho.store.spam_settings import accounts_wanting_notices
-from sekisho.webui import create_app
-from sekisho.webui.notices import compose_notice, compose_virus_report
-from sekisho.webui.sites import site_url
 
 log = logging.getLogger("sekisho.worker")
 BATCH = 100
@@ -78,10 +77,11 @@ class SendError(Exception):
 
 
 class Worker:
-    def __init__(self, settings: Settings, store: Store, app: Flask | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store) -> None:
         self._settings = settings
         self._store = store
-        self._app = app or create_app(settings, store)
+        # Read at start: a worker that could not sign release links must not start.
+        self._secret_key = local_secret_key(settings)
         self._spam_folder = SpamFolder(
             store, settings.mail_root.absolute(), Ownership(settings.mailbox_uid_gid)
         )
@@ -207,9 +207,7 @@ class Worker:
         def compose() -> Message:
             details = json.loads(row.details or "{}")
             original = outbox.content_of(self._store, row.id)
-            return compose_virus_report(
-                self._app, self._settings, row.envelope_to, details, original
-            )
+            return compose_virus_report(self._settings, row.envelope_to, details, original)
 
         return Delivery(row.kind, [row.id], row.envelope_to, compose)
 
@@ -286,7 +284,7 @@ class Worker:
     ) -> Message | None:
         if not waiting:
             return None
-        return compose_notice(self._app, self._settings, recipient, waiting, web_url)
+        return compose_notice(self._settings, self._secret_key, recipient, waiting, web_url)
 
 
 def purge_expired(folder: SpamFolder, store: Store, now: datetime) -> tuple[int, int]:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from sekisho.devstack.clamd import EICAR, ZIPPED_MARKER, ClamdInstance
+from sekisho.mails.virus_report import removed_part_text
 from sekisho.milter.disinfect import without_infected_parts
-from sekisho.milter.virus_report import removed_part_text
 from sekisho.scanners.virus import Clamd, VirusScanError, clamd_scanner, safe_virus_name
 from tests.conftest import CLAMD_UNUSED
 

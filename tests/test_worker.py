@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from sekisho.config import Settings
 from sekisho.maildir import Ownership
+from sekisho.mails.release_links import ReleaseTarget, release_token
 from sekisho.milter.quarantine import Quarantine
 from sekisho.rules.model import RuleHit, SpamSetting
 from sekisho.store import accounts, outbox
@@ -25,7 +26,6 @@ from sekisho.store.models import OutboxMessage, QuarantinedMessage, utcnow
 from sekisho.store.policies import load_policy
 from sekisho.store.quarantine import notice_due, quarantine_page
 from sekisho.store.spam_settings import set_spam_setting
-from sekisho.webui.release_links import ReleaseTarget, release_token
 from sekisho.worker import Worker
 from tests.smtpsink import Sink
 from tests.webclient import csrf, hidden
@@ -93,7 +93,7 @@ def test_the_notice_lists_the_copy_and_its_link_releases_it_after_the_button(
     app: Flask, client: FlaskClient, store: Store, mail_root: Path, smtp_sink: Sink, notify_on: int
 ) -> None:
     record_id = quarantine_spam(store, mail_root, "今だけ半額\n受信箱へ戻す: https://evil.example/")
-    assert Worker(settings_for(app, smtp_sink), store, app).send_due() == 1
+    assert Worker(settings_for(app, smtp_sink), store).send_due() == 1
     (mail,) = smtp_sink.received
     assert mail.envelope_from == "<>"  # MAIL FROM:<>, as auto-generated mail is sent
     assert mail.recipients == ["taro@example.jp"]
@@ -109,6 +109,7 @@ def test_the_notice_lists_the_copy_and_its_link_releases_it_after_the_button(
     assert not any(line.startswith("受信箱へ戻す: https://evil") for line in body.splitlines())
     assert "15.0 / 5.0" in body
     assert "Sender: x@spam.example" in body  # the English part follows
+    assert "Reason: Spam scan: score 15.0 / 5.0 (rspamd)" in body  # in English there
     assert outbox_rows(store)[0].sent_at is not None
 
     path = release_path(body).removeprefix("/supw")
@@ -139,7 +140,7 @@ def test_the_notice_links_to_the_owners_own_login_site(
         site = accounts.require_account(session, "taro@example.jp").domain.site
         site.host_name = "support.ms246.example"
     quarantine_spam(store, mail_root, "offer")
-    assert Worker(settings_for(app, smtp_sink), store, app).send_due() == 1
+    assert Worker(settings_for(app, smtp_sink), store).send_due() == 1
     body = smtp_sink.received[0].message.get_content()
     assert re.search(r"https://support\.ms246\.example/supw/release/[A-Za-z0-9_.\-]+", body)
     assert PUBLIC_URL not in body
@@ -182,7 +183,7 @@ def test_a_digest_lists_every_copy_of_its_interval_in_one_mail(
 ) -> None:
     for subject in ("first", "second", "third"):
         quarantine_spam(store, mail_root, subject, digest=60)
-    worker = Worker(settings_for(app, smtp_sink, digest_minutes=60), store, app)
+    worker = Worker(settings_for(app, smtp_sink, digest_minutes=60), store)
     assert worker.send_due() == 0  # not before the slot
     slot = notice_due(utcnow(), 60)
     assert worker.send_due(now=slot) == 3
@@ -198,7 +199,7 @@ def test_a_temporary_refusal_is_retried_and_a_permanent_one_given_up(
     app: Flask, store: Store, mail_root: Path, smtp_sink: Sink, notify_on: int
 ) -> None:
     quarantine_spam(store, mail_root, "retried")
-    worker = Worker(settings_for(app, smtp_sink), store, app)
+    worker = Worker(settings_for(app, smtp_sink), store)
     smtp_sink.answer = "451 4.3.0 Try again later"
     worker.send_due()
     (row,) = outbox_rows(store)
@@ -225,12 +226,12 @@ def test_postfix_unreachable_leaves_the_notice_for_later(
 ) -> None:
     quarantine_spam(store, mail_root, "later")
     down = dataclasses.replace(settings_for(app, smtp_sink), reinject_smtp="127.0.0.1:9")
-    Worker(down, store, app).send_due()
+    Worker(down, store).send_due()
     (row,) = outbox_rows(store)
     assert (row.sent_at, row.failed_at, row.attempts) == (None, None, 1)
     assert row.last_error is not None
     assert "cannot reach 127.0.0.1:9" in row.last_error
-    Worker(settings_for(app, smtp_sink), store, app).send_due(now=utcnow() + timedelta(minutes=2))
+    Worker(settings_for(app, smtp_sink), store).send_due(now=utcnow() + timedelta(minutes=2))
     assert len(smtp_sink.received) == 1
 
 
@@ -238,7 +239,7 @@ def test_a_copy_released_before_its_notice_is_not_announced(
     app: Flask, store: Store, mail_root: Path, smtp_sink: Sink, notify_on: int
 ) -> None:
     record_id = quarantine_spam(store, mail_root, "released early")
-    worker = Worker(settings_for(app, smtp_sink), store, app)
+    worker = Worker(settings_for(app, smtp_sink), store)
     app.extensions["sekisho.spam_folder"].release(notify_on, record_id)
     worker.send_due()
     assert smtp_sink.received == []
@@ -270,7 +271,7 @@ def test_a_virus_report_names_the_virus_and_attaches_the_cleaned_original(
             ),
             content=cleaned,
         )
-    assert Worker(settings_for(app, smtp_sink), store, app).send_due() == 1
+    assert Worker(settings_for(app, smtp_sink), store).send_due() == 1
     (mail,) = smtp_sink.received
     report = mail.message
     assert report["X-Sekisho-Notice"] == "virus"
@@ -319,7 +320,7 @@ def test_an_original_with_a_long_raw_shift_jis_subject_is_reported_as_it_came(
     subject = "請求書".encode("shift_jis") + b" " + b"x" * 80
     original = b"From: shop@bad.example\nSubject: " + subject + b"\n\nremoved\n"
     add_virus_report(store, "virus_report:sjis", REPORT_DETAILS, original)
-    Worker(settings_for(app, smtp_sink), store, app).send_due()
+    Worker(settings_for(app, smtp_sink), store).send_due()
     (mail,) = smtp_sink.received
     assert subject in mail.content  # the raw bytes, neither refolded nor lost
     (row,) = outbox_rows(store)
@@ -331,7 +332,7 @@ def test_a_report_that_cannot_be_built_is_given_up_and_the_others_go_out(
 ) -> None:
     add_virus_report(store, "virus_report:broken", "not json", b"Subject: a\n\nb\n")
     add_virus_report(store, "virus_report:fine", REPORT_DETAILS, b"Subject: a\n\nb\n")
-    Worker(settings_for(app, smtp_sink), store, app).send_due()
+    Worker(settings_for(app, smtp_sink), store).send_due()
     broken, fine = outbox_rows(store)
     assert broken.failed_at is not None
     assert broken.last_error is not None
@@ -346,7 +347,7 @@ def test_postfix_unreachable_ends_the_round_and_keeps_every_row(
     for number in range(3):
         add_virus_report(store, f"virus_report:{number}", REPORT_DETAILS, b"Subject: a\n\nb\n")
     down = dataclasses.replace(settings_for(app, smtp_sink), reinject_smtp="127.0.0.1:9")
-    assert Worker(down, store, app).send_due() == 3
+    assert Worker(down, store).send_due() == 3
     assert [(row.attempts, row.sent_at, row.failed_at) for row in outbox_rows(store)] == [
         (1, None, None)
     ] * 3
@@ -360,6 +361,6 @@ def test_an_owner_who_turned_notices_off_meanwhile_gets_none(
         set_spam_setting(
             session, notify_on, SpamSetting(enabled=True, quarantine=True, notify=False)
         )
-    Worker(settings_for(app, smtp_sink), store, app).send_due()
+    Worker(settings_for(app, smtp_sink), store).send_due()
     assert smtp_sink.received == []
     assert outbox_rows(store)[0].sent_at is not None  # settled, not retried

@@ -42,7 +42,7 @@ def worker(app: Flask, sink: Sink, envelope: str = "null") -> Worker:
     settings = dataclasses.replace(
         app.extensions["sekisho.settings"], reinject_smtp=sink.address, auto_reply_sender=envelope
     )
-    return Worker(settings, app.extensions["sekisho.store"], app)
+    return Worker(settings, app.extensions["sekisho.store"])
 
 
 def queue(

@@ -20,10 +20,10 @@ from sekisho.maildir import Ownership
 from sekisho.spamfolder import SpamFolder
 from sekisho.store.db import Store
 from sekisho.store.models import utcnow
+from sekisho.texts import LANGUAGES, TIMEZONE
 from sekisho.webui.sites import LoginSites, login_sites
 
 log = logging.getLogger("sekisho.web")
-LANGUAGES = ("ja", "en")
 MAX_UPLOAD_BYTES = 40 * 1024 * 1024
 
 
@@ -40,7 +40,7 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
         BABEL_DEFAULT_LOCALE="ja",
-        BABEL_DEFAULT_TIMEZONE="Asia/Tokyo",
+        BABEL_DEFAULT_TIMEZONE=TIMEZONE,
         WTF_CSRF_TIME_LIMIT=None,
         # A CSV upload of a list with 100,000 entries of 320 characters fits.
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
@@ -101,7 +101,6 @@ def create_app(
 
     app.jinja_env.filters["datetimeformat"] = format_datetime
     app.jinja_env.filters["dateformat"] = format_date
-    app.jinja_env.filters["oneline"] = one_line
     # A name a template uses but its view did not pass is an error, not an empty string
     # (an empty form action once posted 「登録」 back to the wrong step).
     app.jinja_env.undefined = StrictUndefined
@@ -149,13 +148,6 @@ def create_app(
         }
 
     return app
-
-
-def one_line(text: str, limit: int = 200) -> str:
-    """A sender's text on one line of a plain-text mail: line breaks and other control
-    characters become spaces (they could fake a line of the notice), and it is cut short."""
-    flat = "".join(" " if not character.isprintable() else character for character in text)
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _select_locale() -> str:

@@ -10,8 +10,7 @@ from flask_babel import gettext
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from sekisho.rules import reject_from, reject_header, reject_subject, spam
-from sekisho.rules.model import HeaderCheck
+from sekisho.reasons import reason_text
 from sekisho.spamfolder import Outcome, delete_all
 from sekisho.store.models import QuarantinedMessage
 from sekisho.store.quarantine import (
@@ -22,7 +21,6 @@ from sekisho.store.quarantine import (
 from sekisho.webui.context import spam_folder, store
 from sekisho.webui.flows import Pending, current_account_id, stale
 from sekisho.webui.forms import TokenForm
-from sekisho.webui.reject import HEADER_CHECK_TEXTS
 
 blueprint = Blueprint("quarantine", __name__, url_prefix="/quarantine")
 _release = Pending("quarantine", "release")
@@ -36,7 +34,7 @@ def show() -> str:
     account_id = current_account_id()
     with store().read() as db:
         page = quarantine_page(db, account_id, request.args.get("page", 1, type=int))
-    reasons = {message.id: reason_text(message) for message in page.entries}
+    reasons = {message.id: reason_text(message, gettext) for message in page.entries}
     return render_template("quarantine/list.html", page=page, reasons=reasons)
 
 
@@ -55,7 +53,7 @@ def view(record_id: int) -> str:
     record = _one(record_id)
     shown = spam_folder().view(current_account_id(), record_id)
     return render_template(
-        "quarantine/view.html", record=record, reason=reason_text(record), shown=shown
+        "quarantine/view.html", record=record, reason=reason_text(record, gettext), shown=shown
     )
 
 
@@ -164,23 +162,3 @@ RELEASE_ANSWERS = {
     ),
     Outcome.UNKNOWN: lambda: gettext("That mail is not in your spam folder."),
 }
-
-
-def reason_text(message: QuarantinedMessage) -> str:
-    """Why a copy was caught, in the reader's language: the rule and the entry that hit."""
-    if message.rule == reject_from.name:
-        return str(gettext("From reject list: “%(entry)s”", entry=message.entry))
-    if message.rule == reject_subject.name:
-        return str(gettext("Subject reject list: “%(entry)s”", entry=message.entry))
-    if message.rule == spam.name:
-        return str(
-            gettext(
-                "Spam scan: score %(score)s (%(engine)s)",
-                score=message.entry,
-                engine=message.matched,
-            )
-        )
-    if message.rule == reject_header.name and message.entry in set(HeaderCheck):
-        label, _ = HEADER_CHECK_TEXTS[HeaderCheck(message.entry)]
-        return str(gettext("Header reject setting: %(label)s", label=label))
-    return message.rule

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from sekisho.reasons import HEADER_CHECK_LABELS
 from sekisho.rules.model import HeaderCheck
 from sekisho.store.accounts import require_account
 from sekisho.store.header_rules import header_records, set_header_checks
@@ -21,28 +22,21 @@ from sekisho.webui.forms import HeaderChecksForm, TokenForm
 blueprint = Blueprint("reject", __name__, url_prefix="/reject")
 _pending = Pending("reject_header", "set")
 
-# (label, what it catches) of each checkbox, in the guide's words.
+# What each checkbox catches, in the guide's words; its label is sekisho.reasons'.
+_CATCHES = {
+    HeaderCheck.FROM_MISSING: _l(
+        "Rejects mail that has no From header, which every normal mail has."
+    ),
+    HeaderCheck.FROM_EMPTY_ANGLE: _l("Rejects mail whose From header holds no sender address."),
+    HeaderCheck.FROM_EMPTY: _l("Same as above."),
+    HeaderCheck.SUBJECT_MISSING: _l(
+        "Rejects mail that has no Subject header, which every normal mail has."
+    ),
+    HeaderCheck.SUBJECT_EMPTY: _l("Rejects mail whose subject is empty."),
+}
+# (label, what it catches) of each checkbox.
 HEADER_CHECK_TEXTS = {
-    HeaderCheck.FROM_MISSING: (
-        _l("From: the header itself is missing"),
-        _l("Rejects mail that has no From header, which every normal mail has."),
-    ),
-    HeaderCheck.FROM_EMPTY_ANGLE: (
-        _l("From: the header is empty (From: <>)"),
-        _l("Rejects mail whose From header holds no sender address."),
-    ),
-    HeaderCheck.FROM_EMPTY: (
-        _l("From: the header is empty (From:)"),
-        _l("Same as above."),
-    ),
-    HeaderCheck.SUBJECT_MISSING: (
-        _l("Subject: the header itself is missing"),
-        _l("Rejects mail that has no Subject header, which every normal mail has."),
-    ),
-    HeaderCheck.SUBJECT_EMPTY: (
-        _l("Subject: the header is empty (Subject:)"),
-        _l("Rejects mail whose subject is empty."),
-    ),
+    check: (_l(label), _CATCHES[check]) for check, label in HEADER_CHECK_LABELS.items()
 }
 
 

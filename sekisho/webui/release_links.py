@@ -1,61 +1,29 @@
 """The release link of a quarantine notice: opens a confirmation page whose button posts.
 
-The link carries an HMAC-signed token naming one copy of one mailbox (itsdangerous,
-keyed with the web UI's secret key); it is all the authority the page needs, so the owner
-need not log in — and it can release that one copy and nothing else. Opening the link
-changes nothing: mail scanners and link previews fetch links, only a person presses the
-button. The token expires with the copy (quarantine_days, plus a day's grace for the
-digest's delay); a copy already released or deleted is said to be so.
+The link carries a signed token naming one copy of one mailbox
+(sekisho.mails.release_links); it is all the authority the page needs, so the owner need
+not log in — and it can release that one copy and nothing else. Opening the link changes
+nothing: mail scanners and link previews fetch links, only a person presses the button.
+The token expires with the copy (quarantine_days, plus a day's grace for the digest's
+delay); a copy already released or deleted is said to be so.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import Blueprint, current_app, render_template
 from flask_babel import gettext
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from sekisho.mails.release_links import RELEASE_PATH, ReleaseTarget, read_release_token
+from sekisho.reasons import reason_text
 from sekisho.spamfolder import Outcome
 from sekisho.store.models import QuarantinedMessage
 from sekisho.store.quarantine import quarantined_one
 from sekisho.webui.context import settings, spam_folder, store
 from sekisho.webui.forms import TokenForm
-from sekisho.webui.quarantine import RELEASE_ANSWERS, reason_text
+from sekisho.webui.quarantine import RELEASE_ANSWERS
 
-blueprint = Blueprint("release_link", __name__, url_prefix="/release")
-SALT = "sekisho.quarantine-release"
+blueprint = Blueprint("release_link", __name__, url_prefix=RELEASE_PATH)
 GRACE_DAYS = 1
-
-
-@dataclass(frozen=True)
-class ReleaseTarget:
-    """One copy: its row and its message key, so a row id used again (SQLite reuses the
-    highest id after a delete) can never make an old link name another mail."""
-
-    account_id: int
-    record_id: int
-    message_key: str
-
-
-def release_token(secret_key: str, target: ReleaseTarget) -> str:
-    return URLSafeTimedSerializer(secret_key, salt=SALT).dumps(
-        [target.account_id, target.record_id, target.message_key]
-    )
-
-
-def read_release_token(secret_key: str, token: str, max_age_days: int) -> ReleaseTarget | None:
-    """The copy a token names; None when it is forged, damaged or too old."""
-    serializer = URLSafeTimedSerializer(secret_key, salt=SALT)
-    try:
-        account_id, record_id, message_key = serializer.loads(token, max_age=max_age_days * 86400)
-    except (BadSignature, ValueError, TypeError):
-        return None
-    if not (
-        isinstance(account_id, int) and isinstance(record_id, int) and isinstance(message_key, str)
-    ):
-        return None
-    return ReleaseTarget(account_id, record_id, message_key)
 
 
 def _record(target: ReleaseTarget) -> QuarantinedMessage | None:
@@ -91,7 +59,7 @@ def confirm(token: str) -> str | tuple[str, int]:
 
 def _confirmation(record: QuarantinedMessage, form: TokenForm) -> str:
     return render_template(
-        "release/confirm.html", record=record, reason=reason_text(record), form=form
+        "release/confirm.html", record=record, reason=reason_text(record, gettext), form=form
     )
 
 

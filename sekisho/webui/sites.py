@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from flask import request
 from sqlalchemy import select
 
+from sekisho.sites import site_url
 from sekisho.store.db import Store
 from sekisho.store.models import LoginSite
 
@@ -103,13 +104,6 @@ def site_address(site: LoginSite) -> SiteAddress:
 def current_site() -> str:
     """The name of the login site this request came in under; "" for every domain."""
     return str(request.environ.get(SITE, ""))
-
-
-def site_url(site: LoginSite) -> str | None:
-    """``https://<host><prefix>`` of a site that names its host; None when it names none."""
-    if not site.host_name:
-        return None
-    return f"https://{site.host_name}{site.url_prefix.rstrip('/')}"
 
 
 def login_url(site: LoginSite) -> str:

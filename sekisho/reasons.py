@@ -1,0 +1,37 @@
+"""Why a copy was quarantined, as its owner reads it: the rule and the entry that hit.
+
+The spam folder pages say it in the reader's language, the quarantine notice in each of
+its languages, so the words come with the ``gettext`` of the language wanted.
+"""
+
+from __future__ import annotations
+
+from sekisho.rules import reject_from, reject_header, reject_subject, spam
+from sekisho.rules.model import HeaderCheck
+from sekisho.rules.problems import N_
+from sekisho.store.models import QuarantinedMessage
+from sekisho.texts import Gettext
+
+# The label of each header reject setting, as its checkbox shows it (webui.reject).
+HEADER_CHECK_LABELS = {
+    HeaderCheck.FROM_MISSING: N_("From: the header itself is missing"),
+    HeaderCheck.FROM_EMPTY_ANGLE: N_("From: the header is empty (From: <>)"),
+    HeaderCheck.FROM_EMPTY: N_("From: the header is empty (From:)"),
+    HeaderCheck.SUBJECT_MISSING: N_("Subject: the header itself is missing"),
+    HeaderCheck.SUBJECT_EMPTY: N_("Subject: the header is empty (Subject:)"),
+}
+
+
+def reason_text(message: QuarantinedMessage, gettext: Gettext) -> str:
+    if message.rule == reject_from.name:
+        return gettext("From reject list: “%(entry)s”", entry=message.entry)
+    if message.rule == reject_subject.name:
+        return gettext("Subject reject list: “%(entry)s”", entry=message.entry)
+    if message.rule == spam.name:
+        return gettext(
+            "Spam scan: score %(score)s (%(engine)s)", score=message.entry, engine=message.matched
+        )
+    if message.rule == reject_header.name and message.entry in set(HeaderCheck):
+        label = gettext(HEADER_CHECK_LABELS[HeaderCheck(message.entry)])
+        return gettext("Header reject setting: %(label)s", label=label)
+    return message.rule
