@@ -1,4 +1,5 @@
-"""Prometheus metrics of the milter and the worker, each on a local port of its own.
+"""Prometheus metrics of the milter and the worker, each on a local port of its own and
+each with only its own figures (a milter counter on the worker's page would read 0 forever).
 
 The milter counts what it decided (messages by verdict, recipients by outcome and rule,
 4xx and 5xx answers by reason, spam verdicts, forwards, queued auto-replies) and how long
@@ -15,9 +16,16 @@ from collections import Counter as Tally
 from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import (
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import REGISTRY, Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from sekisho.milter.actions import Reject, TempFail
 from sekisho.store import outbox
@@ -27,38 +35,94 @@ from sekisho.store.quarantine import held_count
 T = TypeVar("T")
 P = ParamSpec("P")
 
-MESSAGES = Counter("sekisho_messages", "Messages the milter finished, by verdict", ["verdict"])
+# Each counter is made outside any registry and put on the page of the process that counts
+# it (milter_page, worker_page).
+MESSAGES = Counter(
+    "sekisho_messages", "Messages the milter finished, by verdict", ["verdict"], registry=None
+)
 RECIPIENTS = Counter(
     "sekisho_recipients",
     "Filtered recipients by outcome (deliver, quarantine, virus) and the rule that decided",
     ["outcome", "rule"],
+    registry=None,
 )
-FORWARDED = Counter("sekisho_forwarded", "Forwarding addresses added to messages")
-AUTO_REPLIES_QUEUED = Counter("sekisho_auto_replies_queued", "Auto-replies queued")
+FORWARDED = Counter("sekisho_forwarded", "Forwarding addresses added to messages", registry=None)
+AUTO_REPLIES_QUEUED = Counter("sekisho_auto_replies_queued", "Auto-replies queued", registry=None)
 TAGGED_COPIES = Counter(
-    "sekisho_tagged_copies", "Recipients given a [spam]-tagged copy of their own (re-injected)"
+    "sekisho_tagged_copies",
+    "Recipients given a [spam]-tagged copy of their own (re-injected)",
+    registry=None,
 )
-SPAM_VERDICTS = Counter("sekisho_spam_verdicts", "Spam scans by verdict", ["spam"])
-TEMPFAILS = Counter("sekisho_tempfails", "4xx answers (the sender retries), by reason", ["reason"])
-REJECTS = Counter("sekisho_rejects", "5xx answers, by reason", ["reason"])
+SPAM_VERDICTS = Counter("sekisho_spam_verdicts", "Spam scans by verdict", ["spam"], registry=None)
+TEMPFAILS = Counter(
+    "sekisho_tempfails", "4xx answers (the sender retries), by reason", ["reason"], registry=None
+)
+REJECTS = Counter("sekisho_rejects", "5xx answers, by reason", ["reason"], registry=None)
 SCAN_SECONDS = Histogram(
     "sekisho_scan_seconds",
     "Time one scan took, by scanner",
     ["scanner"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=None,
 )
-SCAN_ERRORS = Counter("sekisho_scan_errors", "Scans without a verdict, by scanner", ["scanner"])
-OUTBOX_SENT = Counter("sekisho_outbox_sent", "Outbox mail Postfix took, by kind", ["kind"])
+SCAN_ERRORS = Counter(
+    "sekisho_scan_errors", "Scans without a verdict, by scanner", ["scanner"], registry=None
+)
+OUTBOX_SENT = Counter(
+    "sekisho_outbox_sent", "Outbox mail Postfix took, by kind", ["kind"], registry=None
+)
 OUTBOX_FAILED = Counter(
-    "sekisho_outbox_failed_attempts", "Outbox sends that failed, by kind", ["kind"]
+    "sekisho_outbox_failed_attempts", "Outbox sends that failed, by kind", ["kind"], registry=None
 )
 
 
-def serve(listen: str) -> None:
-    """The /metrics page on ``host:port`` (a daemon thread); nothing when empty."""
-    if listen:
-        host, _, port = listen.rpartition(":")
-        start_http_server(int(port), addr=host or "127.0.0.1")
+def milter_page() -> CollectorRegistry:
+    return _page(
+        MESSAGES,
+        RECIPIENTS,
+        FORWARDED,
+        AUTO_REPLIES_QUEUED,
+        TAGGED_COPIES,
+        SPAM_VERDICTS,
+        TEMPFAILS,
+        REJECTS,
+        SCAN_SECONDS,
+        SCAN_ERRORS,
+    )
+
+
+def worker_page(store: Store) -> CollectorRegistry:
+    return _page(OUTBOX_SENT, OUTBOX_FAILED, StoreFigures(store))
+
+
+def _page(*collectors: Collector) -> CollectorRegistry:
+    """A /metrics page of ``collectors`` and the process's own figures (CPU, memory, GC)."""
+    registry = CollectorRegistry()
+    # Each of these registers itself with the registry it is given.
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    for collector in collectors:
+        registry.register(collector)
+    return registry
+
+
+def serve(listen: str, page: CollectorRegistry | None = None) -> Callable[[], None]:
+    """``page`` (milter_page when None) as /metrics on ``host:port``, in a daemon thread;
+    nothing when ``listen`` is empty. Returns what closes it again."""
+    if not listen:
+        return lambda: None
+    host, _, port = listen.rpartition(":")
+    server, thread = start_http_server(
+        int(port), addr=host or "127.0.0.1", registry=page or milter_page()
+    )
+
+    def close() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    return close
 
 
 def count_message(verdict: str) -> None:
@@ -122,9 +186,3 @@ class StoreFigures(Collector):
         yield GaugeMetricFamily(
             "sekisho_quarantined_copies", "Quarantined copies not released or purged", held
         )
-
-
-def serve_store_figures(listen: str, store: Store) -> None:
-    if listen:
-        REGISTRY.register(StoreFigures(store))
-        serve(listen)

@@ -89,8 +89,16 @@ class Worker:
         self._smtp_address = (host, int(port))
 
     def run(self, stop: threading.Event) -> None:
-        metrics.serve_store_figures(self._settings.worker_metrics_listen, self._store)
+        close_metrics = metrics.serve(
+            self._settings.worker_metrics_listen, metrics.worker_page(self._store)
+        )
         log.info("%s reinject=%s", WORKER_STARTED, self._settings.reinject_smtp)
+        try:
+            self._rounds(stop)
+        finally:
+            close_metrics()
+
+    def _rounds(self, stop: threading.Event) -> None:
         next_purge = time.monotonic()
         while not stop.is_set():
             if time.monotonic() >= next_purge:
