@@ -50,6 +50,10 @@ class Settings:
     # How many reverse proxies (nginx …) stand before the web UI; their X-Forwarded-For
     # gives the client address the login history and the login throttle use.
     web_proxies: int = 0
+    # A CSV list upload larger than either is refused before it is read: a 300,000-line
+    # file once kept a web worker busy for 24 seconds.
+    upload_max_bytes: int = 2 * 1024 * 1024
+    upload_max_lines: int = 20_000
     # Scanners, outbox, GeoIP.
     # clamd's address (tcp://host:port or unix:/path); its StreamMaxLength must be at
     # least Postfix's message_size_limit, or large mail is deferred (never passed unscanned).
@@ -101,6 +105,13 @@ class Settings:
         uid, _, gid = self.mailbox_owner.partition(":")
         return int(uid), int(gid or uid)
 
+
+_AT_LEAST_ONE = (
+    "session_idle_minutes",
+    "session_absolute_hours",
+    "upload_max_bytes",
+    "upload_max_lines",
+)
 
 _BOOLEAN_WORDS = {
     "1": True,
@@ -161,7 +172,7 @@ def load_settings(
     settings = Settings(**{k: _coerce(k, known[k], v) for k, v in values.items()})
     if settings.auto_reply_sender not in {"null", "mailbox"}:
         raise ConfigError(f"auto_reply_sender: {settings.auto_reply_sender!r} is not null|mailbox")
-    for name in ("session_idle_minutes", "session_absolute_hours"):
+    for name in _AT_LEAST_ONE:
         if getattr(settings, name) < 1:
             raise ConfigError(f"{name}: must be at least 1")
     if settings.mailbox_owner and not re.fullmatch(r"\d+(:\d+)?", settings.mailbox_owner):

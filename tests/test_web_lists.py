@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from datetime import UTC, datetime
 from io import BytesIO
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
@@ -21,6 +23,7 @@ from sekisho.store.db import Store
 from sekisho.store.header_rules import header_checks
 from sekisho.store.hits import HitCounter
 from sekisho.store.lists import add_values, values
+from sekisho.store.models import PendingUpload
 from tests.webclient import csrf, hidden, login
 
 # kind → (URL prefix, the guide's screen title stem, two valid entries)
@@ -441,12 +444,82 @@ def test_unusable_files_are_refused_with_a_reason(
 def test_a_large_japanese_upload_is_confirmed_without_sending_it_back(
     client: FlaskClient, store: Store
 ) -> None:
-    rows = [f"未承諾広告のお知らせ番号{i:06}" for i in range(60_000)]  # ~2.5 MB of UTF-8
+    rows = [f"未承諾広告のお知らせ番号{i:06}" for i in range(20_000)]  # the most lines, ~0.8 MB
     login(client)
     confirm = upload(client, "/reject/subject", "\r\n".join(rows).encode())
     assert len(confirm) < 20_000  # the list stays in the store, not in the page
     post(client, "/reject/subject/import/confirm", confirm, token=hidden(confirm, "token"))
-    assert len(saved(store, REJECT_SUBJECT)) == 60_000
+    assert len(saved(store, REJECT_SUBJECT)) == 20_000
+
+
+def timed_upload(client: FlaskClient, data: bytes) -> tuple[int, str, float]:
+    """「アップロード」 to the From reject list: status, page and seconds the server took."""
+    listing = page(client, "/reject/from/")
+    boundary, body = encode_multipart(
+        {"file": FileStorage(BytesIO(data), "list.csv"), "csrf_token": csrf(listing)}
+    )
+    started = time.perf_counter()
+    response = client.post(
+        "/reject/from/import",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    return response.status_code, response.get_data(as_text=True), time.perf_counter() - started
+
+
+def staged_uploads(store: Store) -> int:
+    with store.read() as session:
+        return session.scalar(select(func.count(PendingUpload.id))) or 0
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (  # 2.5 MB in 120,000 lines: over both limits, the size is named
+            b"".join(b"spam%06d.example\r\n" % i for i in range(120_000)),
+            "CSV ファイル：ファイルが 2 MB を超えています。",
+        ),
+        (  # small, but 20,001 lines
+            b"".join(b"s%d.example\n" % i for i in range(20_001)),
+            "CSV ファイル：ファイルが 20,000 行を超えています。",
+        ),
+        (  # lines ended by CR alone (an old Mac export)
+            b"".join(b"s%d.example\r" % i for i in range(20_001)),
+            "CSV ファイル：ファイルが 20,000 行を超えています。",
+        ),
+    ],
+    ids=["bytes", "lines", "cr-lines"],
+)
+def test_a_file_over_the_limits_is_refused_unread_naming_the_limit(
+    client: FlaskClient, store: Store, data: bytes, message: str
+) -> None:
+    seed(store, REJECT_FROM, ["kept.example"])
+    login(client)
+    status, answer, seconds = timed_upload(client, data)
+    assert status == 200
+    assert message in answer
+    assert seconds < 1.0
+    assert saved(store) == ["kept.example"]
+    assert staged_uploads(store) == 0
+
+
+@pytest.mark.parametrize("megabytes", [6, 40])
+def test_a_huge_body_is_refused_by_the_framework_with_a_page(
+    client: FlaskClient, store: Store, megabytes: int
+) -> None:
+    """The issue's files: 6 MB of 300,000 lines once kept a worker busy 24 s, 40 MB cost
+    over 1 GB of memory. Past twice the file limit the body is not even read."""
+    row = b"spam%07d.example\r\n"  # 20 bytes
+    data = b"".join(row % i for i in range(megabytes * 1024 * 1024 // len(row % 0)))
+    seed(store, REJECT_FROM, ["kept.example"])
+    login(client)
+    status, answer, seconds = timed_upload(client, data)
+    assert status == 413
+    assert "送信されたデータが大きすぎるため、何も変更されていません。" in answer
+    assert "CSV ファイルは 2 MB までです。" in answer
+    assert seconds < 1.0
+    assert saved(store) == ["kept.example"]
+    assert staged_uploads(store) == 0
 
 
 def test_a_stale_confirmation_says_nothing_was_changed(client: FlaskClient, store: Store) -> None:

@@ -21,10 +21,10 @@ from sekisho.spamfolder import SpamFolder
 from sekisho.store.db import Store
 from sekisho.store.models import utcnow
 from sekisho.texts import LANGUAGES, TIMEZONE
+from sekisho.webui.csv_lists import UploadLimits
 from sekisho.webui.sites import LoginSites, login_sites
 
 log = logging.getLogger("sekisho.web")
-MAX_UPLOAD_BYTES = 40 * 1024 * 1024
 
 
 def create_app(
@@ -42,8 +42,14 @@ def create_app(
         BABEL_DEFAULT_LOCALE="ja",
         BABEL_DEFAULT_TIMEZONE=TIMEZONE,
         WTF_CSRF_TIME_LIMIT=None,
-        # A CSV upload of a list with 100,000 entries of 320 characters fits.
-        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        # Twice the CSV file limit: a file somewhat over it still reaches the list page,
+        # which names the field and the limit; a body larger than this is refused by
+        # the framework from its Content-Length, unread (the 413 page below).
+        MAX_CONTENT_LENGTH=2 * settings.upload_max_bytes,
+        # The largest form, the auto-reply with 11 texts of 2,000 characters, is about
+        # 200 kB url-encoded; Flask's own defaults, written here as part of the bound.
+        MAX_FORM_MEMORY_SIZE=500_000,
+        MAX_FORM_PARTS=1_000,
     )
     app.extensions["sekisho.settings"] = settings
     app.extensions["sekisho.clock"] = clock
@@ -118,9 +124,11 @@ def create_app(
 
     @app.errorhandler(413)
     def too_large(_error: Exception) -> tuple[str, int]:
+        limits = UploadLimits(settings.upload_max_bytes, settings.upload_max_lines)
         message = gettext(
-            "The file is too large: at most %(megabytes)d MB can be uploaded.",
-            megabytes=MAX_UPLOAD_BYTES // (1024 * 1024),
+            "What was sent is too large, and nothing was changed: a CSV file can be at "
+            "most %(megabytes)s MB.",
+            megabytes=limits.megabytes,
         )
         return render_template("error.html", message=message), 413
 

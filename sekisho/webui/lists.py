@@ -33,7 +33,7 @@ from sekisho.rules.validate import FORM_MAX_LINES, EntryCheck
 from sekisho.store import lists
 from sekisho.store.uploads import stage_upload, take_upload
 from sekisho.webui import csv_lists
-from sekisho.webui.context import store
+from sekisho.webui.context import settings, store
 from sekisho.webui.flows import Pending, change, current_account_id, stale
 from sekisho.webui.forms import ConfirmEntriesForm, EntriesForm, TokenForm, UploadForm
 
@@ -360,10 +360,10 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         if not form.validate_on_submit():
             flash(gettext("Choose a CSV file to upload."), "warning")
             return redirect(here())
-        with closing(form.file.data) as uploaded:  # werkzeug spools a large one to a file
-            data = uploaded.read()
+        limits = csv_lists.UploadLimits(settings().upload_max_bytes, settings().upload_max_lines)
         try:
-            lines = csv_lists.entry_column(data)
+            with closing(form.file.data) as uploaded:  # werkzeug spools a large one to a file
+                lines = csv_lists.entry_column(uploaded.stream, limits)
         except csv_lists.CsvError as error:
             return render("lists/upload_problems.html", problems=[error.problem.render(gettext)])
         result = kind.check_entries(lines, max_lines=None)
