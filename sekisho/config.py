@@ -12,6 +12,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,9 @@ class Settings:
     # How many reverse proxies (nginx …) stand before the web UI; their X-Forwarded-For
     # gives the client address the login history and the login throttle use.
     web_proxies: int = 0
+    # The peers whose X-Forwarded-* headers are believed (addresses or networks, separated
+    # by commas or spaces); the same headers from any other peer are ignored and logged.
+    web_proxy_addresses: str = "127.0.0.1, ::1"
     # A CSV list upload larger than either is refused before it is read: a 300,000-line
     # file once kept a web worker busy for 24 seconds.
     upload_max_bytes: int = 2 * 1024 * 1024
@@ -97,6 +101,11 @@ class Settings:
     @property
     def public_web_url(self) -> str:
         return (self.web_url or f"http://{self.web_listen}").rstrip("/")
+
+    @property
+    def web_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        parts = re.split(r"[,\s]+", self.web_proxy_addresses.strip())
+        return tuple(ip_network(part, strict=False) for part in parts if part)
 
     @property
     def mailbox_uid_gid(self) -> tuple[int, int] | None:
@@ -172,6 +181,10 @@ def load_settings(
     settings = Settings(**{k: _coerce(k, known[k], v) for k, v in values.items()})
     if settings.auto_reply_sender not in {"null", "mailbox"}:
         raise ConfigError(f"auto_reply_sender: {settings.auto_reply_sender!r} is not null|mailbox")
+    try:
+        settings.web_proxy_networks  # noqa: B018 -- parsed here to refuse a typo at start
+    except ValueError as error:
+        raise ConfigError(f"web_proxy_addresses: {error}") from None
     for name in _AT_LEAST_ONE:
         if getattr(settings, name) < 1:
             raise ConfigError(f"{name}: must be at least 1")

@@ -59,12 +59,35 @@ def test_an_address_that_does_not_exist_is_locked_the_same_way(client: FlaskClie
     assert THROTTLED in page
 
 
-def test_one_client_guessing_across_addresses_is_locked(client: FlaskClient) -> None:
-    for number in range(audit.MAX_FAILURES_PER_CLIENT):
-        try_login(client, f"user{number}@example.jp", "guess123", "198.51.100.7")
+def failures_from(store: Store, client_address: str, count: int) -> None:
+    """``count`` failed logins for made-up addresses from one client, a minute ago."""
+    at = utcnow() - timedelta(minutes=1)
+    with store.transaction() as session:
+        for number in range(count):
+            audit.record_attempt(
+                session, f"made-up{number}@example.jp", client_address, None, False, at
+            )
+
+
+def test_one_client_guessing_across_addresses_is_locked(client: FlaskClient, store: Store) -> None:
+    failures_from(store, "198.51.100.7", audit.MAX_FAILURES_PER_CLIENT - 1)
+    status, _ = try_login(client, "nobody@example.jp", "guess123", "198.51.100.7")
+    assert status == 200  # the last failure the client is allowed
     status, _ = try_login(client, "taro@example.jp", "taro1234", "198.51.100.7")
     assert status == 429
     status, _ = try_login(client, "taro@example.jp", "taro1234", "198.51.100.8")
+    assert status == 302
+
+
+def test_customers_behind_one_nat_address_are_not_locked_out_by_a_few_typos(
+    client: FlaskClient, store: Store
+) -> None:
+    """Carrier-grade NAT: thousands of customers share one client address, so the
+    per-client limit sits far above the per-address one (the issue: 20 failures for
+    made-up addresses locked every customer out)."""
+    assert audit.MAX_FAILURES_PER_CLIENT >= 20 * audit.MAX_FAILURES_PER_ADDRESS
+    failures_from(store, "198.51.100.7", 20)
+    status, _ = try_login(client, "taro@example.jp", "taro1234", "198.51.100.7")
     assert status == 302
 
 

@@ -5,6 +5,13 @@ Throttle: after MAX_FAILURES_PER_ADDRESS failed logins for one address (since it
 good login) or MAX_FAILURES_PER_CLIENT from one client address within WINDOW, further
 logins are refused until the oldest of them leaves the window. A good password does not
 get through meanwhile: guessing must not go on however the guesses are spread.
+
+The two limits are far apart on purpose. The per-address one (5 in 15 minutes) is what
+protects a mailbox's password. The per-client one only slows one address guessing across
+many mailboxes, and one client address can be thousands of customers: a mobile carrier's
+carrier-grade NAT, a company or a school behind one gateway. At 200 in 15 minutes their
+typos together do not lock them all out, while one address trying a password on every
+mailbox still gets at most 800 tries an hour (each mailbox at most 5 of them).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from sekisho.store.models import LoginAttempt, SettingsChange
 
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ADDRESS = 5
-MAX_FAILURES_PER_CLIENT = 20
+MAX_FAILURES_PER_CLIENT = 200
 HISTORY_SHOWN = 20
 KEEP = timedelta(days=90)
 

@@ -12,7 +12,6 @@ from flask_babel import Babel, format_date, format_datetime, get_locale, gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import StrictUndefined
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sekisho.config import Settings, local_secret_key
@@ -22,6 +21,7 @@ from sekisho.store.db import Store
 from sekisho.store.models import utcnow
 from sekisho.texts import LANGUAGES, TIMEZONE
 from sekisho.webui.csv_lists import UploadLimits
+from sekisho.webui.proxies import TrustedProxies
 from sekisho.webui.sites import LoginSites, login_sites
 
 log = logging.getLogger("sekisho.web")
@@ -55,16 +55,13 @@ def create_app(
     app.extensions["sekisho.clock"] = clock
     store = store or Store(settings.database_url)
     app.wsgi_app = LoginSites(app.wsgi_app, login_sites(store))  # type: ignore[method-assign]
-    if settings.web_proxies:
-        # Behind nginx or another proxy: the client address (login history, throttle)
-        # and the scheme come from its X-Forwarded-* headers, trusted that many hops deep;
-        # outermost, so the login sites see the host the owner asked for.
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app,
-            x_for=settings.web_proxies,
-            x_proto=settings.web_proxies,
-            x_host=settings.web_proxies,
-        )
+    # Behind nginx or another proxy: the client address (login history, throttle) and
+    # the scheme come from its X-Forwarded-* headers, trusted that many hops deep and
+    # only from the configured proxies; outermost, so the login sites see the host the
+    # owner asked for.
+    app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+        app.wsgi_app, settings.web_proxies, settings.web_proxy_networks
+    )
     app.extensions["sekisho.store"] = store
     app.extensions["sekisho.spam_folder"] = SpamFolder(
         app.extensions["sekisho.store"],

@@ -71,3 +71,18 @@ def test_local_secret_key_is_created_once(tmp_path: Path) -> None:
     assert len(first) == 64
     assert local_secret_key(settings) == first
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_shipped_example_trusts_its_local_proxy_and_bounds_sessions_and_uploads() -> None:
+    settings = load_settings(EXAMPLE, environ={"SEKISHO_SECRET_KEY": "k"})
+    assert settings.web_proxies == 1
+    assert [str(network) for network in settings.web_proxy_networks] == ["127.0.0.1/32", "::1/128"]
+    assert (settings.session_idle_minutes, settings.session_absolute_hours) == (30, 12)
+    assert (settings.upload_max_bytes, settings.upload_max_lines) == (2 * 1024 * 1024, 20_000)
+
+
+def test_a_bad_proxy_address_or_a_zero_limit_is_refused_at_load() -> None:
+    with pytest.raises(ConfigError, match=r"web_proxy_addresses: 'proxy\.example'"):
+        load_settings(environ={"SEKISHO_WEB_PROXY_ADDRESSES": "127.0.0.1, proxy.example"})
+    with pytest.raises(ConfigError, match="upload_max_lines: must be at least 1"):
+        load_settings(environ={"SEKISHO_UPLOAD_MAX_LINES": "0"})
