@@ -19,8 +19,10 @@ from sekisho.milter.actions import (
     DeleteRecipient,
     EndOfMessage,
 )
+from sekisho.milter.apply import TAGGED_COPY_DOWN
+from sekisho.milter.scan import SPAM_SCAN_DOWN
 from sekisho.milter.tagged_copy import Reinjection
-from sekisho.milter.transaction import SPAM_SCAN_DOWN, TAGGED_COPY_DOWN, MailTransaction
+from sekisho.milter.transaction import MailTransaction
 from sekisho.rules.encoded_words import decode_header_text
 from sekisho.store import accounts
 from sekisho.store.db import Store

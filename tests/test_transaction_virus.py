@@ -22,7 +22,8 @@ from sekisho.milter.actions import (
     EndOfMessage,
     Reject,
 )
-from sekisho.milter.transaction import VIRUS_SCAN_DOWN, MailTransaction
+from sekisho.milter.scan import VIRUS_SCAN_DOWN
+from sekisho.milter.transaction import MailTransaction
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage

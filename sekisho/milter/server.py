@@ -17,7 +17,7 @@ import Milter
 import milter
 
 from sekisho import metrics
-from sekisho.config import Settings
+from sekisho.config import Settings, local_secret_key
 from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
 from sekisho.milter.auto_reply import AutoReplies
@@ -102,6 +102,8 @@ def serve(settings: Settings) -> None:
         settings.local_networks_are_domestic,
     )
 
+    trace_key = local_secret_key(settings).encode()
+
     def new_transaction() -> MailTransaction:
         return MailTransaction(
             policies.get,
@@ -118,6 +120,7 @@ def serve(settings: Settings) -> None:
             if settings.srs_lookup
             else None,
             send_tagged_copy=tagged_copies.send,
+            trace_key=trace_key,
         )
 
     Milter.factory = lambda: SekishoMilter(new_transaction)

@@ -1,4 +1,4 @@
-"""国外からのメール送信制限 (SPEC.md §10): may a logged-in customer submit from here?
+"""国外からのメール送信制限 (docs/features.md §10): may a logged-in customer submit from here?
 
 Submission from outside the home country (Japan) is refused unless the owner lifted the
 restriction, each time for one week from that moment; it returns by itself when the week

@@ -1,4 +1,4 @@
-"""Address normalisation and the label-boundary suffix matcher of SPEC.md §5.
+"""Address normalisation and the label-boundary suffix matcher of docs/features.md §5.
 
 Entry forms (all case-insensitive):
 - ``example.com``       the domain and every subdomain (``a@example.com``, ``a@x.example.com``)

@@ -1,4 +1,5 @@
-"""Allow list (受信許可設定): SPEC.md §6. An allowed sender skips the reject rules and spam.
+"""Allow list (受信許可設定): docs/features.md §6. An allowed sender skips the reject rules
+and spam.
 
 Only the header From is matched, not the envelope sender. The header From is the sender
 the customer's mail program shows, so it is the address they copy into the list; the

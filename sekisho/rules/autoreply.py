@@ -1,4 +1,4 @@
-"""自動返信設定 (SPEC.md §7): the setting, its checks, and when a mail gets a reply.
+"""自動返信設定 (docs/features.md §7): the setting, its checks, and when a mail gets a reply.
 
 A mailbox replies with its default message, or with the message of the first per-sender
 entry whose pattern covers the envelope sender, where the reply goes (a suffix match, as

@@ -1,4 +1,4 @@
-"""転送設定 (SPEC.md §4): the targets of a mailbox, their checks, and what the milter does.
+"""転送設定 (docs/features.md §4): the targets of a mailbox, their checks, and what the milter does.
 
 A mailbox may forward to at most MAX_TARGETS addresses: each is another copy leaving the
 ISP under its name, and five covers a phone, a family member and a work address with room
@@ -6,10 +6,16 @@ to spare. Each target says 残す (keep) or 残さない; the mailbox keeps its 
 target says 残さない. Loops: a forwarded copy carries FORWARD_TRACE naming the mailbox, and a
 mail that already names this mailbox is delivered, never forwarded again (two mailboxes
 forwarding to each other, or an outside address forwarding back, end after one round).
+
+A sender could write that field into any mail and so switch a mailbox's forwarding off
+for it; the trace therefore carries a MAC of the mailbox and the mail's Message-ID under
+the installation's secret key, and a trace without a valid one is not believed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,9 +29,9 @@ MAX_ADDRESS_LENGTH = 320
 # by normalize_address): nothing a header or an SMTP command could be bent with.
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _DOMAIN = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
-# The trace header: not a verdict, so the milter keeps an arriving one (a forged trace can
-# only make a mailbox keep a mail it would have forwarded).
+# The trace header: not a verdict, so the milter keeps an arriving one.
 FORWARD_TRACE = "X-Sekisho-Forwarded"
+_MAC_HEX_CHARS = 32
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,25 @@ def forward_plan(
     )
 
 
-def forward_trace(header_values: Iterable[str]) -> frozenset[str]:
-    """The mailboxes an arriving mail was already forwarded by."""
-    return frozenset(normalize_address(value) for value in header_values if value.strip())
+def trace_value(mailbox: str, message_id: str, key: bytes) -> str:
+    """``taro@example.jp; mac=…``: the trace a forwarded copy carries."""
+    address = normalize_address(mailbox)
+    return f"{address}; mac={_mac(address, message_id, key)}"
+
+
+def forward_trace(header_values: Iterable[str], message_id: str, key: bytes) -> frozenset[str]:
+    """The mailboxes an arriving mail was already forwarded by: traces with a valid MAC."""
+    found = set()
+    for value in header_values:
+        address, _, mac = value.partition(";")
+        address = normalize_address(address)
+        mac = mac.strip().removeprefix("mac=")
+        expected = _mac(address, message_id, key).encode()
+        if address and hmac.compare_digest(mac.encode("utf-8", "surrogateescape"), expected):
+            found.add(address)
+    return frozenset(found)
+
+
+def _mac(address: str, message_id: str, key: bytes) -> str:
+    text = f"{address}\n{message_id.strip()}".encode("utf-8", "surrogateescape")
+    return hmac.new(key, text, hashlib.sha256).hexdigest()[:_MAC_HEX_CHARS]

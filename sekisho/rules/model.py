@@ -13,7 +13,7 @@ from sekisho.rules.addresses import EMPTY_MATCHER, SuffixMatcher, normalize_addr
 from sekisho.rules.autoreply import OFF as AUTO_REPLY_OFF
 from sekisho.rules.autoreply import AutoReply
 from sekisho.rules.encoded_words import decode_header_text
-from sekisho.rules.forwarding import ForwardTarget
+from sekisho.rules.forwarding import NOT_FORWARDED, ForwardPlan, ForwardTarget
 from sekisho.rules.subjects import EMPTY_SUBSTRING_MATCHER, SubstringMatcher
 
 # Quoted strings and (non-nested) comments of a header may hold anything, "<", ">" and
@@ -42,6 +42,12 @@ class Message:
     def subjects(self) -> tuple[str, ...]:
         """Every Subject field as a reader sees it (RFC 2047 and raw 8-bit decoded)."""
         return tuple(decode_header_text(value) for value in self.header_values("Subject"))
+
+    @property
+    def message_id(self) -> str:
+        """The first Message-ID field as it came, "" without one."""
+        found = self.header_values("Message-ID")
+        return found[0].strip() if found else ""
 
     @property
     def subject(self) -> str:
@@ -85,7 +91,7 @@ class Message:
 
 
 class HeaderCheck(StrEnum):
-    """The five header reject checkboxes of SPEC.md §5, in the guide's order."""
+    """The five header reject checkboxes of docs/features.md §5, in the guide's order."""
 
     FROM_MISSING = "from_missing"
     FROM_EMPTY_ANGLE = "from_empty_angle"
@@ -96,7 +102,7 @@ class HeaderCheck(StrEnum):
 
 @dataclass(frozen=True)
 class SpamSetting:
-    """迷惑メールスキャン設定 (SPEC.md §9): scan on/off; quarantine, or deliver tagged
+    """迷惑メールスキャン設定 (docs/features.md §9): scan on/off; quarantine, or deliver tagged
     ``[spam]``; a notice mail for each quarantined one. Off until the owner turns it on."""
 
     enabled: bool = False
@@ -128,6 +134,8 @@ class Policy:
 class Action(Enum):
     DELIVER = "deliver"
     QUARANTINE = "quarantine"
+    TAG = "tag"  # delivered with ``[spam] `` before the subject
+    REMOVE_VIRUS = "virus"  # removed from the message and reported
 
 
 @dataclass(frozen=True)
@@ -140,13 +148,63 @@ class RuleHit:
 
 
 @dataclass(frozen=True)
+class SpamVerdict:
+    """What the spam engine said of the whole message."""
+
+    is_spam: bool
+    score: float
+    threshold: float
+    engine: str
+
+
+@dataclass(frozen=True)
+class ScanResults:
+    """What the scans of a message found; a scan not run found nothing."""
+
+    virus_scanned: bool = False
+    virus: str | None = None  # the virus clamd named, None when clean or not scanned
+    spam: SpamVerdict | None = None  # None: not scanned, or the scan failed
+
+    @property
+    def clean(self) -> bool:
+        """Known not to be spam and found no virus: the only mail an auto-reply answers."""
+        return self.spam is not None and not self.spam.is_spam and self.virus is None
+
+
+NOT_SCANNED = ScanResults()
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """One row of the decision table as it was walked: its rule and what it found."""
+
+    rule: str
+    hit: RuleHit | None
+
+
+@dataclass(frozen=True)
 class Decision:
+    """Everything that happens to one recipient's copy of a message.
+
+    ``action`` and ``hit`` come from the first row of the decision table that hit;
+    ``forward`` and ``auto_reply`` apply to a copy that is delivered. ``trace`` records
+    the rows walked, hit or miss, up to the one that decided.
+    """
+
     action: Action
     hit: RuleHit | None = None
+    forward: ForwardPlan = NOT_FORWARDED
+    auto_reply: str | None = None  # the text to answer with, None for no reply
+    trace: tuple[RowResult, ...] = field(default=(), compare=False)
 
     @property
     def quarantined(self) -> bool:
         return self.action is Action.QUARANTINE
+
+    @property
+    def delivered(self) -> bool:
+        """The recipient keeps a copy of the message (forwarding aside)."""
+        return self.action in (Action.DELIVER, Action.TAG)
 
     @property
     def allowed(self) -> bool:

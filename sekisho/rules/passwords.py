@@ -1,4 +1,4 @@
-"""The rules of a new POP account password (SPEC.md §3), each broken rule on its own.
+"""The rules of a new POP account password (docs/features.md §3), each broken rule on its own.
 
 6–32 characters; ASCII letters, digits and ``% + - . / : = @ ^ _`` only; at least one
 letter and one digit. A space and a full-width (non-ASCII) character get messages of

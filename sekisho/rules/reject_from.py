@@ -1,4 +1,4 @@
-"""From (sender address) reject list: SPEC.md §5.
+"""From (sender address) reject list: docs/features.md §5.
 
 Both the envelope sender (MAIL FROM) and every header From address are matched: the
 header From is what the customer sees and types into the list, the envelope sender is

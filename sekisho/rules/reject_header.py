@@ -1,4 +1,4 @@
-"""Header reject settings (ヘッダー受信拒否設定): the five checkboxes of SPEC.md §5.
+"""Header reject settings (ヘッダー受信拒否設定): the five checkboxes of docs/features.md §5.
 
 - ``from_missing``: no From field at all;
 - ``from_empty_angle``: a From field holding no address but ``<>`` (``From: <>``, also

@@ -1,4 +1,4 @@
-"""Subject (件名) reject list: SPEC.md §5. An entry contained in the decoded subject hits.
+"""Subject (件名) reject list: docs/features.md §5. An entry contained in the decoded subject hits.
 
 Every Subject field is searched, not only the first that mail programs show: a second
 Subject must not be a way around the list.

@@ -1,4 +1,4 @@
-"""What the spam verdict means for one recipient (SPEC.md §9).
+"""What the spam verdict means for one recipient (docs/features.md §9).
 
 - scan off → delivered untouched, never scanned for this recipient;
 - an allowed sender, or a mail the reject rules already quarantined → no spam verdict;
@@ -10,31 +10,35 @@ of a message get it, they get a tagged copy of their own (sekisho.milter.tagged_
 
 from __future__ import annotations
 
-from enum import Enum
-
-from sekisho.rules.model import Decision, Policy, RuleHit
+from sekisho.rules.model import Decision, Message, Policy, RuleHit, ScanResults
 
 name = "spam"
 SUBJECT_TAG = "[spam] "
 
 
-class SpamAction(Enum):
-    NONE = "none"
-    QUARANTINE = "quarantine"
-    TAG = "tag"
-
-
 def needs_scan(policy: Policy | None, decision: Decision | None) -> bool:
-    """Whether this recipient's outcome depends on the verdict."""
+    """Whether this recipient's outcome depends on the verdict (``decision``: the rules'
+    before any scan)."""
     if policy is None or decision is None or not policy.spam.enabled:
         return False
     return not decision.quarantined and not decision.allowed
 
 
-def spam_action(policy: Policy, decision: Decision, is_spam: bool) -> SpamAction:
-    if not is_spam or not needs_scan(policy, decision):
-        return SpamAction.NONE
-    return SpamAction.QUARANTINE if policy.spam.quarantine else SpamAction.TAG
+def check_quarantine(policy: Policy, _message: Message, scans: ScanResults) -> RuleHit | None:
+    """Spam for a mailbox whose spam goes to its spam folder."""
+    return _spam_hit_for(policy, scans) if policy.spam.quarantine else None
+
+
+def check_tag(policy: Policy, _message: Message, scans: ScanResults) -> RuleHit | None:
+    """Spam for a mailbox that takes it tagged in the inbox."""
+    return None if policy.spam.quarantine else _spam_hit_for(policy, scans)
+
+
+def _spam_hit_for(policy: Policy, scans: ScanResults) -> RuleHit | None:
+    verdict = scans.spam
+    if verdict is None or not verdict.is_spam or not policy.spam.enabled:
+        return None
+    return spam_hit(verdict.score, verdict.threshold, verdict.engine)
 
 
 def announced(policy: Policy, hit: RuleHit) -> bool:

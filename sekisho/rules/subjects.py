@@ -1,4 +1,4 @@
-"""Subject (件名) reject list: entry rules and the substring matcher of SPEC.md §5.
+"""Subject (件名) reject list: entry rules and the substring matcher of docs/features.md §5.
 
 An entry matches every subject that contains it. Both sides are compared in one form:
 NFKC (full-width Latin and half-width katakana folded, as a Japanese IME types them),

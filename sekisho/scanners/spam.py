@@ -19,6 +19,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from sekisho.envelope import CONTROL, Envelope, postfix_received_field
+from sekisho.rules.model import SpamVerdict
 
 # rspamd's actions that mean "this is spam" for a mailbox owner. "greylist" is a delivery
 # tactic, not a verdict; "soft reject" (rate limits, greylisting) says nothing of the
@@ -32,14 +33,6 @@ _SPAMD_SPAM = re.compile(rb"^Spam: (True|False|Yes|No) ; (-?[\d.]+) / (-?[\d.]+)
 
 class SpamScanError(RuntimeError):
     """The engine gave no usable verdict; the message must not be treated as clean."""
-
-
-@dataclass(frozen=True)
-class SpamVerdict:
-    is_spam: bool
-    score: float
-    threshold: float
-    engine: str
 
 
 UNKNOWN_ENVELOPE = Envelope()

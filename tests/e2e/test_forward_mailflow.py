@@ -89,16 +89,30 @@ def test_a_mail_this_mailbox_already_forwarded_comes_home(
     import_settings(
         mail, "taro@example.jp", {"forwarding": [{"to": "jiro@mobile.example", "keep": False}]}
     )
-    send_raw(
-        mail,
-        "jiro@mobile.example",
-        ["taro@example.jp"],
-        b"From: jiro@mobile.example\r\nSubject: came back\r\n"
-        b"X-Sekisho-Forwarded: taro@example.jp\r\n\r\nround trip\r\n",
-    )
+    mail.send("friend@ok.example", ["taro@example.jp"], subject="round trip")
+    (copy,) = relayed(next_hop)
+    next_hop.received.clear()
+    send_raw(mail, "jiro@mobile.example", ["taro@example.jp"], copy.content)
     mail.wait_for_files(TARO_INBOX)
     mail.wait_until_delivered()
     assert next_hop.received == []
+
+
+def test_a_forged_trace_does_not_switch_forwarding_off(mail: MailHarness, next_hop: Sink) -> None:
+    import_settings(
+        mail, "taro@example.jp", {"forwarding": [{"to": "jiro@mobile.example", "keep": False}]}
+    )
+    send_raw(
+        mail,
+        "someone@outside.example",
+        ["taro@example.jp"],
+        b"From: someone@outside.example\r\nSubject: forged\r\nMessage-ID: <f@outside.example>\r\n"
+        b"X-Sekisho-Forwarded: taro@example.jp\r\n"
+        b"X-Sekisho-Forwarded: taro@example.jp; mac=00000000000000000000000000000000\r\n"
+        b"\r\nplease stay here\r\n",
+    )
+    (copy,) = relayed(next_hop)
+    assert copy.recipients == ["jiro@mobile.example"]
 
 
 def test_two_mailboxes_forwarding_to_each_other_end_after_one_round(

@@ -12,6 +12,7 @@ from sekisho.rules.forwarding import (
     check_target,
     forward_plan,
     forward_trace,
+    trace_value,
 )
 
 
@@ -50,8 +51,30 @@ def test_the_mailbox_keeps_its_copy_unless_every_target_says_not_to() -> None:
     assert forward_plan("taro@example.jp", only, frozenset()).keep_mailbox is False
 
 
+KEY = b"installation secret"
+MESSAGE_ID = "<1@client.example>"
+
+
 def test_a_mail_this_mailbox_already_forwarded_is_delivered_not_forwarded() -> None:
-    trace = forward_trace(["<Taro@Example.JP>", "hanako@example.jp"])
+    values = [
+        trace_value(address, MESSAGE_ID, KEY)
+        for address in ("Taro@Example.JP", "hanako@example.jp")
+    ]
+    trace = forward_trace(values, MESSAGE_ID, KEY)
     targets = (ForwardTarget("a@x.example", False),)
     assert forward_plan("taro@example.jp", targets, trace) == NOT_FORWARDED
     assert forward_plan("taro@example.jp", (), frozenset()) == NOT_FORWARDED
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "taro@example.jp",
+        "taro@example.jp; mac=00000000000000000000000000000000",
+        "taro@example.jp; mac=ｍａｃ",
+        trace_value("taro@example.jp", "<other@client.example>", KEY),
+        trace_value("taro@example.jp", MESSAGE_ID, b"another installation"),
+    ],
+)
+def test_a_trace_without_a_valid_mac_is_not_believed(forged: str) -> None:
+    assert forward_trace([forged], MESSAGE_ID, KEY) == frozenset()

@@ -1,0 +1,297 @@
+"""Step 4 of a message, apply: every side effect of the decisions, in one place.
+
+The order is what makes "nothing lost" hold: whatever the store or another MTA must
+keep is written before the recipient it stands for is removed from the message —
+
+1. virus reports (an outbox row per mailbox, with the disinfected original),
+2. quarantine copies (the ``.Junk`` file durable, then its row),
+3. the ``[spam]``-tagged copy, when only some recipients take the tag (re-injected; its
+   recipients are removed only after Postfix's 250 to its DATA),
+4. auto-reply rows,
+
+then the milter's edits: recipients removed and added (forwarding), header fields, the
+envelope sender of forwarded mail. Any failure before the edits defers the whole message
+and the sender's retry finds every write already done (keyed by the message's digest).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import Header
+from email.utils import formatdate
+
+from sekisho.envelope import postfix_received_field
+from sekisho.milter.actions import (
+    Accept,
+    AddHeader,
+    AddRecipient,
+    ChangeHeader,
+    ChangeSender,
+    DeleteRecipient,
+    Discard,
+    Edit,
+    EndOfMessage,
+    TempFail,
+)
+from sekisho.milter.auto_reply import Answered, AutoReplies
+from sekisho.milter.collected import Collected, Recipient, header_line, is_own_header
+from sekisho.milter.disinfect import FindVirus, without_infected_parts
+from sekisho.milter.quarantine import Quarantine
+from sekisho.milter.tagged_copy import TaggedCopyError
+from sekisho.milter.virus_report import VirusReports, removed_part_text
+from sekisho.rules.addresses import normalize_address
+from sekisho.rules.autoreply import message_ids
+from sekisho.rules.encoded_words import decode_header_text, readable
+from sekisho.rules.forwarding import FORWARD_TRACE, trace_value
+from sekisho.rules.model import Action, Decision, ScanResults
+from sekisho.rules.spam import SUBJECT_TAG, tagged
+
+log = logging.getLogger("sekisho.milter")
+TaggedCopySender = Callable[[str, list[str], bytes], None]  # sender, recipients, message
+TAGGED_COPY_DOWN = TempFail(
+    "451", "4.3.0", "Temporary mail filter problem, try again later", "tagged_copy_down"
+)
+SPAM_SCORE = "X-Sekisho-Spam-Score"
+VIRUS_HEADER = "X-Sekisho-Virus"
+Decided = Sequence[tuple[Recipient, Decision | None]]
+
+
+@dataclass(frozen=True)
+class Effects:
+    quarantine: Quarantine
+    virus_reports: VirusReports
+    find_virus: FindVirus  # disinfection scans the parts of an infected mail
+    # Where 自動返信設定 replies are queued; None: no auto-replies (tests of other parts).
+    auto_replies: AutoReplies | None = None
+    # Queues the [spam]-tagged copy for some recipients of a message that others get
+    # untagged (sekisho.milter.tagged_copy); None: such a message is deferred.
+    send_tagged_copy: TaggedCopySender | None = None
+    trace_key: bytes = b""  # signs the forwarding trace (sekisho.rules.forwarding)
+
+    def apply(
+        self,
+        mail: Collected,
+        decided: Decided,
+        scans: ScanResults,
+        forward_sender: str | None,
+        now: datetime,
+        tally: Counter[str],
+    ) -> EndOfMessage:
+        """The side effects, then the edits and the verdict; ``tally`` counts the outcomes."""
+        self._report_virus(mail, decided, scans)
+        edits: list[Edit] = []
+        for recipient, decision in decided:
+            if decision is None:  # not one of sekisho's mailboxes
+                continue
+            if decision.delivered:
+                tally["deliver"] += 1
+                continue
+            if decision.action is Action.REMOVE_VIRUS:
+                tally["virus"] += 1
+            elif recipient.policy is not None and decision.hit is not None:
+                self.quarantine.put(
+                    recipient.policy,
+                    decision.hit,
+                    mail.message.sender,
+                    mail.message.subject,
+                    mail.queue_id,
+                    mail.key,
+                    mail.maildir_form(),
+                )
+                tally[f"quarantine:{decision.hit.rule}"] += 1
+            edits.append(DeleteRecipient(recipient.given))
+        kept = [(r, d) for r, d in decided if d is None or d.delivered]
+        edits.extend(foreign_own_headers(mail.message.headers))
+        added = scan_headers(scans) if kept else []
+        edits.extend(added)
+        tagging = [(r, d) for r, d in kept if d is not None and d.action is Action.TAG]
+        if tagging and len(tagging) == len(kept):
+            edits.append(subject_tag(mail.message.headers))
+        elif tagging:
+            try:
+                edits.extend(self._send_tagged_copy(mail, tagging, added, tally))
+            except TaggedCopyError as error:
+                log.warning("tagged_copy_failed queue_id=%s error=%s", mail.queue_id, error)
+                return EndOfMessage((), TAGGED_COPY_DOWN)
+        self._queue_auto_replies(mail, kept, now, tally)
+        forwarded = forward_edits(mail, kept, edits, self.trace_key)
+        tally["forward"] += forwarded
+        if forwarded and forward_sender is not None:
+            edits.append(ChangeSender(forward_sender))
+        removed = [d for _, d in decided if d is not None and not d.delivered]
+        verdict = Discard() if len(removed) == len(decided) else Accept()
+        log.info(
+            "end queue_id=%s quarantined=%d virus_removed=%d delivered=%d forwarded=%d verdict=%s",
+            mail.queue_id,
+            sum(1 for d in removed if d.quarantined),
+            sum(1 for d in removed if d.action is Action.REMOVE_VIRUS),
+            len(kept),
+            forwarded,
+            type(verdict).__name__.lower(),
+        )
+        return EndOfMessage(tuple(edits), verdict)
+
+    def _report_virus(self, mail: Collected, decided: Decided, scans: ScanResults) -> None:
+        """A report row per mailbox the infected mail is removed for, written before they
+        are removed; the original is disinfected once for all of them."""
+        chosen = [
+            r.policy
+            for r, d in decided
+            if r.policy is not None and d is not None and d.action is Action.REMOVE_VIRUS
+        ]
+        if not chosen or scans.virus is None:
+            return
+        cleaned = without_infected_parts(mail.content, self.find_virus, removed_part_text)
+        self.virus_reports.put(
+            chosen,
+            scans.virus,
+            readable(mail.message.sender),
+            mail.message.subject,
+            mail.key,
+            cleaned,
+        )
+
+    def _send_tagged_copy(
+        self, mail: Collected, tagging: Decided, added: list[AddHeader], tally: Counter[str]
+    ) -> list[DeleteRecipient]:
+        """Queue the tagged copy for the mailboxes of ``tagging`` that keep their mail (one
+        forwarding without 残す gets none; its targets get the original like any other
+        forwarded copy) and remove them from the message the others get."""
+        if self.send_tagged_copy is None:
+            raise TaggedCopyError("no re-injection listener is configured")
+        keeping = [r for r, d in tagging if d is not None and d.forward.keep_mailbox]
+        addresses = [recipient.given.strip().strip("<>") for recipient in keeping]
+        sender = mail.envelope.sender
+        if not all(_is_utf8_text(address) for address in [sender, *addresses]):
+            # Raw 8-bit in an address cannot be sent on: the tagging mailboxes get the
+            # original untagged rather than the message deferred again at every retry.
+            log.warning("tagged_copy_skipped queue_id=%s reason=8bit_address", mail.queue_id)
+            return []
+        if keeping:
+            self.send_tagged_copy(sender, addresses, tagged_message(mail, added))
+            tally["tagged_copy"] += len(keeping)
+            log.info("tagged_copy queue_id=%s to=%s", mail.queue_id, readable(",".join(addresses)))
+        return [DeleteRecipient(recipient.given) for recipient in keeping]
+
+    def _queue_auto_replies(
+        self, mail: Collected, kept: Decided, now: datetime, tally: Counter[str]
+    ) -> None:
+        """An outbox row per answering mailbox (the decision answers only clean mail)."""
+        replies = [
+            (r.policy, d.auto_reply)
+            for r, d in kept
+            if r.policy is not None and d is not None and d.auto_reply is not None
+        ]
+        if not replies or self.auto_replies is None:
+            return
+        message = mail.message
+        ids = [message_ids(value) for value in message.header_values("Message-ID")[:1]]
+        answered = Answered(
+            sender=mail.envelope.sender.strip().strip("<>"),
+            subject=message.subject,
+            message_id=ids[0][0] if ids and ids[0] else "",
+            references=" ".join(
+                found
+                for value in message.header_values("References")
+                for found in message_ids(value)
+            ),
+        )
+        tally["auto_reply"] += self.auto_replies.put(replies, answered, mail.key, now)
+        log.info(
+            "auto_reply queue_id=%s to=%s from=%s",
+            mail.queue_id,
+            readable(answered.sender),
+            ",".join(policy.address for policy, _ in replies),
+        )
+
+
+def forward_edits(mail: Collected, kept: Decided, edits: list[Edit], trace_key: bytes) -> int:
+    """転送設定 of the recipients whose copy is delivered: add each target once, remove
+    the mailbox when none of its targets says 残す, and trace the mailbox so the copy
+    is never forwarded by it again. Returns how many targets were added."""
+    present = {normalize_address(r.given) for r in mail.recipients}
+    added: list[str] = []
+    for recipient, decision in kept:
+        if recipient.policy is None or decision is None or not decision.forward.targets:
+            continue
+        for target in decision.forward.targets:
+            if target not in present and target not in added:
+                added.append(target)
+                edits.append(AddRecipient(target))
+        if not decision.forward.keep_mailbox:
+            edits.append(DeleteRecipient(recipient.given))
+        trace = trace_value(recipient.policy.address, mail.message.message_id, trace_key)
+        edits.append(AddHeader(FORWARD_TRACE, trace))
+    if added:
+        log.info("forward queue_id=%s to=%s", mail.queue_id, ",".join(added))
+    return len(added)
+
+
+def scan_headers(scans: ScanResults) -> list[AddHeader]:
+    """X-Sekisho-Virus and X-Sekisho-Spam-Score of a delivered copy, for the scans run."""
+    added = []
+    if scans.virus_scanned:
+        added.append(AddHeader(VIRUS_HEADER, scans.virus or "clean"))
+    if scans.spam is not None:
+        verdict = scans.spam
+        score = f"{verdict.score:.1f} / {verdict.threshold:.1f} ({verdict.engine})"
+        added.append(AddHeader(SPAM_SCORE, score))
+    return added
+
+
+def foreign_own_headers(headers: Sequence[tuple[str, str]]) -> list[ChangeHeader]:
+    """Removals of arriving X-Sekisho-* fields, last occurrence first, so each index
+    still names the same field when Postfix applies it."""
+    seen: dict[str, int] = {}
+    removals = []
+    for name, _ in headers:
+        key = name.lower()
+        seen[key] = seen.get(key, 0) + 1
+        if is_own_header(name) and key != FORWARD_TRACE.lower():
+            removals.append(ChangeHeader(name, seen[key], ""))
+    return removals[::-1]
+
+
+def subject_tag(headers: Sequence[tuple[str, str]]) -> ChangeHeader | AddHeader:
+    for name, value in headers:
+        if name.lower() == "subject":
+            unfolded = value.replace("\n", "").replace("\r", "")
+            if _is_utf8_text(unfolded):
+                return ChangeHeader(name, 1, tagged(unfolded))
+            # Raw 8-bit (Shift_JIS, EUC-JP …) cannot pass through libmilter as text:
+            # the tagged subject goes out as an RFC 2047 word.
+            return ChangeHeader(
+                name, 1, Header(tagged(decode_header_text(unfolded)), "utf-8").encode()
+            )
+    return AddHeader("Subject", SUBJECT_TAG.strip())
+
+
+def tagged_message(mail: Collected, added: list[AddHeader]) -> bytes:
+    """The message as the tagging mailboxes get it: the Received field Postfix wrote
+    for the client (a milter never sees it), the subject tagged, sekisho's fields."""
+    subject: ChangeHeader | AddHeader | None = subject_tag(mail.message.headers)
+    received = postfix_received_field(mail.envelope, formatdate(localtime=True), show_login=False)
+    lines = [received]
+    for name, value in mail.kept_headers():
+        if isinstance(subject, ChangeHeader) and name.lower() == "subject":
+            lines.append(header_line(name, subject.value))
+            subject = None
+        else:
+            lines.append(header_line(name, value))
+    if isinstance(subject, AddHeader):
+        lines.append(header_line(subject.name, subject.value))
+    lines.extend(header_line(field.name, field.value) for field in added)
+    body = mail.content[len(mail.header_block()) :]
+    return b"".join(lines) + b"\n" + body
+
+
+def _is_utf8_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate escapes stand for undecodable raw bytes
+        return False
+    return True

@@ -1,0 +1,76 @@
+"""Step 1 of a message, collect: what the client sent, as the milter callbacks saw it.
+
+The body waits in a spool file; the forms the later steps need (the Maildir copy, the
+bytes a scanner reads) are made from it when asked, streamed where they can be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import IO
+
+from sekisho.envelope import Envelope
+from sekisho.rules.forwarding import FORWARD_TRACE
+from sekisho.rules.model import Message, Policy
+
+# The milter's own header fields (X-Sekisho-Spam-Score, -Quarantine-Reason, -Virus …).
+# Arriving mail that already carries one was forged or relayed: a reader's mail filter
+# must be able to trust them, so they are removed before any of ours are added.
+OWN_HEADER_PREFIX = "x-sekisho-"
+_COPY_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Recipient:
+    given: str  # as the client wrote it, which is what delrcpt must name
+    policy: Policy | None  # None: not one of sekisho's mailboxes
+
+
+@dataclass(frozen=True)
+class Collected:
+    envelope: Envelope  # MAIL FROM as the client wrote it, the client, the queue id
+    message: Message  # the normalised sender and the header fields, in order
+    recipients: tuple[Recipient, ...]
+    key: str  # what the client sent, digested: the same for every attempt of the message
+    body: IO[bytes]
+
+    @property
+    def queue_id(self) -> str:
+        return self.envelope.queue_id
+
+    def kept_headers(self) -> Iterator[tuple[str, str]]:
+        """The header fields delivered copies keep: not arriving X-Sekisho-* fields."""
+        for name, value in self.message.headers:
+            if not is_own_header(name) or name.lower() == FORWARD_TRACE.lower():
+                yield name, value
+
+    def header_block(self) -> bytes:
+        return b"".join(header_line(name, value) for name, value in self.kept_headers()) + b"\n"
+
+    def maildir_form(self) -> Iterator[bytes]:
+        """The message as a Maildir file wants it: header lines, blank line, LF endings;
+        without arriving X-Sekisho-* fields, as the delivered copies are."""
+        yield self.header_block()
+        self.body.seek(0)
+        carry = b""
+        while chunk := self.body.read(_COPY_CHUNK):
+            data = carry + chunk
+            carry = b"\r" if data.endswith(b"\r") else b""
+            yield data[: len(data) - len(carry)].replace(b"\r\n", b"\n")
+        if carry:
+            yield carry
+
+    @cached_property
+    def content(self) -> bytes:
+        """The whole message in memory: only for a scanner (a quarantine copy streams)."""
+        return b"".join(self.maildir_form())
+
+
+def is_own_header(name: str) -> bool:
+    return name.lower().startswith(OWN_HEADER_PREFIX)
+
+
+def header_line(name: str, value: str) -> bytes:
+    return f"{name}: {value}\n".encode("utf-8", "surrogateescape")

@@ -1,0 +1,151 @@
+"""The whole decision of one recipient: the scan rows of the table, what a delivered copy
+gets (forwarding, auto-reply), the record of rows walked, and which scans are needed."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from sekisho.rules.addresses import SuffixMatcher
+from sekisho.rules.autoreply import AutoReply
+from sekisho.rules.decide import decide, plan_scans
+from sekisho.rules.forwarding import FORWARD_TRACE, ForwardTarget, trace_value
+from sekisho.rules.model import (
+    Action,
+    Message,
+    Policy,
+    RowResult,
+    RuleHit,
+    ScanResults,
+    SpamSetting,
+    SpamVerdict,
+)
+
+TODAY = date(2026, 12, 4)
+SPAM = SpamVerdict(is_spam=True, score=12.5, threshold=6.0, engine="rspamd")
+HAM = SpamVerdict(is_spam=False, score=0.5, threshold=6.0, engine="rspamd")
+HEADERS = (("From", "friend@ok.example"), ("To", "taro@example.jp"), ("Subject", "hello"))
+MESSAGE = Message("friend@ok.example", HEADERS)
+
+
+def mailbox(**settings: Any) -> Policy:
+    return Policy("taro@example.jp", 1, 1, **settings)
+
+
+def test_a_virus_is_removed_even_for_an_allowed_sender() -> None:
+    policy = mailbox(virus_scan=True, allow_from=SuffixMatcher.build(["ok.example"]))
+    scans = ScanResults(virus_scanned=True, virus="Eicar-Signature")
+    decision = decide(policy, MESSAGE, scans=scans)
+    assert decision.action is Action.REMOVE_VIRUS
+    assert decision.hit == RuleHit("virus", "Eicar-Signature", "")
+    assert decision.trace == (RowResult("virus", decision.hit),)
+
+
+def test_a_virus_is_delivered_to_a_mailbox_without_the_scan() -> None:
+    scans = ScanResults(virus_scanned=True, virus="Eicar-Signature")
+    assert decide(mailbox(), MESSAGE, scans=scans).action is Action.DELIVER
+
+
+@pytest.mark.parametrize(("quarantine", "action"), [(True, Action.QUARANTINE), (False, Action.TAG)])
+def test_spam_goes_where_the_mailbox_chose(quarantine: bool, action: Action) -> None:
+    policy = mailbox(spam=SpamSetting(enabled=True, quarantine=quarantine))
+    decision = decide(policy, MESSAGE, scans=ScanResults(spam=SPAM))
+    assert decision.action is action
+    assert decision.hit == RuleHit("spam", "12.5 / 6.0", "rspamd")
+
+
+def test_spam_is_not_caught_with_the_scan_off() -> None:
+    assert decide(mailbox(), MESSAGE, scans=ScanResults(spam=SPAM)).action is Action.DELIVER
+
+
+def test_the_allow_list_skips_the_spam_scan_and_the_trace_says_why() -> None:
+    policy = mailbox(spam=SpamSetting(enabled=True), allow_from=SuffixMatcher.build(["ok.example"]))
+    decision = decide(policy, MESSAGE, scans=ScanResults(spam=SPAM))
+    assert decision.allowed
+    assert [(row.rule, row.hit is not None) for row in decision.trace] == [
+        ("virus", False),
+        ("allow_from", True),
+    ]
+
+
+def test_every_row_is_recorded_as_a_miss_when_nothing_catches() -> None:
+    decision = decide(mailbox(), MESSAGE, scans=ScanResults(spam=HAM))
+    assert decision.action is Action.DELIVER
+    assert [row.rule for row in decision.trace] == [
+        "virus",
+        "allow_from",
+        "reject_from",
+        "reject_subject",
+        "reject_header",
+        "spam",
+        "spam",
+    ]
+    assert all(row.hit is None for row in decision.trace)
+
+
+FORWARDING = (ForwardTarget("hanako@example.net", keep=False),)
+
+
+def test_a_delivered_copy_is_forwarded() -> None:
+    decision = decide(mailbox(forward_to=FORWARDING), MESSAGE)
+    assert decision.forward.targets == ("hanako@example.net",)
+    assert not decision.forward.keep_mailbox
+
+
+def test_a_quarantined_copy_is_not_forwarded() -> None:
+    policy = mailbox(forward_to=FORWARDING, reject_from=SuffixMatcher.build(["ok.example"]))
+    assert decide(policy, MESSAGE).forward.targets == ()
+
+
+def test_a_copy_this_mailbox_forwarded_before_is_not_forwarded_again() -> None:
+    trace = trace_value("taro@example.jp", "", b"key")
+    message = Message(MESSAGE.sender, (*HEADERS, (FORWARD_TRACE, trace)))
+    decision = decide(mailbox(forward_to=FORWARDING), message, trace_key=b"key")
+    assert decision.forward.targets == ()
+    forged = decide(mailbox(forward_to=FORWARDING), message, trace_key=b"another key")
+    assert forged.forward.targets == ("hanako@example.net",)
+
+
+ANSWERING = AutoReply(enabled=True, message="Away until Monday")
+
+
+def test_clean_mail_is_answered() -> None:
+    decision = decide(
+        mailbox(auto_reply=ANSWERING), MESSAGE, scans=ScanResults(spam=HAM), today=TODAY
+    )
+    assert decision.auto_reply == "Away until Monday"
+
+
+@pytest.mark.parametrize(
+    "scans",
+    [
+        ScanResults(),  # not scanned: never known to be clean
+        ScanResults(spam=SPAM),
+        ScanResults(virus_scanned=True, virus="Eicar-Signature", spam=HAM),
+    ],
+)
+def test_mail_not_known_clean_is_not_answered(scans: ScanResults) -> None:
+    decision = decide(mailbox(auto_reply=ANSWERING), MESSAGE, scans=scans, today=TODAY)
+    assert decision.auto_reply is None
+
+
+def test_the_scan_plan_asks_only_for_scans_that_change_an_outcome() -> None:
+    plain = mailbox()
+    assert not plan_scans([(plain, decide(plain, MESSAGE))], None, replying=False).any
+    spam_on = mailbox(spam=SpamSetting(enabled=True))
+    plan = plan_scans([(spam_on, decide(spam_on, MESSAGE))], None, replying=False)
+    assert plan.spam
+    assert plan.spam_decides_delivery
+    assert not plan.virus
+    answering = plan_scans([(plain, decide(plain, MESSAGE))], None, replying=True)
+    assert answering.spam
+    assert not answering.spam_decides_delivery
+    submitter = mailbox(virus_scan=True)
+    assert plan_scans([(None, None)], submitter, replying=False).virus
+
+
+def test_an_allowed_sender_needs_no_spam_scan() -> None:
+    policy = mailbox(spam=SpamSetting(enabled=True), allow_from=SuffixMatcher.build(["ok.example"]))
+    assert not plan_scans([(policy, decide(policy, MESSAGE))], None, replying=False).spam
