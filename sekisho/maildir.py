@@ -54,6 +54,8 @@ def _make_dirs(path: Path, ownership: Ownership) -> None:
         except FileExistsError:
             continue
         ownership.apply(folder)
+        # The new folder's entry must survive a power cut like the copy written into it.
+        _fsync_dir(folder.parent)
 
 
 def ensure_maildir(folder: Path, ownership: Ownership, is_subfolder: bool) -> None:
@@ -68,12 +70,26 @@ def ensure_maildir(folder: Path, ownership: Ownership, is_subfolder: bool) -> No
 def unique_name(size: int) -> str:
     now = time.time()
     seconds, micro = int(now), int((now % 1) * 1_000_000)
-    host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
-    return f"{seconds}.M{micro}P{os.getpid()}Q{next(_counter)}.{host},S={size}"
+    return f"{seconds}.M{micro}P{os.getpid()}Q{next(_counter)}.{_host()},S={size}"
 
 
-def deliver(folder: Path, chunks: Iterable[bytes], ownership: Ownership) -> str:
-    """Write ``chunks`` as one message into ``folder/new``; return the file name."""
+def keyed_name(key: str) -> str:
+    """The one file name a message with this key has in a folder, whichever attempt wrote
+    it: a retry after a crash between the write and its record finds (or replaces) the
+    first attempt's file instead of adding a second copy."""
+    return f"K{key}.{_host()}"
+
+
+def _host() -> str:
+    """This host's name as a Maildir file name may hold it."""
+    return socket.gethostname().replace("/", "\\057").replace(":", "\\072")
+
+
+def deliver(
+    folder: Path, chunks: Iterable[bytes], ownership: Ownership, name: str | None = None
+) -> str:
+    """Write ``chunks`` as one message into ``folder/new``; return the file name. A
+    ``name`` given replaces a file of that name in new/ (the same message again)."""
     temp = folder / "tmp" / unique_name(0)
     size = 0
     descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, ownership.file_mode)
@@ -85,7 +101,7 @@ def deliver(folder: Path, chunks: Iterable[bytes], ownership: Ownership) -> str:
             handle.flush()
             os.fsync(handle.fileno())
         ownership.apply(temp)
-        name = unique_name(size)
+        name = name or unique_name(size)
         os.rename(temp, folder / "new" / name)
     except BaseException:
         temp.unlink(missing_ok=True)

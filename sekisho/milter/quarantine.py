@@ -2,7 +2,9 @@
 
 Order matters for "nothing lost": the file is durable before the row is committed, and
 the row is committed before the milter removes the recipient. A repeated attempt of the
-same message (same key) finds the row and writes nothing twice.
+same message (same key) finds the row and writes nothing twice; one after a crash between
+the file and the row finds the file under the same name (sekisho.maildir.keyed_name)
+and replaces it, so the folder never holds the message twice.
 """
 
 from __future__ import annotations
@@ -12,7 +14,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sekisho.maildir import JUNK_FOLDER, Ownership, deliver, ensure_maildir, mailbox_path
+from sqlalchemy.exc import SQLAlchemyError
+
+from sekisho.maildir import (
+    JUNK_FOLDER,
+    Ownership,
+    deliver,
+    ensure_maildir,
+    find_message,
+    keyed_name,
+    mailbox_path,
+    remove_message,
+)
 from sekisho.milter.headers import QUARANTINE_REASON, quarantine_reason
 from sekisho.rules import spam
 from sekisho.rules.encoded_words import readable
@@ -65,13 +78,18 @@ class Quarantine:
             ensure_maildir(mailbox, self._ownership, is_subfolder=False)
             folder = mailbox / JUNK_FOLDER
             ensure_maildir(folder, self._ownership, is_subfolder=True)
-            trace = _trace_headers(sender, policy.address, hit)
-            file_name = deliver(folder, _chain(trace, message), self._ownership)
+            name = keyed_name(message_key)
+            left = find_message(folder, name)
+            if left is None or left.parent.name == "new":
+                # A file left by an earlier attempt that died before its row was written
+                # is replaced; one a mail program has seen (in cur/) is kept as it is.
+                trace = _trace_headers(sender, policy.address, hit)
+                deliver(folder, _chain(trace, message), self._ownership, name)
             record = QuarantineRecord(
                 account_id=policy.account_id,
                 address=policy.address,
                 message_key=message_key,
-                file_name=file_name,
+                file_name=name,
                 rule=hit.rule,
                 entry=readable(hit.entry),
                 matched=readable(hit.matched),
@@ -80,14 +98,15 @@ class Quarantine:
                 queue_id=queue_id,
             )
             try:
-                recorded = record_quarantine_once(
+                record_quarantine_once(
                     self._store, record, self._retention, self._notice_at(policy, hit)
                 )
             except BaseException:
-                (folder / "new" / file_name).unlink(missing_ok=True)  # no copy without its row
+                # No copy without its row, unless another attempt of the same message
+                # recorded it meanwhile (the file is theirs too).
+                if not _recorded(self._store, policy.account_id, message_key):
+                    remove_message(folder / "new" / name)
                 raise
-            if not recorded:  # a concurrent attempt of the same message recorded its own copy
-                (folder / "new" / file_name).unlink(missing_ok=True)
 
         self._io(work)
 
@@ -95,6 +114,14 @@ class Quarantine:
         if not spam.announced(policy, hit):
             return None
         return notice_due(utcnow(), self._notice_digest_minutes)
+
+
+def _recorded(store: Store, account_id: int, message_key: str) -> bool:
+    try:
+        with store.read() as session:
+            return already_quarantined(session, account_id, message_key)
+    except SQLAlchemyError:
+        return False
 
 
 def _trace_headers(sender: str, recipient: str, hit: RuleHit) -> bytes:
