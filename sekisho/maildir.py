@@ -7,6 +7,7 @@ Dovecot can keep using a mailbox whose first folder the milter happened to creat
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import socket
@@ -76,8 +77,10 @@ def unique_name(size: int) -> str:
 def keyed_name(key: str) -> str:
     """The one file name a message with this key has in a folder, whichever attempt wrote
     it: a retry after a crash between the write and its record finds (or replaces) the
-    first attempt's file instead of adding a second copy."""
-    return f"K{key}.{_host()}"
+    first attempt's file instead of adding a second copy. The key is digested: it may
+    hold any text, a file name may not."""
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:40]
+    return f"K{digest}.{_host()}"
 
 
 def _host() -> str:

@@ -25,6 +25,7 @@ from email.header import Header
 from email.utils import formatdate
 
 from sekisho.envelope import postfix_received_field
+from sekisho.mails.virus_report import removed_part_text
 from sekisho.milter.actions import (
     Accept,
     AddHeader,
@@ -42,7 +43,7 @@ from sekisho.milter.collected import Collected, Recipient, header_line, is_own_h
 from sekisho.milter.disinfect import FindVirus, without_infected_parts
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.tagged_copy import TaggedCopyError
-from sekisho.milter.virus_report import VirusReports, removed_part_text
+from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.autoreply import message_ids
 from sekisho.rules.encoded_words import decode_header_text, readable

@@ -13,19 +13,9 @@ import json
 from typing import Any
 
 from sekisho.rules.model import Policy
-from sekisho.rules.problems import N_
 from sekisho.store.db import IoRunner, Store, run_here
 from sekisho.store.models import utcnow
 from sekisho.store.outbox import VIRUS_REPORT, already_queued, enqueue
-from sekisho.texts import in_both_languages
-
-REMOVED_PART = N_(
-    "This part (%(name)s) contained a virus (%(virus)s) and was removed by the virus scan."
-)
-
-
-def removed_part_text(virus: str, file_name: str) -> str:
-    return in_both_languages(REMOVED_PART, name=file_name or "-", virus=virus)
 
 
 class VirusReports:
