@@ -17,6 +17,7 @@ from sekisho.store.db import Store
 from sekisho.store.models import Account, utcnow
 from sekisho.store.passwords import hash_password
 from sekisho.webui import create_app
+from tests.test_web_password import change
 from tests.webclient import csrf, login
 
 
@@ -77,17 +78,7 @@ def test_a_password_change_ends_every_other_session_but_the_changing_one(
     login(other_browser)
     copied = copy_of(other_browser, app)
     login(client)
-    page = client.get("/password/").get_data(as_text=True)
-    answer = client.post(
-        "/password/",
-        data={
-            "current": "taro1234",
-            "new": "Taro2027",
-            "again": "Taro2027",
-            "csrf_token": csrf(page),
-        },
-    )
-    assert urlsplit(answer.headers["Location"]).path == "/password/done"
+    assert "POP アカウントパスワード変更完了" in change(client, "taro1234", "Taro2027")
     assert logged_in(client)
     assert not logged_in(other_browser)
     assert not logged_in(copied)
