@@ -37,12 +37,16 @@ def folder(store: Store, example_domain: str, mail_root: Path) -> SpamFolder:
 
 
 def quarantine(
-    store: Store, mail_root: Path, subject: str, address: str = "taro@example.jp"
+    store: Store,
+    mail_root: Path,
+    subject: str,
+    address: str = "taro@example.jp",
+    hit: RuleHit = HIT,
 ) -> int:
     policy = load_policy(store, address)
     assert policy is not None
     Quarantine(store, mail_root, Ownership()).put(
-        policy, HIT, "x@bad.example", subject, "Q1", f"key-{subject}", message(subject)
+        policy, hit, "x@bad.example", subject, "Q1", f"key-{subject}", message(subject)
     )
     with store.read() as session:
         records = quarantine_page(session, policy.account_id).entries

@@ -98,11 +98,11 @@ def test_quarantine_page_lists_why_and_until_when(client: FlaskClient, store: St
         )
     overview = login(client)
     assert "迷惑メールフォルダ" in overview
-    assert "1通" in overview
+    assert "1 通" in overview
     page = client.get("/quarantine/").get_data(as_text=True)
     assert "someone@bad.example" in page
     assert "未承諾広告 &lt;script&gt;" in page  # escaped, never rendered
-    assert "From（送信者アドレス）受信拒否：「bad.example」" in page
+    assert "From（送信者アドレス）受信拒否設定：「bad.example」" in page
     hanako = FlaskClient(client.application, use_cookies=True)
     login(hanako, "hanako@example.jp", "hanako123")
     assert "迷惑メールフォルダにメールはありません。" in hanako.get("/quarantine/").get_data(

@@ -50,7 +50,7 @@ def test_the_view_shows_text_and_the_reason(
     record_id = quarantine(store, mail_root, "<b>bold</b>")
     login(client)
     page = client.get(f"/quarantine/{record_id}").get_data(as_text=True)
-    assert "From（送信者アドレス）受信拒否：「bad.example」" in page
+    assert "From（送信者アドレス）受信拒否設定：「bad.example」" in page
     assert "&lt;b&gt;bold&lt;/b&gt;" in page
     assert "<b>bold</b>" not in page
 
@@ -103,7 +103,7 @@ def test_a_full_spam_folder_is_shown_50_to_a_page_newest_first(
     for number in range(1, 53):
         quarantine(store, mail_root, f"spam number {number:02d}")
     overview = login(client)
-    assert "52通" in overview
+    assert "52 通" in overview
     first = client.get("/quarantine/").get_data(as_text=True)
     assert "2 ページ中 1 ページ目（全 52 通）" in first
     assert "spam number 52" in first  # newest first

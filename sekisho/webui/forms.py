@@ -108,7 +108,8 @@ class SpamSettingForm(FlaskForm):  # type: ignore[misc]
         )
 
 
-# Rows offered for new per-sender messages beyond the registered ones (within the maximum).
+# Empty per-sender rows that stand open below the last one filled in; the others, up to the
+# maximum, are one click away (「入力欄を追加」) so that the screen does not start with ten.
 BLANK_SENDER_ROWS = 3
 
 
@@ -147,7 +148,8 @@ class AutoReplyForm(FlaskForm):  # type: ignore[misc]
 
     @classmethod
     def prefilled(cls, setting: AutoReply) -> AutoReplyForm:
-        """The form showing ``setting``, with blank rows to add per-sender messages."""
+        """The form showing ``setting``, with blank rows up to the maximum of per-sender
+        messages."""
         form = cls(
             formdata=None,
             enabled=setting.enabled,
@@ -158,10 +160,15 @@ class AutoReplyForm(FlaskForm):  # type: ignore[misc]
                 {"pattern": entry.pattern, "message": entry.message} for entry in setting.per_sender
             ],
         )
-        rows = min(len(setting.per_sender) + BLANK_SENDER_ROWS, MAX_SENDER_TEXTS)
-        while len(form.per_sender) < rows:
+        while len(form.per_sender) < MAX_SENDER_TEXTS:
             form.per_sender.append_entry()
         return form
+
+    def rows_open(self) -> int:
+        """How many per-sender rows the screen shows open: up to the last one filled in,
+        and a few empty ones."""
+        last = max((number for number, _ in self.filled_rows()), default=0)
+        return min(last + BLANK_SENDER_ROWS, len(self.per_sender))
 
     def date_errors(self) -> list[str]:
         """A start or end date that is not a date, once ``validate`` has read them."""

@@ -91,8 +91,8 @@ SCREENS = (
                 "“taro@example.com” rejects that address only."
             ),
             _l(
-                "A local part alone (“taro@”) cannot be matched; a name without a dot (“xyz”) "
-                "rejects that whole top-level domain."
+                "A local part alone (“taro@”) is refused, as it would match no address; a name "
+                "without a dot (“xyz”) rejects that whole top-level domain."
             ),
         ),
         done_text=_l(

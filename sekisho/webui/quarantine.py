@@ -6,7 +6,7 @@ screen whose 「了解」 posts: a link alone never changes anything.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
@@ -132,10 +132,12 @@ def purge_confirm() -> str | Response:
     return render_template(
         "quarantine/confirm.html",
         title=gettext("Delete all confirmation"),
-        question=gettext(
-            "All %(count)d mails of the spam folder will be deleted and cannot be restored. "
+        question=ngettext(
+            "The %(num)d mail of the spam folder will be deleted and cannot be restored. "
+            "Press OK to delete it.",
+            "All %(num)d mails of the spam folder will be deleted and cannot be restored. "
             "Press OK to delete them.",
-            count=count,
+            count,
         ),
         record=None,
         action=url_for("quarantine.purge"),
@@ -150,7 +152,7 @@ def purge() -> Response:
     if pending is None:
         return stale(url_for("quarantine.show"))
     count = delete_all(spam_folder(), store(), current_account_id(), pending["last_id"])
-    flash(gettext("%(count)d mails were deleted.", count=count))
+    flash(ngettext("%(num)d mail was deleted.", "%(num)d mails were deleted.", count))
     return redirect(url_for("quarantine.show"))
 
 
