@@ -1,0 +1,130 @@
+"""Faults caused, not reasoned about: the milter SIGKILLed twice while senders that retry
+every 4xx like a sending MTA keep sending. Every message must end up exactly once per
+recipient, where that recipient's rules put it."""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+import time
+from collections import Counter
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import compat32
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+from sekisho.devstack.processes import milter_process
+from sekisho.rules.lists import REJECT_FROM
+from sekisho.store import accounts
+from sekisho.store.lists import add_values
+from sekisho.store.models import QuarantinedMessage
+from tests.e2e.conftest import MailHarness
+
+SENDERS = 4
+MESSAGES_PER_SENDER = 50
+TARO_JUNK = "example.jp/taro/.Junk/new"
+HANAKO_INBOX = "example.jp/hanako/new"
+SENDER = "offers@bad.example"
+RECIPIENTS = ["taro@example.jp", "hanako@example.jp"]
+
+
+def send_like_an_mta(mail: MailHarness, subject: str, deadline: float) -> int:
+    """Send the same message until the server takes it, as a sending MTA retries its
+    queue file: a 4xx or a dropped connection is tried again. Returns the attempts."""
+    message = EmailMessage()
+    message["From"] = SENDER
+    message["To"] = ", ".join(RECIPIENTS)
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain="bad.example")
+    message.set_content("A limited offer.\n")
+    data = message.as_bytes()
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            with smtplib.SMTP("127.0.0.1", mail.stack.smtp_port, timeout=30) as client:
+                refused = client.sendmail(SENDER, RECIPIENTS, data)
+        except (smtplib.SMTPServerDisconnected, ConnectionError, smtplib.SMTPRecipientsRefused):
+            pass
+        except smtplib.SMTPResponseException as error:
+            if not 400 <= error.smtp_code < 500:
+                raise AssertionError(f"{subject}: refused for good: {error}") from error
+        else:
+            assert refused == {}
+            return attempts
+        assert time.monotonic() < deadline, f"{subject}: not accepted in time"
+        time.sleep(0.2)
+
+
+def kill_and_restart_milter(mail: MailHarness) -> None:
+    stack = mail.stack
+    assert stack.milter is not None
+    assert stack.milter.process is not None
+    stack.milter.process.kill()  # SIGKILL: no cleanup, whatever it was doing
+    stack.milter.stop(grace=0)
+    time.sleep(0.5)
+    stack.milter = milter_process(
+        stack.environment(), stack.milter_listen, stack.run / "milter.log"
+    )
+
+
+def subjects_in(folder: list[Path]) -> Counter[str]:
+    return Counter(
+        str(message_from_bytes(path.read_bytes(), policy=compat32)["Subject"]) for path in folder
+    )
+
+
+def test_milter_killed_twice_under_load_loses_and_doubles_nothing(mail: MailHarness) -> None:
+    mail.add_account("taro@example.jp")
+    mail.add_account("hanako@example.jp")
+    with mail.store.transaction() as session:
+        taro = accounts.require_account(session, "taro@example.jp")
+        add_values(session, taro.id, REJECT_FROM, ["bad.example"])
+    subjects = [f"offer {s}-{m}" for s in range(SENDERS) for m in range(MESSAGES_PER_SENDER)]
+    deadline = time.monotonic() + 240
+    attempts: Counter[str] = Counter()
+    failures: list[BaseException] = []
+
+    def sender(mine: list[str]) -> None:
+        try:
+            for subject in mine:
+                attempts[subject] = send_like_an_mta(mail, subject, deadline)
+        except (AssertionError, OSError, smtplib.SMTPException) as error:  # the main thread reports
+            failures.append(error)
+
+    threads = [
+        threading.Thread(target=sender, args=(subjects[i::SENDERS],)) for i in range(SENDERS)
+    ]
+    for thread in threads:
+        thread.start()
+    for pause in (1.0, 1.5):
+        time.sleep(pause)
+        kill_and_restart_milter(mail)
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    mail.wait_until_delivered()
+    found = mail.files()
+    junk = subjects_in(found.get(TARO_JUNK, []))
+    inbox = subjects_in(found.get(HANAKO_INBOX, []))
+    # A half-written file in tmp/ of a killed milter is no mail: readers never show tmp/
+    # and Dovecot clears it after 36 hours.
+    misrouted = sum(
+        len(paths)
+        for folder, paths in found.items()
+        if folder not in {TARO_JUNK, HANAKO_INBOX} and not folder.endswith("/tmp")
+    )
+    expected = Counter(subjects)
+    lost = sum(((expected - junk) + (expected - inbox)).values())
+    duplicated = sum(((junk - expected) + (inbox - expected)).values())
+    retried = sum(1 for n in attempts.values() if n > 1)
+    print(
+        f"\nsent={len(subjects)} per recipient, retried={retried} lost={lost} "
+        f"duplicated={duplicated} misrouted={misrouted}"
+    )
+    assert retried > 0, "the kills hit no message: the test proved nothing"
+    assert (lost, duplicated, misrouted) == (0, 0, 0)
+    with mail.store.read() as session:
+        assert session.query(QuarantinedMessage).count() == len(subjects)
