@@ -7,12 +7,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, Response, flash, redirect, render_template, request, session, url_for
+from flask import Flask, Response, render_template, request, session
 from flask_babel import Babel, format_date, format_datetime, get_locale, gettext
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFProtect
 from jinja2 import StrictUndefined
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sekisho.config import Settings, local_secret_key
 from sekisho.maildir import Ownership
@@ -75,6 +74,7 @@ def create_app(
         abroad,
         auth,
         autoreply,
+        errors,
         forward,
         lists,
         overview,
@@ -87,6 +87,7 @@ def create_app(
     )
 
     auth.init_app(app)
+    errors.init_app(app)
     password.init_app(app)
     app.register_blueprint(password.blueprint)
     app.register_blueprint(auth.blueprint)
@@ -137,12 +138,6 @@ def create_app(
             "Please try again in a few minutes."
         )
         return render_template("error.html", message=message), 503
-
-    @app.errorhandler(CSRFError)
-    def expired_form(_error: CSRFError) -> WerkzeugResponse:
-        # After the idle timeout the session, and the form's CSRF token with it, is gone.
-        flash(gettext("The page had expired, so nothing was changed. Please try again."))
-        return redirect(url_for("overview.show"))
 
     @app.context_processor
     def languages() -> dict[str, Any]:
