@@ -1,12 +1,14 @@
 """The password change is the real POP login: a real Dovecot (POP3 and IMAP on 127.0.0.1,
 built from deploy/dovecot/) reads the same store, so after 「変更」 the old password stops
 working and the new one works, for POP3 and for SASL submission through Postfix alike;
-over IMAP the quarantine is the folder "Junk"."""
+over IMAP the quarantine is the folder "Junk", which mail programs are told is for junk
+(RFC 6154), as Sent, Drafts and Trash are for theirs."""
 
 from __future__ import annotations
 
 import imaplib
 import poplib
+import re
 import smtplib
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,4 +110,33 @@ def test_imap_shows_the_inbox_and_the_quarantine_as_junk(dovecot_stack: MailHarn
     assert subjects == {
         "INBOX": ["Subject: to the inbox"],
         "Junk": ["Subject: to the quarantine"],
+    }
+
+
+def test_imap_marks_the_special_folders_for_mail_programs(dovecot_stack: MailHarness) -> None:
+    """RFC 6154: a mail program asks which folder is for junk, sent, drafts and trash."""
+    mail = dovecot_stack
+    mail.reset()
+    mail.add_account("taro@example.jp", "taro1234")
+    assert mail.stack.dovecot is not None
+    with imaplib.IMAP4("127.0.0.1", mail.stack.dovecot.imap_port) as client:
+        client.login("taro@example.jp", "taro1234")
+        status, capabilities = client.capability()
+        assert status == "OK"
+        assert b"SPECIAL-USE" in capabilities[0].split()
+        status, listed = client.list('""', '"*" RETURN (SPECIAL-USE)')
+        assert status == "OK", listed
+    flags = {}
+    for line in listed:
+        assert isinstance(line, bytes)
+        found = re.fullmatch(rb'\((.*)\) "[./]" "?([^"]+)"?', line)
+        assert found, line
+        flags[found.group(2).decode()] = set(found.group(1).decode().split())
+    special = {"\\Junk", "\\Sent", "\\Drafts", "\\Trash"}
+    assert {name: flags[name] & special for name in flags} == {
+        "INBOX": set(),
+        "Junk": {"\\Junk"},
+        "Sent": {"\\Sent"},
+        "Drafts": {"\\Drafts"},
+        "Trash": {"\\Trash"},
     }
