@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from sekisho.store import accounts
@@ -29,6 +30,22 @@ def test_pages_need_a_login(client: FlaskClient) -> None:
     response = client.get("/reject/from/")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+def test_every_screen_but_the_login_and_the_mailed_links_needs_a_login(
+    app: Flask, client: FlaskClient
+) -> None:
+    open_to_all = {"static", "auth.login", "release_link.confirm"}
+    screens = [
+        rule.build(dict.fromkeys(rule.arguments, 1))[1]
+        for rule in app.url_map.iter_rules()
+        if "GET" in rule.methods and rule.endpoint not in open_to_all
+    ]
+    assert len(screens) > 30
+    for url in screens:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.headers["Location"].startswith("/login"), url
 
 
 def test_wrong_password_and_unknown_address_get_the_same_answer(client: FlaskClient) -> None:

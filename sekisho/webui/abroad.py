@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, redirect, render_template, url_for
-from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from sekisho.rules.abroad import unlock_ends
 from sekisho.store.abroad import lifted_until, set_unlocked_until
 from sekisho.store.models import utcnow
+from sekisho.webui.access import login_required
 from sekisho.webui.context import store
 from sekisho.webui.flows import Pending, change, current_account_id, stale
 from sekisho.webui.forms import TokenForm
@@ -33,7 +33,7 @@ def current_unlock(now: datetime) -> datetime | None:
 
 
 @blueprint.route("/")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def confirm() -> str:
     now = utcnow()
     until = current_unlock(now)
@@ -49,7 +49,7 @@ def confirm() -> str:
 
 
 @blueprint.route("/<action>", methods=["POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def switch(action: str) -> Response:
     if action not in (UNLOCK, RESTRICT) or _switch.take(TokenForm()) is None:
         return stale(url_for("overview.show"))
@@ -59,6 +59,6 @@ def switch(action: str) -> Response:
 
 
 @blueprint.route("/done")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def done() -> str:
     return render_template("abroad/done.html", until=current_unlock(utcnow()))

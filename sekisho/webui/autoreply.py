@@ -12,7 +12,6 @@ from datetime import date
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask_babel import gettext
-from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from sekisho.rules.autoreply import (
@@ -25,6 +24,7 @@ from sekisho.rules.autoreply import (
 )
 from sekisho.rules.problems import Problem
 from sekisho.store.autoreply import auto_reply, set_auto_reply
+from sekisho.webui.access import login_required
 from sekisho.webui.context import store
 from sekisho.webui.flows import Pending, change, current_account_id, stale
 from sekisho.webui.forms import AutoReplyForm, ConfirmSettingForm
@@ -40,13 +40,13 @@ def _current() -> AutoReply:
 
 
 @blueprint.route("/")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def show() -> str:
     return render_template("autoreply/list.html", setting=_current())
 
 
 @blueprint.route("/edit", methods=["GET", "POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def edit() -> str:
     form = AutoReplyForm()
     if not form.is_submitted():
@@ -85,7 +85,7 @@ def _on_screen(problem: Problem, rows: list[int]) -> Problem:
 
 
 @blueprint.route("/confirm", methods=["POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def register() -> Response:
     form = ConfirmSettingForm()
     pending = _register.take(form)
@@ -99,7 +99,7 @@ def register() -> Response:
 
 
 @blueprint.route("/done")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def done() -> str:
     return render_template("autoreply/done.html")
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.forwarding import MAX_TARGETS, check_target
 from sekisho.store.forwarding import add_target, delete_target, targets
 from sekisho.store.models import ForwardingTarget
+from sekisho.webui.access import login_required
 from sekisho.webui.context import store
 from sekisho.webui.flows import Pending, change, current_account_id, stale
 from sekisho.webui.forms import ForwardForm, TokenForm
@@ -30,13 +31,13 @@ def _targets() -> list[ForwardingTarget]:
 
 
 @blueprint.route("/")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def show() -> str:
     return render_template("forward/list.html", targets=_targets(), maximum=MAX_TARGETS)
 
 
 @blueprint.route("/new", methods=["GET", "POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def new() -> str:
     form = ForwardForm()
     errors: list[str] = []
@@ -58,7 +59,7 @@ def new() -> str:
 
 
 @blueprint.route("/confirm", methods=["POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def register() -> Response:
     pending = _register.take(TokenForm())
     if pending is None:
@@ -71,7 +72,7 @@ def register() -> Response:
 
 
 @blueprint.route("/done")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def done() -> str:
     return render_template("forward/done.html")
 
@@ -84,7 +85,7 @@ def _one(target_id: int) -> ForwardingTarget:
 
 
 @blueprint.route("/<int:target_id>/delete")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def delete_confirm(target_id: int) -> str:
     target = _one(target_id)
     token = _delete.issue(target_id=target_id)
@@ -94,7 +95,7 @@ def delete_confirm(target_id: int) -> str:
 
 
 @blueprint.route("/<int:target_id>/delete", methods=["POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def delete(target_id: int) -> Response:
     pending = _delete.take(TokenForm())
     if pending is None or pending["target_id"] != target_id:

@@ -24,7 +24,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask import Response as FlaskResponse
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_login import login_required
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -33,6 +32,7 @@ from sekisho.rules.validate import FORM_MAX_LINES, EntryCheck
 from sekisho.store import lists
 from sekisho.store.uploads import stage_upload, take_upload
 from sekisho.webui import csv_lists
+from sekisho.webui.access import login_required
 from sekisho.webui.context import settings, store
 from sekisho.webui.flows import Pending, change, current_account_id, stale
 from sekisho.webui.forms import ConfirmEntriesForm, EntriesForm, TokenForm, UploadForm
@@ -193,7 +193,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         return view
 
     @blueprint.route("/")
-    @login_required  # type: ignore[untyped-decorator]
+    @login_required
     def show() -> str:
         search = request.args.get("q", "").strip()
         number = request.args.get("page", 1, type=int) or 1
@@ -211,7 +211,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
             )
 
     @blueprint.route("/new", methods=["GET", "POST"])
-    @login_required  # type: ignore[untyped-decorator]
+    @login_required
     def new() -> str:
         form = EntriesForm()
         if not form.validate_on_submit():
@@ -229,7 +229,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         )
 
     @blueprint.route("/confirm", methods=["POST"])
-    @login_required  # type: ignore[untyped-decorator]
+    @login_required
     def register() -> str | Response:
         form = ConfirmEntriesForm()
         pending = add_pending.take(form)
@@ -254,7 +254,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     )
 
     @blueprint.route("/delete", methods=["POST"])
-    @login_required  # type: ignore[untyped-decorator]
+    @login_required
     def delete() -> str | Response:
         form = TokenForm()
         # A page shows PER_PAGE boxes; more ids are not from this form (and would swell the
@@ -274,7 +274,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         )
 
     @blueprint.route("/delete/confirm", methods=["POST"])
-    @login_required  # type: ignore[untyped-decorator]
+    @login_required
     def delete_confirmed() -> Response:
         pending = delete_pending.take(TokenForm())
         if pending is None:
@@ -291,7 +291,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     )
 
     @blueprint.route("/purge")
-    @login_required  # type: ignore[untyped-decorator]
+    @login_required
     def purge() -> str | Response:
         account_id = current_account_id()
         with store().read() as db:
@@ -308,7 +308,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         )
 
     @blueprint.route("/purge/confirm", methods=["POST"])
-    @login_required  # type: ignore[untyped-decorator]
+    @login_required
     def purge_confirmed() -> str | Response:
         pending = purge_pending.take(TokenForm())
         if pending is None or pending["stage"] != "first":
@@ -325,7 +325,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         )
 
     @blueprint.route("/purge/final", methods=["POST"])
-    @login_required  # type: ignore[untyped-decorator]
+    @login_required
     def purge_final() -> Response:
         pending = purge_pending.take(TokenForm())
         if pending is None or pending["stage"] != "final":
@@ -342,7 +342,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
     )
 
     @blueprint.route("/export.csv")
-    @login_required  # type: ignore[untyped-decorator]
+    @login_required
     def export() -> Response:
         account_id = current_account_id()
         with store().read() as db:
@@ -354,7 +354,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         )
 
     @blueprint.route("/import", methods=["POST"])
-    @login_required  # type: ignore[untyped-decorator]
+    @login_required
     def upload() -> str | Response:
         form = UploadForm()
         if not form.validate_on_submit():
@@ -386,7 +386,7 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         )
 
     @blueprint.route("/import/confirm", methods=["POST"])
-    @login_required  # type: ignore[untyped-decorator]
+    @login_required
     def upload_confirmed() -> Response:
         form = TokenForm()
         token = form.token.data if form.validate_on_submit() else None

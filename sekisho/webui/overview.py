@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT
 from sekisho.store.abroad import lifted_until
@@ -16,13 +16,14 @@ from sekisho.store.models import utcnow
 from sekisho.store.quarantine import quarantine_count_and_last_id
 from sekisho.store.spam_settings import spam_setting
 from sekisho.store.virus_settings import virus_scan_enabled
+from sekisho.webui.access import login_required
 from sekisho.webui.context import store
 
 blueprint = Blueprint("overview", __name__)
 
 
 @blueprint.route("/")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def show() -> str:
     with store().read() as db:
         account = require_account(db, current_user.address)

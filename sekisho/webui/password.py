@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from sekisho.rules.passwords import LONGEST_CHECKED, password_problems
@@ -18,6 +18,7 @@ from sekisho.store import accounts
 from sekisho.store.audit import record_change
 from sekisho.store.models import Account, utcnow
 from sekisho.webui import sessions
+from sekisho.webui.access import login_required
 from sekisho.webui.context import store
 from sekisho.webui.flows import client_address, current_account_id
 from sekisho.webui.forms import PasswordChangeForm
@@ -41,7 +42,7 @@ def init_app(app: Flask) -> None:
 
 
 @blueprint.route("/", methods=["GET", "POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def change() -> str | Response:
     form = PasswordChangeForm()
     shown = request.args.get("show") == "1"
@@ -78,6 +79,6 @@ def _problems(form: PasswordChangeForm) -> list[str]:
 
 
 @blueprint.route("/done")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def done() -> str:
     return render_template("password/done.html")

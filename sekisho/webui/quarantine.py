@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
-from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from sekisho.reasons import reason_text
@@ -18,6 +17,7 @@ from sekisho.store.quarantine import (
     quarantine_page,
     quarantined_one,
 )
+from sekisho.webui.access import login_required
 from sekisho.webui.context import spam_folder, store
 from sekisho.webui.flows import Pending, current_account_id, stale
 from sekisho.webui.forms import TokenForm
@@ -29,7 +29,7 @@ _purge = Pending("quarantine", "purge")
 
 
 @blueprint.route("/")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def show() -> str:
     account_id = current_account_id()
     with store().read() as db:
@@ -48,7 +48,7 @@ def _one(record_id: int) -> QuarantinedMessage:
 
 
 @blueprint.route("/<int:record_id>")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def view(record_id: int) -> str:
     record = _one(record_id)
     shown = spam_folder().view(current_account_id(), record_id)
@@ -77,7 +77,7 @@ def _confirmed(pending: Pending, record_id: int) -> bool:
 
 
 @blueprint.route("/<int:record_id>/release")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def release_confirm(record_id: int) -> str:
     return _confirm(
         _release,
@@ -89,7 +89,7 @@ def release_confirm(record_id: int) -> str:
 
 
 @blueprint.route("/<int:record_id>/release", methods=["POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def release(record_id: int) -> Response:
     if not _confirmed(_release, record_id):
         return stale(url_for("quarantine.show"))
@@ -99,7 +99,7 @@ def release(record_id: int) -> Response:
 
 
 @blueprint.route("/<int:record_id>/delete")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def delete_confirm(record_id: int) -> str:
     return _confirm(
         _delete,
@@ -111,7 +111,7 @@ def delete_confirm(record_id: int) -> str:
 
 
 @blueprint.route("/<int:record_id>/delete", methods=["POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def delete(record_id: int) -> Response:
     if not _confirmed(_delete, record_id):
         return stale(url_for("quarantine.show"))
@@ -121,7 +121,7 @@ def delete(record_id: int) -> Response:
 
 
 @blueprint.route("/purge")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def purge_confirm() -> str | Response:
     account_id = current_account_id()
     with store().read() as db:
@@ -146,7 +146,7 @@ def purge_confirm() -> str | Response:
 
 
 @blueprint.route("/purge", methods=["POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def purge() -> Response:
     pending = _purge.take(TokenForm())
     if pending is None:

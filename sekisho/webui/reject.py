@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from sekisho.reasons import HEADER_CHECK_LABELS
 from sekisho.rules.model import HeaderCheck
 from sekisho.store.accounts import require_account
 from sekisho.store.header_rules import header_records, set_header_checks
+from sekisho.webui.access import login_required
 from sekisho.webui.context import store
 from sekisho.webui.flows import Pending, change
 from sekisho.webui.forms import HeaderChecksForm, TokenForm
@@ -41,13 +42,13 @@ HEADER_CHECK_TEXTS = {
 
 
 @blueprint.route("/")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def select() -> str:
     return render_template("reject/select.html")
 
 
 @blueprint.route("/header/")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def header_show() -> str:
     with store().read() as db:
         records = header_records(db, require_account(db, current_user.address).id)
@@ -55,7 +56,7 @@ def header_show() -> str:
 
 
 @blueprint.route("/header/new", methods=["GET", "POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def header_form() -> str:
     form = HeaderChecksForm()
     if form.validate_on_submit():
@@ -75,7 +76,7 @@ def header_form() -> str:
 
 
 @blueprint.route("/header/confirm", methods=["POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def header_register() -> Response:
     pending = _pending.take(TokenForm())
     if pending is None:
@@ -86,7 +87,7 @@ def header_register() -> Response:
 
 
 @blueprint.route("/header/done")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def header_done() -> str:
     return render_template("reject/header_done.html")
 

@@ -8,11 +8,11 @@ quarantines, or a digest of them (the operator's notice_digest_minutes).
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, session, url_for
-from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from sekisho.rules.model import SpamSetting
 from sekisho.store.spam_settings import set_spam_setting, spam_setting
+from sekisho.webui.access import login_required
 from sekisho.webui.context import store
 from sekisho.webui.flows import Pending, change, current_account_id, stale
 from sekisho.webui.forms import SpamSettingForm, TokenForm
@@ -29,13 +29,13 @@ def _current() -> SpamSetting:
 
 
 @blueprint.route("/")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def show() -> str:
     return render_template("spam/show.html", setting=_current())
 
 
 @blueprint.route("/terms", methods=["GET", "POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def terms() -> str | Response:
     form = TokenForm()
     if form.validate_on_submit():  # 「了解」
@@ -45,7 +45,7 @@ def terms() -> str | Response:
 
 
 @blueprint.route("/new", methods=["GET", "POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def edit() -> str | Response:
     if not session.get(_TERMS_SEEN):
         return redirect(url_for("spam.terms"))
@@ -70,7 +70,7 @@ def edit() -> str | Response:
 
 
 @blueprint.route("/confirm", methods=["POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def register() -> Response:
     pending = _register.take(TokenForm())
     if pending is None:
@@ -84,6 +84,6 @@ def register() -> Response:
 
 
 @blueprint.route("/done")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def done() -> str:
     return render_template("spam/done.html")

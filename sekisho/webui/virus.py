@@ -8,10 +8,10 @@ double click, the back button) changes nothing instead of switching back.
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
-from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from sekisho.store.virus_settings import set_virus_scan, virus_scan_enabled
+from sekisho.webui.access import login_required
 from sekisho.webui.context import store
 from sekisho.webui.flows import Pending, change, current_account_id, stale
 from sekisho.webui.forms import TokenForm
@@ -27,7 +27,7 @@ def _enabled() -> bool:
 
 
 @blueprint.route("/")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def confirm() -> str:
     current = _enabled()
     token = _switch.issue(enabled=not current)
@@ -39,7 +39,7 @@ def confirm() -> str:
 
 
 @blueprint.route("/", methods=["POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def switch() -> Response:
     pending = _switch.take(TokenForm())
     if pending is None:
@@ -50,6 +50,6 @@ def switch() -> Response:
 
 
 @blueprint.route("/done")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def done() -> str:
     return render_template("virus/done.html", enabled=_enabled())
