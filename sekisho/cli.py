@@ -229,7 +229,9 @@ def purge(context: Context, now: datetime | None) -> None:
     folder = SpamFolder(
         context.store(), current.mail_root.absolute(), Ownership(current.mailbox_uid_gid)
     )
-    purged, forgotten = purge_expired(folder, context.store(), now or utcnow())
+    purged, forgotten = purge_expired(
+        folder, context.store(), now or utcnow(), current.delivery_log_days
+    )
     click.echo(f"purged {purged} quarantined copies")
     click.echo(f"deleted {forgotten} outbox rows sent or given up long ago")
 

@@ -31,6 +31,8 @@ class Settings:
     mailbox_owner: str = ""
     # How long a quarantined copy is kept before `sekisho purge` deletes it (docs/features.md §11).
     quarantine_days: int = 7
+    # How long 受信ログ keeps what became of each mail.
+    delivery_log_days: int = 7
     # Milter
     milter_listen: str = "unix:var/run/sekisho-milter.sock"
     milter_socket_group: str = "postfix"

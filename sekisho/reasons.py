@@ -6,10 +6,11 @@ its languages, so the words come with the ``gettext`` of the language wanted.
 
 from __future__ import annotations
 
-from sekisho.rules import reject_from, reject_header, reject_subject, spam
+from typing import Protocol
+
+from sekisho.rules import allow_from, reject_from, reject_header, reject_subject, spam, virus
 from sekisho.rules.model import HeaderCheck
 from sekisho.rules.problems import N_
-from sekisho.store.models import QuarantinedMessage
 from sekisho.texts import Gettext
 
 # The label of each header reject setting, as its checkbox shows it (webui.reject).
@@ -22,7 +23,20 @@ HEADER_CHECK_LABELS = {
 }
 
 
-def reason_text(message: QuarantinedMessage, gettext: Gettext) -> str:
+class Reasoned(Protocol):
+    """A quarantined copy or a 受信ログ row: the rule that decided and its entry."""
+
+    @property
+    def rule(self) -> str: ...
+
+    @property
+    def entry(self) -> str: ...
+
+    @property
+    def matched(self) -> str: ...
+
+
+def reason_text(message: Reasoned, gettext: Gettext) -> str:
     if message.rule == reject_from.name:
         return gettext("From reject list: “%(entry)s”", entry=message.entry)
     if message.rule == reject_subject.name:
@@ -34,4 +48,8 @@ def reason_text(message: QuarantinedMessage, gettext: Gettext) -> str:
     if message.rule == reject_header.name and message.entry in set(HeaderCheck):
         label = gettext(HEADER_CHECK_LABELS[HeaderCheck(message.entry)])
         return gettext("Header reject setting: %(label)s", label=label)
+    if message.rule == allow_from.name:
+        return gettext("Allow list: “%(entry)s”", entry=message.entry)
+    if message.rule == virus.name:
+        return gettext("Virus: %(virus)s", virus=message.entry)
     return message.rule

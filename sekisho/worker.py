@@ -33,7 +33,7 @@ from sekisho.mails.notice import compose_notice
 from sekisho.mails.virus_report import compose_virus_report
 from sekisho.sites import site_url
 from sekisho.spamfolder import SpamFolder
-from sekisho.store import audit, autoreply, outbox
+from sekisho.store import audit, autoreply, delivery_log, outbox
 from sekisho.store.accounts import find_account
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage, QuarantinedMessage, utcnow
@@ -114,7 +114,9 @@ class Worker:
 
     def housekeeping(self, now: datetime) -> None:
         try:
-            purged, forgotten = purge_expired(self._spam_folder, self._store, now)
+            purged, forgotten = purge_expired(
+                self._spam_folder, self._store, now, self._settings.delivery_log_days
+            )
         except Exception:
             log.exception("housekeeping_failed")
             return
@@ -295,15 +297,18 @@ class Worker:
         return compose_notice(self._settings, self._secret_key, recipient, waiting, web_url)
 
 
-def purge_expired(folder: SpamFolder, store: Store, now: datetime) -> tuple[int, int]:
-    """Quarantined copies whose time is up; outbox rows, login attempts and auto-reply
-    records long past."""
+def purge_expired(
+    folder: SpamFolder, store: Store, now: datetime, log_days: int = delivery_log.KEPT_DAYS
+) -> tuple[int, int]:
+    """Quarantined copies whose time is up; outbox rows, login attempts, auto-reply
+    records and 受信ログ rows long past."""
     purged = folder.purge(now)
     with store.transaction() as session:
         forgotten = (
             outbox.delete_finished(session, now)
             + audit.forget_old(session, now)
             + autoreply.forget_old_replies(session, now)
+            + delivery_log.forget_old(session, now, log_days)
         )
     return purged, forgotten
 

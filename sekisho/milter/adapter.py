@@ -123,7 +123,7 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
             end = transaction.end_of_message()
             reply = self._apply(end)
             if not isinstance(end.verdict, TempFail):  # a deferred mail comes again
-                transaction.record_hits()
+                transaction.record_outcome()
                 metrics.count_tally(transaction.tally)
             return reply
 

@@ -31,12 +31,14 @@ from sekisho.scanners.countries import country_lookup
 from sekisho.scanners.spam import SpamScanError, spam_engine
 from sekisho.scanners.virus import VirusScanError, clamd_scanner
 from sekisho.store.db import Store
+from sekisho.store.delivery_log import DeliveryLog
 from sekisho.store.hits import HitCounter
 from sekisho.store.policies import PolicyCache
 
 log = logging.getLogger("sekisho.milter")
 T = TypeVar("T")
-# How stale the hit counters shown in the UI may be; one UPDATE per counter per flush.
+# How stale the hit counters and 受信ログ shown in the UI may be; one statement per
+# counter, and one INSERT of log rows, per flush.
 HIT_FLUSH_SECONDS = 2.0
 
 
@@ -73,8 +75,12 @@ def serve(settings: Settings) -> None:
     )
 
     hits = HitCounter(store)
-    stop_hits = threading.Event()
-    hit_flusher = hits.run_every(HIT_FLUSH_SECONDS, stop_hits)
+    deliveries = DeliveryLog(store)
+    stop_flushing = threading.Event()
+    flushers = [
+        hits.run_every(HIT_FLUSH_SECONDS, stop_flushing),
+        deliveries.run_every(HIT_FLUSH_SECONDS, stop_flushing),
+    ]
 
     if settings.spam_on_failure not in {"tempfail", "deliver"}:
         raise ValueError(f"spam_on_failure: {settings.spam_on_failure!r} is not tempfail|deliver")
@@ -121,6 +127,7 @@ def serve(settings: Settings) -> None:
             else None,
             send_tagged_copy=tagged_copies.send,
             trace_key=trace_key,
+            record_deliveries=deliveries.record,
         )
 
     Milter.factory = lambda: SekishoMilter(new_transaction)
@@ -146,8 +153,9 @@ def serve(settings: Settings) -> None:
     try:
         milter.main()
     finally:
-        stop_hits.set()
-        hit_flusher.join()  # it writes the last counts
+        stop_flushing.set()
+        for flusher in flushers:
+            flusher.join()  # it writes the last counts and log rows
 
 
 def register_callbacks(name: str) -> None:

@@ -39,6 +39,7 @@ from sekisho.rules.encoded_words import readable
 from sekisho.rules.model import Decision, Message, Policy, RuleHit
 from sekisho.rules.virus import refuses_submission
 from sekisho.scanners.countries import CountryLookup, RegistryCountries
+from sekisho.store.delivery_log import Delivery, delivery
 from sekisho.store.policies import PolicyUnavailableError
 
 log = logging.getLogger("sekisho.milter")
@@ -104,6 +105,8 @@ class MailTransaction:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Signs the forwarding trace, so a sender cannot switch a mailbox's forwarding off.
     trace_key: bytes = b""
+    # Takes the 受信ログ rows of a message; None: not logged (tests of other parts).
+    record_deliveries: Callable[[list[Delivery]], None] | None = None
     recipients: list[Recipient] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
     queue_id: str = "NOQUEUE"
@@ -215,7 +218,7 @@ class MailTransaction:
             and not self._needs_forwarding()
             and not any(d is not None and d.quarantined for d in self._decisions)
         ):
-            self.record_hits()  # accepted here: the verdict is final
+            self.record_outcome()  # accepted here: the verdict is final
             self.tally["deliver"] += sum(1 for d in self._decisions if d is not None)
             return Accept()
         # Closed by close(), which the adapter calls at end of message, abort and close.
@@ -309,14 +312,33 @@ class MailTransaction:
             self._body.close()
             self._body = None
 
-    def record_hits(self) -> None:
-        """Count the rules that decided, once the verdict is final: at an accept at end of
-        headers, or after the adapter applied the end-of-message edits (a temp-fail, which
-        the sender retries, counts nothing)."""
+    def record_outcome(self) -> None:
+        """Count the rules that decided and log each mailbox's outcome (受信ログ), once
+        the verdict is final: at an accept at end of headers, or after the adapter
+        applied the end-of-message edits (a temp-fail, which the sender retries, counts
+        nothing)."""
+        now = self.clock()
+        rows = []
+        message = self._message
+        key = self._digest.hexdigest() if self._digest is not None else ""
         for recipient, decision in zip(self.recipients, self._decisions, strict=True):
-            hit = decision.hit if decision is not None else None
-            if recipient.policy is not None and hit is not None:
-                self.record_hit(recipient.policy.account_id, hit)
+            if recipient.policy is None or decision is None or message is None:
+                continue
+            if decision.hit is not None:
+                self.record_hit(recipient.policy.account_id, decision.hit)
+            rows.append(
+                delivery(
+                    recipient.policy.account_id,
+                    decision,
+                    readable(message.sender),
+                    message.subject,
+                    key,
+                    self.queue_id,
+                    now,
+                )
+            )
+        if rows and self.record_deliveries is not None:
+            self.record_deliveries(rows)
 
     def _log_decisions(self) -> None:
         """One line per message: each filtered recipient, its action and the rule that hit.

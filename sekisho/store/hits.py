@@ -24,6 +24,7 @@ from sekisho.rules.reject_header import name as reject_header
 from sekisho.store.db import Store
 from sekisho.store.lists import key_digest
 from sekisho.store.models import HeaderRuleRecord, ListEntryRecord, UtcDateTime, utcnow
+from sekisho.store.periodic import run_every
 
 log = logging.getLogger("sekisho.hits")
 
@@ -67,21 +68,7 @@ class HitCounter:
     def run_every(self, seconds: float, stop: threading.Event) -> threading.Thread:
         """Flush every ``seconds`` until ``stop`` is set, then once more; join the thread
         returned to be sure the last counts are written."""
-
-        def flush_logged() -> None:
-            try:
-                self.flush()
-            except Exception:  # counting must go on whatever one flush ran into
-                log.exception("hit_counts_flush_failed")
-
-        def loop() -> None:
-            while not stop.wait(seconds):
-                flush_logged()
-            flush_logged()
-
-        thread = threading.Thread(target=loop, name="hit-counter", daemon=True)
-        thread.start()
-        return thread
+        return run_every(self.flush, seconds, stop, "hit_counts_flush")
 
 
 def _update_for(account_id: int, rule: str, entry: str, count: int, last: datetime) -> Update:

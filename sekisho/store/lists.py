@@ -18,7 +18,7 @@ from sekisho.rules.lists import ListKind
 from sekisho.rules.validate import EntryCheck, ListEntry
 from sekisho.store.accounts import bump_settings_version
 from sekisho.store.models import ListEntryRecord
-from sekisho.store.paging import PER_PAGE, Page, page_of_rows
+from sekisho.store.paging import PER_PAGE, Page, containing, page_of_rows
 
 # Bound parameters per statement: SQLite's limit is 32766, older builds' 999.
 _CHUNK = 500
@@ -30,11 +30,6 @@ def key_digest(key: str) -> str:
 
 def _of(account_id: int, kind: ListKind) -> ColumnElement[bool]:
     return (ListEntryRecord.account_id == account_id) & (ListEntryRecord.kind == kind.name)
-
-
-def _containing(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def page_of(
@@ -50,8 +45,8 @@ def page_of(
     if search:
         # As typed, and as matching sees it (ＨＥＬＬＯ finds hello, 例え finds xn--…).
         condition = condition & (
-            ListEntryRecord.value.ilike(_containing(search), escape="\\")
-            | ListEntryRecord.match_key.like(_containing(kind.match_key(search)), escape="\\")
+            ListEntryRecord.value.ilike(containing(search), escape="\\")
+            | ListEntryRecord.match_key.like(containing(kind.match_key(search)), escape="\\")
         )
     statement = select(ListEntryRecord).where(condition).order_by(ListEntryRecord.id)
     return page_of_rows(session, statement, number, per_page)

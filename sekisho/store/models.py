@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -296,6 +297,32 @@ class LoginAttempt(Base):
     client_address: Mapped[str] = mapped_column(String(45))
     succeeded: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class DeliveryLogEntry(Base):
+    """受信ログ: what became of one mail for one mailbox, and why (sekisho.store.delivery_log).
+
+    Written for every mail, so sized for volume: the rows of the last days of every
+    mailbox (millions), read one mailbox at a time, newest first, through one index.
+    """
+
+    __tablename__ = "delivery_log"
+    __table_args__ = (Index("ix_delivery_log_account_at", "account_id", "at", "id"),)
+
+    # BIGINT: ids only grow, and an ISP writes millions of rows a day.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    sender: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(20))
+    rule: Mapped[str] = mapped_column(String(40), default="")
+    entry: Mapped[str] = mapped_column(Text, default="")
+    matched: Mapped[str] = mapped_column(Text, default="")
+    forwarded_to: Mapped[str] = mapped_column(Text, default="")
+    auto_replied: Mapped[bool] = mapped_column(Boolean, default=False)
+    message_key: Mapped[str] = mapped_column(String(64), default="")
+    queue_id: Mapped[str] = mapped_column(String(32), default="")
 
 
 class SettingsChange(Base):

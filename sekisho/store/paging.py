@@ -30,3 +30,9 @@ def page_of_rows(
     number = min(max(1, number), pages)
     entries = session.scalars(statement.offset((number - 1) * per_page).limit(per_page)).all()
     return Page(list(entries), total, number, pages)
+
+
+def containing(text: str) -> str:
+    """A LIKE pattern (escape character ``\\``) for values that contain ``text``."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -154,6 +154,16 @@ def quarantined_one(session: Session, account_id: int, record_id: int) -> Quaran
     )
 
 
+def quarantine_ids_by_key(session: Session, account_id: int, keys: list[str]) -> dict[str, int]:
+    """The copies of this mailbox that messages with these keys left (受信ログ links them)."""
+    found = session.execute(
+        select(QuarantinedMessage.message_key, QuarantinedMessage.id).where(
+            QuarantinedMessage.account_id == account_id, QuarantinedMessage.message_key.in_(keys)
+        )
+    )
+    return {row.message_key: row.id for row in found}
+
+
 def quarantined_by_ids(session: Session, ids: list[int]) -> dict[int, QuarantinedMessage]:
     found = session.scalars(select(QuarantinedMessage).where(QuarantinedMessage.id.in_(ids)))
     return {record.id: record for record in found}

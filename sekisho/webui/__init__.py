@@ -74,6 +74,7 @@ def create_app(
         abroad,
         auth,
         autoreply,
+        delivery_log,
         errors,
         forward,
         lists,
@@ -96,6 +97,7 @@ def create_app(
     for screens in lists.SCREENS:
         app.register_blueprint(lists.make_blueprint(screens))
     app.register_blueprint(quarantine.blueprint)
+    app.register_blueprint(delivery_log.blueprint)
     app.register_blueprint(release_links.blueprint)
     app.register_blueprint(spam.blueprint)
     app.register_blueprint(virus.blueprint)

@@ -1,0 +1,157 @@
+"""受信ログ: every mail leaves one row per mailbox saying where it went and why — written
+by the milter's transaction once the verdict is final, shown on the owner's page, searched,
+pruned after its days."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from sekisho.devstack.spam import RspamdInstance
+from sekisho.milter.actions import Accept, Continue
+from sekisho.milter.auto_reply import AutoReplies
+from sekisho.milter.transaction import MailTransaction
+from sekisho.store import accounts, delivery_log
+from sekisho.store.db import Store
+from sekisho.store.delivery_log import DeliveryLog, delivery_page
+from sekisho.store.models import utcnow
+from sekisho.store.policies import PolicyCache
+from sekisho.store.settings_doc import import_settings
+from tests.scanning import transaction_on
+from tests.webclient import login
+
+
+def deliver(
+    store: Store, mail_root: Path, log: DeliveryLog, sender: str, subject: str, **options: Any
+) -> None:
+    """One mail from ``sender`` to taro and hanako through a transaction, as the adapter
+    drives it (the outcome recorded once the verdict is final)."""
+    transaction: MailTransaction = transaction_on(
+        store, PolicyCache(store, 0.0).get, mail_root, record_deliveries=log.record, **options
+    )
+    transaction.sender = sender
+    for recipient in ("<taro@example.jp>", "<hanako@example.jp>"):
+        assert transaction.add_recipient(recipient) == Continue()
+    transaction.add_header("From", sender)
+    transaction.add_header("To", "taro@example.jp, hanako@example.jp")
+    transaction.add_header("Subject", subject)
+    transaction.add_header("Message-ID", f"<{subject.replace(' ', '.')}@client.example>")
+    transaction.queue_id = "Q1"
+    if transaction.end_of_headers() != Accept():  # an accept there records the outcome
+        transaction.add_body(b"Hello, are you there? Let us meet for lunch next week.\r\n")
+        transaction.end_of_message()
+        transaction.close()
+        transaction.record_outcome()
+    log.flush()
+
+
+def settle(store: Store, address: str, document: dict[str, object]) -> None:
+    with store.transaction() as session:
+        import_settings(session, address, document)
+
+
+def test_each_mailbox_gets_a_row_saying_where_its_copy_went_and_why(
+    client: FlaskClient, store: Store, mail_root: Path
+) -> None:
+    settle(store, "taro@example.jp", {"reject_from": ["bad.example"]})
+    settle(store, "hanako@example.jp", {"forwarding": [{"to": "h@mobile.example", "keep": False}]})
+    log = DeliveryLog(store)
+    deliver(store, mail_root, log, "offers@bad.example", "limited offer")
+    deliver(store, mail_root, log, "friend@ok.example", "lunch")
+    with store.read() as session:
+        taro = accounts.require_account(session, "taro@example.jp").id
+        hanako = accounts.require_account(session, "hanako@example.jp").id
+        taros = [
+            (row.subject, row.outcome, row.rule, row.entry)
+            for row in delivery_page(session, taro).entries
+        ]
+        hanakos = [
+            (row.subject, row.outcome, row.forwarded_to)
+            for row in delivery_page(session, hanako).entries
+        ]
+    assert taros == [
+        ("lunch", delivery_log.INBOX, "", ""),
+        ("limited offer", delivery_log.QUARANTINE, "reject_from", "bad.example"),
+    ]
+    assert hanakos == [
+        ("lunch", delivery_log.FORWARDED, "h@mobile.example"),
+        ("limited offer", delivery_log.FORWARDED, "h@mobile.example"),
+    ]
+    login(client)
+    page = client.get("/log/").get_data(as_text=True)
+    assert "受信ログ" in page
+    assert "迷惑メールフォルダ" in page
+    assert "From（送信者アドレス）受信拒否設定：「bad.example」" in page
+    assert "/quarantine/" in page  # the quarantined row links to its copy
+    assert "h@mobile.example" not in page  # hanako's rows are hers alone
+    found = client.get("/log/?q=lunch").get_data(as_text=True)
+    assert "lunch" in found
+    assert "limited offer" not in found
+    assert "「nothing-like-this」に一致するメールはありません。" in client.get(
+        "/log/?q=nothing-like-this"
+    ).get_data(as_text=True)
+    english = client.get("/log/?lang=en").get_data(as_text=True)
+    assert "Delivery log" in english
+    assert "Spam folder" in english
+    overview = client.get("/").get_data(as_text=True)
+    assert 'href="/log/"' in overview
+
+
+def test_an_answered_mail_says_so(
+    client: FlaskClient, store: Store, mail_root: Path, rspamd: RspamdInstance
+) -> None:
+    settle(store, "taro@example.jp", {"auto_reply": {"enabled": True, "message": "away"}})
+    log = DeliveryLog(store)
+    deliver(
+        store,
+        mail_root,
+        log,
+        "friend@ok.example",
+        "are you there",
+        spam_engine_url=rspamd.url,
+        auto_replies=AutoReplies(store),
+    )
+    with store.read() as session:
+        taro = accounts.require_account(session, "taro@example.jp").id
+        (row,) = delivery_page(session, taro).entries
+    assert (row.outcome, row.auto_replied) == (delivery_log.INBOX, True)
+    login(client)
+    assert "自動返信" in client.get("/log/").get_data(as_text=True)
+
+
+def test_rows_wait_in_memory_while_the_store_is_down_and_are_written_later(
+    store: Store, example_domain: str
+) -> None:
+    with store.transaction() as session:
+        accounts.add_account(session, "taro@example.jp", "secret123")
+        taro = accounts.require_account(session, "taro@example.jp").id
+    row = delivery_log.Delivery(taro, utcnow(), "a@b.example", "s", delivery_log.INBOX)
+    broken = DeliveryLog(Store("sqlite:////nonexistent-dir/sekisho.db"))
+    broken.record([row])
+    assert broken.flush() == 0
+    working = DeliveryLog(store)
+    working.record([row, row])
+    assert working.flush() == 2
+    assert working.flush() == 0
+
+
+def test_rows_past_their_days_are_forgotten(store: Store, example_domain: str) -> None:
+    with store.transaction() as session:
+        accounts.add_account(session, "taro@example.jp", "secret123")
+        taro = accounts.require_account(session, "taro@example.jp").id
+    now = utcnow()
+    log = DeliveryLog(store)
+    log.record(
+        [
+            delivery_log.Delivery(taro, now - timedelta(days=8), "a@b.example", "old", "inbox"),
+            delivery_log.Delivery(taro, now - timedelta(days=6), "a@b.example", "new", "inbox"),
+        ]
+    )
+    log.flush()
+    with store.transaction() as session:
+        assert delivery_log.forget_old(session, now, days=7) == 1
+    with store.read() as session:
+        assert [row.subject for row in delivery_page(session, taro).entries] == ["new"]
