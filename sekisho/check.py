@@ -22,6 +22,7 @@ from sekisho.milter.srs import PostsrsdLookup, SrsError
 from sekisho.scanners.countries import MaxMindCountries
 from sekisho.scanners.spam import SpamScanError, spam_engine
 from sekisho.scanners.virus import VirusScanError, clamd_scanner
+from sekisho.store.accounts import weak_password_counts
 from sekisho.store.db import Store
 from sekisho.store.migrate import revisions
 
@@ -37,6 +38,7 @@ class Outcome:
     name: str
     target: str
     problem: str = ""  # empty: fine
+    note: str = ""  # what a passed check found worth telling
 
     @property
     def ok(self) -> bool:
@@ -44,25 +46,25 @@ class Outcome:
 
     def line(self) -> str:
         status = "ok  " if self.ok else "FAIL"
-        return f"{status} {self.name:<10} {self.target}" + (
-            f": {self.problem}" if self.problem else ""
-        )
+        said = self.problem or self.note
+        return f"{status} {self.name:<10} {self.target}" + (f": {said}" if said else "")
 
 
 def run_checks(settings: Settings) -> list[Outcome]:
     return [_outcome(name, target, check) for name, target, check in _checks(settings)]
 
 
-def _outcome(name: str, target: str, check: Callable[[], None]) -> Outcome:
+def _outcome(name: str, target: str, check: Callable[[], str | None]) -> Outcome:
     try:
-        check()
+        note = check()
     except CheckFailedError as failure:
         return Outcome(name, target, str(failure))
-    return Outcome(name, target)
+    return Outcome(name, target, note=note or "")
 
 
-def _checks(settings: Settings) -> Iterator[tuple[str, str, Callable[[], None]]]:
+def _checks(settings: Settings) -> Iterator[tuple[str, str, Callable[[], str | None]]]:
     yield "database", _database_name(settings), lambda: _database(settings)
+    yield "passwords", "accounts' password schemes", lambda: _passwords(settings)
     yield "secret_key", "web UI sessions and release links", lambda: _secret_key(settings)
     yield "mail_root", str(settings.mail_root), lambda: _mail_root(settings)
     yield "clamd", settings.clamd, lambda: _clamd(settings)
@@ -104,6 +106,34 @@ def _database(settings: Settings) -> None:
             f"schema at revision {current or 'none'}, this version needs {head}: "
             "run `sekisho db upgrade`"
         )
+
+
+def _passwords(settings: Settings) -> str:
+    """Not a failure: imported hashes in older schemes are replaced one by one as their
+    owners log in to the web UI; the count tells how far that has come."""
+    try:
+        _database(settings)
+    except CheckFailedError as failure:
+        raise CheckFailedError("not counted: the store is not usable (see database)") from failure
+    store = Store(settings.database_url)
+    try:
+        with store.read() as session:
+            counts = weak_password_counts(session)
+    except SQLAlchemyError as error:
+        raise CheckFailedError(str(error).splitlines()[0]) from error
+    finally:
+        store.dispose()
+    weak = sum(counts.values())
+    if not weak:
+        return "every account on ARGON2ID"
+    schemes = ", ".join(
+        f"{{{name}}} {count}" if name else f"unknown {count}"
+        for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    )
+    return (
+        f"{weak} accounts on a weak scheme ({schemes}): "
+        "each is replaced by ARGON2ID at its owner's next web login"
+    )
 
 
 def _secret_key(settings: Settings) -> None:

@@ -14,7 +14,10 @@ from sekisho.devstack.clamd import ClamdInstance
 from sekisho.devstack.ports import free_port
 from sekisho.devstack.postsrsd import PostsrsdInstance
 from sekisho.devstack.spam import RspamdInstance
+from sekisho.store import accounts
+from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
+from tests.imported_hashes import HASHES
 from tests.smtpsink import Sink
 
 
@@ -61,6 +64,7 @@ def test_everything_reachable(environment: dict[str, str], postsrsd: PostsrsdIns
     names = [line.split()[1] for line in output.splitlines() if line.startswith("ok")]
     assert names == [
         "database",
+        "passwords",
         "secret_key",
         "mail_root",
         "clamd",
@@ -77,7 +81,7 @@ def test_clamd_stopped_is_named_with_its_address(environment: dict[str, str]) ->
     (line,) = [line for line in output.splitlines() if line.startswith("FAIL")]
     assert line.startswith(f"FAIL clamd      {stopped}: ")
     assert "refused" in line.lower()
-    assert "1 of 6 checks failed: clamd" in output
+    assert "1 of 7 checks failed: clamd" in output
 
 
 def test_each_missing_dependency_says_what_is_wrong(
@@ -93,9 +97,33 @@ def test_each_missing_dependency_says_what_is_wrong(
     )
     assert code != 0
     failures = {line.split()[1]: line for line in output.splitlines() if line.startswith("FAIL")}
-    assert set(failures) == {"database", "mail_root", "spam", "reinject", "postsrsd"}
+    assert set(failures) == {"database", "passwords", "mail_root", "spam", "reinject", "postsrsd"}
     assert "no store there: run `sekisho db upgrade`" in failures["database"]
+    assert "not counted: the store is not usable" in failures["passwords"]
     assert not (tmp_path / "new.db").exists()  # the check created nothing
     assert "not a folder" in failures["mail_root"]
     assert closed in failures["reinject"]
     assert f"spamd {closed}" in failures["spam"]
+
+
+def test_accounts_on_weak_schemes_are_counted_without_failing(
+    environment: dict[str, str],
+) -> None:
+    store = Store(environment["SEKISHO_DATABASE_URL"])
+    with store.transaction() as session:
+        accounts.add_domain(session, "example.jp", "ms246", "smtp.example.jp", "pop.example.jp")
+        for number in range(3):
+            accounts.add_account(session, f"user{number}@example.jp", "secret123")
+        for number, scheme in ((0, "SSHA"), (1, "SHA512-CRYPT")):
+            accounts.require_account(session, f"user{number}@example.jp").password_hash = HASHES[
+                scheme
+            ]
+    store.dispose()
+    code, output = check()
+    assert code == 0, output
+    (line,) = [line for line in output.splitlines() if " passwords " in line]
+    assert line == (
+        "ok   passwords  accounts' password schemes: 2 accounts on a weak scheme "
+        "({SHA512-CRYPT} 1, {SSHA} 1): each is replaced by ARGON2ID at its owner's next "
+        "web login"
+    )

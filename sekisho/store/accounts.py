@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from sekisho.rules.addresses import domain_suffixes, normalize_address, split_address
@@ -12,7 +12,10 @@ from sekisho.store.audit import record_change
 from sekisho.store.models import Account, Domain, LoginSite, utcnow
 from sekisho.store.passwords import (
     DECOY_HASH,
+    SCHEMES,
+    STRONG,
     hash_password,
+    is_weak,
     temporary_password,
     verify_password,
 )
@@ -128,9 +131,35 @@ def authenticate(session: Session, address: str, password: str) -> Account | Non
     account = find_account(session, address)
     stored = account.password_hash if account is not None else DECOY_HASH
     matches = verify_password(stored, password)
+    if is_weak(stored):
+        # An imported hash ({SSHA}, {PLAIN-MD5}…) answers in microseconds: the decoy's
+        # Argon2 makes its answer as slow as an unknown address's.
+        verify_password(DECOY_HASH, password)
     if account is None or account.status != "active":
         return None
     return account if matches else None
+
+
+def upgrade_password_hash(account: Account, password: str) -> bool:
+    """After a good web login: a hash in an older scheme is replaced by an ARGON2ID one of
+    the same password, so POP and SMTP AUTH go on with it. True when it was replaced."""
+    if not is_weak(account.password_hash):
+        return False
+    account.password_hash = hash_password(password)
+    return True
+
+
+def weak_password_counts(session: Session) -> dict[str, int]:
+    """How many accounts carry each scheme but ARGON2ID ("" for an unknown scheme)."""
+    scheme = case(
+        *[
+            (Account.password_hash.startswith("{" + name + "}", autoescape=True), name)
+            for name in SCHEMES
+        ],
+        else_="",
+    )
+    rows = session.execute(select(scheme, func.count()).group_by(scheme)).all()
+    return {str(name): int(count) for name, count in rows if name != STRONG}
 
 
 def set_password(session: Session, account_id: int, password: str) -> None:

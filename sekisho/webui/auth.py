@@ -114,13 +114,15 @@ def login() -> str | Response | tuple[str, int]:
                 time=format_datetime(until, "HH:mm"),
             )
             return render_template("login.html", form=form, error=error), 429
-        with store().read() as db:
-            account = accounts.authenticate(db, address, form.password.data or "")
-            known = accounts.find_account(db, address)
+        password = form.password.data or ""
         with store().transaction() as db:
+            account = accounts.authenticate(db, address, password)
+            known = accounts.find_account(db, address)
             audit.record_attempt(
                 db, address, client, known.id if known else None, account is not None, now
             )
+            if account is not None and accounts.upgrade_password_hash(account, password):
+                log.info("password_rehashed address=%s", account.address)
         if account is not None:
             session.clear()  # a fresh session at login: no fixation of an earlier one
             # Permanent: the idle timeout restarts with every request.

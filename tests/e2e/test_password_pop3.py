@@ -2,7 +2,9 @@
 built from deploy/dovecot/) reads the same store, so after 「変更」 the old password stops
 working and the new one works, for POP3 and for SASL submission through Postfix alike;
 over IMAP the quarantine is the folder "Junk", which mail programs are told is for junk
-(RFC 6154), as Sent, Drafts and Trash are for theirs."""
+(RFC 6154), as Sent, Drafts and Trash are for theirs. An account imported with its earlier
+POP server's hash logs in to Dovecot with its original password, before and after the web
+login that replaces the hash by an ARGON2ID one."""
 
 from __future__ import annotations
 
@@ -14,11 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
 
 from sekisho.config import load_settings
+from sekisho.store.models import Account
+from sekisho.store.passwords import scheme_of
 from sekisho.webui import create_app
 from tests.e2e.conftest import MailHarness, start_harness
 from tests.e2e.test_mailflow import import_settings
+from tests.imported_hashes import HASHES, PASSWORD
 from tests.webclient import csrf, login
 
 
@@ -49,6 +56,17 @@ def submission_login(mail: MailHarness, password: str) -> bool:
     return True
 
 
+def web_client(mail: MailHarness) -> FlaskClient:
+    settings = load_settings(
+        environ={
+            "SEKISHO_DATABASE_URL": mail.stack.database_url,
+            "SEKISHO_MAIL_ROOT": str(mail.mail_root),
+            "SEKISHO_SECRET_KEY": "pop3-test",
+        }
+    )
+    return create_app(settings, mail.store).test_client()
+
+
 def test_the_pop3_and_submission_logins_follow_the_change(dovecot_stack: MailHarness) -> None:
     mail = dovecot_stack
     mail.reset()
@@ -58,14 +76,7 @@ def test_the_pop3_and_submission_logins_follow_the_change(dovecot_stack: MailHar
     assert pop3_login(mail, "taro1234")
     assert submission_login(mail, "taro1234")
 
-    settings = load_settings(
-        environ={
-            "SEKISHO_DATABASE_URL": mail.stack.database_url,
-            "SEKISHO_MAIL_ROOT": str(mail.mail_root),
-            "SEKISHO_SECRET_KEY": "pop3-test",
-        }
-    )
-    client = create_app(settings, mail.store).test_client()
+    client = web_client(mail)
     login(client, "taro@example.jp", "taro1234")
     page = client.get("/password/").get_data(as_text=True)
     done = client.post(
@@ -140,3 +151,40 @@ def test_imap_marks_the_special_folders_for_mail_programs(dovecot_stack: MailHar
         "Drafts": {"\\Drafts"},
         "Trash": {"\\Trash"},
     }
+
+
+@pytest.mark.parametrize(
+    "scheme",
+    [
+        "SHA512-CRYPT",
+        "SHA256-CRYPT",
+        "BLF-CRYPT",
+        "MD5-CRYPT",
+        "SSHA512",
+        "SSHA",
+        "CRYPT",
+        "PLAIN-MD5",
+    ],
+)
+def test_an_imported_hash_logs_in_before_and_after_its_rehash(
+    dovecot_stack: MailHarness, scheme: str
+) -> None:
+    mail = dovecot_stack
+    mail.reset()
+    mail.add_account("taro@example.jp", "Other2026")
+    with mail.store.transaction() as session:
+        session.execute(
+            update(Account)
+            .where(Account.address == "taro@example.jp")
+            .values(password_hash=HASHES[scheme], must_change_password=False)
+        )
+    assert pop3_login(mail, PASSWORD)
+    assert not pop3_login(mail, "taro1235")
+    assert submission_login(mail, PASSWORD)
+
+    assert "ログアウト" in login(web_client(mail), "taro@example.jp", PASSWORD)
+    with mail.store.read() as session:
+        stored = session.scalars(select(Account.password_hash)).one()
+    assert scheme_of(stored) == "ARGON2ID"
+    assert pop3_login(mail, PASSWORD)
+    assert submission_login(mail, PASSWORD)
