@@ -294,6 +294,24 @@ def web(context: Context, listen: str | None) -> None:
     create_app(current).run(host=host, port=int(port), threaded=True)
 
 
+@main.command()
+@click.option("--listen", help="host:port that Dovecot's auth_policy_server_url points at.")
+@pass_context
+def policy(context: Context, listen: str | None) -> None:
+    """Answer Dovecot's auth policy requests: the web login's lockout for POP3, IMAP, SMTP AUTH."""
+    import signal
+    import threading
+
+    from sekisho.policy import run
+
+    current = context.settings(policy_listen=listen)
+    _configure_logging(current)
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    run(current, context.store(), stop)
+
+
 def _configure_logging(current: Settings) -> None:
     logging.basicConfig(
         level=current.log_level.upper(),

@@ -98,6 +98,13 @@ class Settings:
     # Prometheus /metrics (host:port) of the milter and of the worker; empty: off.
     milter_metrics_listen: str = ""
     worker_metrics_listen: str = ""
+    # `sekisho policy`: Dovecot's auth policy server (host:port of auth_policy_server_url),
+    # so the web login's lockout also holds for POP3, IMAP and SMTP AUTH.
+    policy_listen: str = "127.0.0.1:8895"
+    # When set, every policy request must carry it as X-API-Key (Dovecot's
+    # auth_policy_server_api_header). Needed once the listener is reachable from other
+    # hosts: a forged report could count failures against any mailbox, or clear them.
+    policy_api_key: str = ""
     log_level: str = "INFO"
 
     @property

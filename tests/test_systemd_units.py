@@ -31,9 +31,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_the_units_are_the_four_services_and_the_timer() -> None:
+def test_the_units_are_the_five_services_and_the_timer() -> None:
     assert SERVICES == [
         "sekisho-milter.service",
+        "sekisho-policy.service",
         "sekisho-purge.service",
         "sekisho-web.service",
         "sekisho-worker.service",
@@ -79,4 +80,6 @@ def test_each_service_runs_as_the_mailbox_user_on_a_read_only_system(service: st
     assert settings["ProtectSystem"] == "strict"
     assert settings["PrivateTmp"] == "yes"
     assert settings["CapabilityBoundingSet"] == ""
-    assert "/var/mail/vhosts" in settings["ReadWritePaths"].split()
+    # Dovecot's policy server only writes the store: no Maildirs for it.
+    maildirs = service != "sekisho-policy.service"
+    assert ("/var/mail/vhosts" in settings["ReadWritePaths"].split()) is maildirs

@@ -5,7 +5,8 @@ store, and an auth listener Postfix's submission uses for SASL (``smtpd_sasl_typ
 dovecot``, on TCP here): the login is the mail address and the POP password, as the web
 UI's. ``auth_cache_size = 0`` so a changed password applies at once;
 ``auth_failure_delay = 0`` and the open anvil penalty socket so a test's failed login
-does not slow the next one.
+does not slow the next one. With ``policy_url``, Dovecot asks that ``sekisho policy``
+(92-sekisho-auth-policy.conf, with its API key) before each login and reports after it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class DovecotInstance:
     pop3_port: int = field(default_factory=free_port)
     imap_port: int = field(default_factory=free_port)
     auth_port: int = field(default_factory=free_port)
+    # The auth policy server (http://127.0.0.1:PORT/) and its key; "": no lockout.
+    policy_url: str = ""
+    policy_api_key: str = ""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -57,6 +61,7 @@ class DovecotInstance:
         config = self.folder / "dovecot.conf"
         config.write_text(
             fragment
+            + self._policy_fragment()
             + f"""
 # --- private test instance (devstack) ---
 base_dir = {self.folder / "base"}
@@ -101,6 +106,19 @@ service anvil {{
 """
         )
         return config
+
+    def _policy_fragment(self) -> str:
+        if not self.policy_url:
+            return ""
+        return (
+            (DEPLOY / "92-sekisho-auth-policy.conf")
+            .read_text()
+            .replace("http://127.0.0.1:8895/", self.policy_url)
+            .replace(
+                "#auth_policy_server_api_header = <policy_api_key>",
+                f"auth_policy_server_api_header = {self.policy_api_key}",
+            )
+        )
 
     def start(self, timeout: float = 20.0) -> None:
         config = self.configure()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sekisho.devstack.dovecot import DovecotInstance
-from sekisho.devstack.ports import free_port
+from sekisho.devstack.ports import free_port, wait_for_tcp
 from sekisho.devstack.postfix import VMAIL_UID, PostfixInstance
 from sekisho.devstack.postsrsd import PostsrsdInstance
 from sekisho.devstack.processes import (
@@ -32,7 +32,8 @@ class LocalStack:
     policy_refresh_seconds: float = 1.0
     with_web: bool = False
     with_worker: bool = False
-    # Dovecot (POP3, and SASL for the submission listener) on the stack's own store.
+    # Dovecot (POP3, and SASL for the submission listener) on the stack's own store, with
+    # `sekisho policy` as its auth policy server (the web login's lockout).
     with_dovecot: bool = False
     # postsrsd, asked by the milter for forwarded mail and by Postfix for bounces to SRS.
     with_srs: bool = False
@@ -56,12 +57,14 @@ class LocalStack:
     pop3_port: int = field(default_factory=free_port)
     imap_port: int = field(default_factory=free_port)
     sasl_port: int = field(default_factory=free_port)
+    policy_port: int = field(default_factory=free_port)
     srs_forward_port: int = field(default_factory=free_port)
     srs_reverse_port: int = field(default_factory=free_port)
     postfix: PostfixInstance | None = None
     milter: SekishoProcess | None = None
     web: SekishoProcess | None = None
     worker: SekishoProcess | None = None
+    policy: SekishoProcess | None = None
     dovecot: DovecotInstance | None = None
     postsrsd: PostsrsdInstance | None = None
 
@@ -110,6 +113,10 @@ class LocalStack:
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
 
+    @property
+    def policy_api_key(self) -> str:
+        return "policy-" + self.run.name
+
     def environment(self) -> dict[str, str]:
         return {
             "SEKISHO_DATABASE_URL": self.database_url,
@@ -127,6 +134,8 @@ class LocalStack:
             "SEKISHO_WEB_URL": self.web_url,
             "SEKISHO_NOTICE_DIGEST_MINUTES": str(self.notice_digest_minutes),
             "SEKISHO_WORKER_POLL_SECONDS": "0.2",
+            "SEKISHO_POLICY_LISTEN": f"127.0.0.1:{self.policy_port}",
+            "SEKISHO_POLICY_API_KEY": self.policy_api_key,
             **(
                 {"SEKISHO_SRS_LOOKUP": f"127.0.0.1:{self.srs_forward_port}"}
                 if self.with_srs
@@ -157,6 +166,7 @@ class LocalStack:
             self.postsrsd.start()
         self.milter = milter_process(environment, self.milter_listen, self.run / "milter.log")
         if self.with_dovecot:
+            self.start_policy()
             self.dovecot = DovecotInstance(
                 self.run,
                 self.sqlite_path,
@@ -164,6 +174,8 @@ class LocalStack:
                 pop3_port=self.pop3_port,
                 imap_port=self.imap_port,
                 auth_port=self.sasl_port,
+                policy_url=f"http://127.0.0.1:{self.policy_port}/",
+                policy_api_key=self.policy_api_key,
             )
             self.dovecot.start()
         self.postfix = PostfixInstance(
@@ -185,8 +197,21 @@ class LocalStack:
         if self.with_worker:
             self.worker = worker_process(environment, self.run / "worker.log")
 
+    def start_policy(self) -> None:
+        """`sekisho policy`, which Dovecot asks before each login (a test that stopped it
+        brings it back with this)."""
+        self.policy = SekishoProcess(("policy",), self.environment(), self.run / "policy.log")
+        self.policy.start()
+        try:
+            wait_for_tcp(self.policy_port)
+        except TimeoutError:
+            self.policy.stop()
+            raise TimeoutError(
+                "the auth policy server did not start:\n" + self.policy.log_text()
+            ) from None
+
     def stop(self) -> None:
-        for process in (self.worker, self.web, self.milter):
+        for process in (self.worker, self.web, self.policy, self.milter):
             if process is not None:
                 process.stop()
         if self.postfix is not None:
@@ -201,7 +226,7 @@ class LocalStack:
         config)."""
         pids = [
             process.process.pid
-            for process in (self.milter, self.web, self.worker)
+            for process in (self.milter, self.web, self.worker, self.policy)
             if process is not None and process.process is not None
         ]
         for daemon in (self.dovecot, self.postsrsd):

@@ -4,7 +4,9 @@ settings changes — the owner's ログイン履歴 and 変更履歴, and ``seki
 Throttle: after MAX_FAILURES_PER_ADDRESS failed logins for one address (since its last
 good login) or MAX_FAILURES_PER_CLIENT from one client address within WINDOW, further
 logins are refused until the oldest of them leaves the window. A good password does not
-get through meanwhile: guessing must not go on however the guesses are spread.
+get through meanwhile: guessing must not go on however the guesses are spread. Dovecot's
+POP3, IMAP and SMTP AUTH logins count into the same rows and are refused by the same
+answer, through its auth policy server (sekisho.policy).
 
 The two limits are far apart on purpose. The per-address one (5 in 15 minutes) is what
 protects a mailbox's password. The per-client one only slows one address guessing across
@@ -59,17 +61,30 @@ def _failures(session: Session, condition: ColumnElement[bool], since: datetime)
     return int(count or 0)
 
 
-def throttled_until(
-    session: Session, address: str, client_address: str, now: datetime
-) -> datetime | None:
-    """When logins for this address from this client may be tried again; None: now."""
-    address = normalize_address(address)
+def _counted_since(session: Session, address: str, now: datetime) -> datetime:
+    """Where the address's failures start to count: the window, or its last good login."""
     last_good = session.scalar(
         select(func.max(LoginAttempt.at)).where(
             LoginAttempt.address == address, LoginAttempt.succeeded.is_(True)
         )
     )
-    since = max(filter(None, [now - WINDOW, last_good]))
+    return max(filter(None, [now - WINDOW, last_good]))
+
+
+def success_clears_failures(session: Session, address: str, now: datetime) -> bool:
+    """Whether a good login now would end counted failures of this address. A good login
+    that clears nothing changes no throttle, so a caller may leave it unrecorded."""
+    address = normalize_address(address)
+    condition = LoginAttempt.address == address
+    return _failures(session, condition, _counted_since(session, address, now)) > 0
+
+
+def throttled_until(
+    session: Session, address: str, client_address: str, now: datetime
+) -> datetime | None:
+    """When logins for this address from this client may be tried again; None: now."""
+    address = normalize_address(address)
+    since = _counted_since(session, address, now)
     checks = (
         (LoginAttempt.address == address, MAX_FAILURES_PER_ADDRESS, since),
         (LoginAttempt.client_address == client_address, MAX_FAILURES_PER_CLIENT, now - WINDOW),
