@@ -42,6 +42,7 @@ POP3_PORT = int(os.environ.get("SEKISHO_DEMO_POP3_PORT", "1110"))
 IMAP_PORT = int(os.environ.get("SEKISHO_DEMO_IMAP_PORT", "1143"))
 SUBMISSION_PORT = int(os.environ.get("SEKISHO_DEMO_SUBMISSION_PORT", "5870"))
 SASL_PORT = int(os.environ.get("SEKISHO_DEMO_SASL_PORT", "10003"))
+POLICY_PORT = int(os.environ.get("SEKISHO_DEMO_POLICY_PORT", "8895"))
 MILTER_METRICS_PORT = int(os.environ.get("SEKISHO_DEMO_MILTER_METRICS_PORT", "9465"))
 WORKER_METRICS_PORT = int(os.environ.get("SEKISHO_DEMO_WORKER_METRICS_PORT", "9466"))
 SRS_FORWARD_PORT = int(os.environ.get("SEKISHO_DEMO_SRS_FORWARD_PORT", "10001"))
@@ -87,6 +88,7 @@ def start() -> int:
         pop3_port=POP3_PORT,
         imap_port=IMAP_PORT,
         sasl_port=SASL_PORT,
+        policy_port=POLICY_PORT,
         srs_forward_port=SRS_FORWARD_PORT,
         srs_reverse_port=SRS_REVERSE_PORT,
         with_web=True,
@@ -247,13 +249,15 @@ sekisho demo is running (everything on 127.0.0.1; stop it with `make demo-stop`)
   Submission   127.0.0.1:{stack.submission_port}  (SASL through Dovecot: address + POP password)
   POP3         127.0.0.1:{stack.pop3_port}  (Dovecot; the same passwords as the web UI)
   IMAP         127.0.0.1:{stack.imap_port}  (Dovecot; the quarantine is the folder "Junk")
+  Auth policy  127.0.0.1:{stack.policy_port}  (sekisho policy: the web's login lockout for \
+POP3, IMAP, submission)
   clamd        {stack.clamd}  (test signatures: EICAR, and a marker inside a zip)
   Re-injection 127.0.0.1:{stack.reinject_port} (no milter; the worker sends notices here)
   postsrsd     127.0.0.1:{stack.srs_forward_port} forward, :{stack.srs_reverse_port} reverse \
 (SRS for forwarded mail)
   Spam engine  {stack.spam_engine}
   Maildirs     {stack.mail_root}/example.jp/<user>/  (quarantine: .Junk/)
-  Logs         {stack.run}/postfix.log  milter.log  web.log  worker.log
+  Logs         {stack.run}/postfix.log  milter.log  web.log  worker.log  policy.log
   Metrics      http://127.0.0.1:{MILTER_METRICS_PORT}/metrics (milter) \
 http://127.0.0.1:{WORKER_METRICS_PORT}/metrics (worker)
   Check        SEKISHO_CONFIG={stack.run}/sekisho.toml .venv/bin/sekisho check

@@ -39,6 +39,7 @@ def test_demo_start_swaks_quarantine_page_reset_stop(run_root: Path) -> None:
         "SEKISHO_DEMO_IMAP_PORT": str(free_port()),
         "SEKISHO_DEMO_SUBMISSION_PORT": str(free_port()),
         "SEKISHO_DEMO_SASL_PORT": str(free_port()),
+        "SEKISHO_DEMO_POLICY_PORT": str(free_port()),
         "SEKISHO_DEMO_SRS_FORWARD_PORT": str(free_port()),
         "SEKISHO_DEMO_SRS_REVERSE_PORT": str(free_port()),
         "SEKISHO_DEMO_MILTER_METRICS_PORT": str(free_port()),
