@@ -6,7 +6,10 @@ policy server down Dovecot fails open (the password alone decides, nothing is co
 from __future__ import annotations
 
 import imaplib
+import os
 import poplib
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,14 +45,8 @@ def mail(policy_stack: MailHarness) -> MailHarness:
 
 @pytest.fixture
 def web(mail: MailHarness) -> FlaskClient:
-    settings = load_settings(
-        environ={
-            "SEKISHO_DATABASE_URL": mail.stack.database_url,
-            "SEKISHO_MAIL_ROOT": str(mail.mail_root),
-            "SEKISHO_SECRET_KEY": "policy-test",
-        }
-    )
-    return create_app(settings, mail.store).test_client()
+    """The web UI on the stack's own settings and store (in process)."""
+    return create_app(load_settings(environ=mail.stack.environment()), mail.store).test_client()
 
 
 def pop3(mail: MailHarness, password: str) -> str:
@@ -137,3 +134,21 @@ def test_with_the_policy_server_down_dovecot_fails_open(mail: MailHarness) -> No
     finally:
         mail.stack.start_policy()
     assert pop3(mail, PASSWORD).startswith("-ERR")
+
+
+def test_a_hung_policy_server_costs_a_login_its_timeout_then_fails_open(
+    mail: MailHarness,
+) -> None:
+    """Stopped (SIGSTOP): connections are accepted, nothing answers. Dovecot waits
+    auth_policy_server_timeout_msecs (2 s, the shipped fragment) and lets the login on."""
+    assert mail.stack.policy is not None
+    assert mail.stack.policy.process is not None
+    pid = mail.stack.policy.process.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        assert pop3(mail, PASSWORD).startswith("+OK")
+        waited = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert 1.5 < waited < 6, waited
