@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   postfix postfix-sqlite postfix-pgsql libmilter-dev gcc python3-dev sqlite3 swaks
   postgresql chromium fonts-ipafont-gothic ca-certificates
-  rspamd spamassassin spamd spamc spamass-milter clamav-daemon
+  rspamd spamassassin spamd spamc spamass-milter clamav-daemon clamav-milter
   dovecot-core dovecot-pop3d dovecot-imapd dovecot-sqlite dovecot-pgsql postsrsd systemd
 )
 missing=()

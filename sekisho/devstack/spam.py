@@ -4,6 +4,11 @@ Both run with their shipped rules and no network rule updates. rspamd's modules 
 DNS (SPF, DKIM, DMARC, RBLs, fuzzy, phishing, ASN) are off: offline they only stall, and
 the tests need the same verdict every time. rspamd compiles its rules into ``cache``
 on the first start (~8 s here); later starts that reuse the folder take ~0.5 s.
+
+For bench/peers.py an rspamd can also be rspamd's own milter (``proxy_milter``: the proxy
+worker in milter mode scanning itself, on a unix socket Postfix may use, adding
+X-Spam-Status to every message), and can call clamd itself (``clamd``: the antivirus
+module, one INSTREAM per message, symbol CLAM_VIRUS).
 """
 
 from __future__ import annotations
@@ -23,6 +28,34 @@ from sekisho.devstack.ports import free_port, wait_for_tcp
 _RSPAMD_OFFLINE = ("dmarc", "spf", "dkim", "rbl", "fuzzy_check", "phishing", "asn")
 # Shared by every run on this machine, so only the first start compiles (see above).
 _RSPAMD_CACHE = Path("/var/tmp/sekisho-rspamd-cache")  # noqa: S108 -- a cache, owned by _rspamd
+
+
+# The proxy worker as Debian's worker-proxy.inc has it (milter = yes), scanning itself
+# instead of forwarding to a normal worker: rspamd's own milter in one process type.
+_PROXY_MILTER = """milter = yes;
+timeout = 120s;
+count = {count};
+upstream "local" {{
+  default = yes;
+  self_scan = yes;
+}}
+"""
+# One header on every message, also from 127.0.0.1 (milter_headers skips local mail by
+# default): the proof in bench/peers.py that rspamd's milter scanned it.
+_MILTER_HEADERS = """use = ["x-spam-status"];
+skip_local = false;
+skip_authenticated = false;
+"""
+_ANTIVIRUS = """clamav {{
+  type = "clamav";
+  servers = "{servers}";
+  symbol = "CLAM_VIRUS";
+  action = "reject";
+  scan_mime_parts = false;
+  log_clean = false;
+  retransmits = 1;
+}}
+"""
 
 
 def _read_pid(pidfile: Path) -> int | None:
@@ -63,6 +96,13 @@ class RspamdInstance:
     run: Path
     port: int = field(default_factory=free_port)
     cache: Path = _RSPAMD_CACHE
+    proxy_milter: bool = False  # the proxy worker is a self-scanning milter on milter_socket
+    workers: int = 0  # scanning processes of the normal (and proxy) worker; 0: rspamd's default
+    clamd: str = ""  # host:port: the antivirus module asks this clamd
+
+    @property
+    def milter_socket(self) -> Path:
+        return self.run / "milter.sock"
 
     @property
     def url(self) -> str:
@@ -91,9 +131,19 @@ class RspamdInstance:
             "worker-controller": f"{self.run / 'controller.sock'} mode=0600",
             "worker-proxy": f"{self.run / 'proxy.sock'} mode=0600",
         }
+        extra = {"worker-normal": "", "worker-controller": "", "worker-proxy": ""}
+        if self.workers:
+            extra["worker-normal"] = f"count = {self.workers};\n"
+        if self.proxy_milter:
+            # smtpd (user postfix) connects to it.
+            listeners["worker-proxy"] = f"{self.milter_socket} mode=0666"
+            extra["worker-proxy"] = _PROXY_MILTER.format(count=self.workers or 1)
+            (local / "local.d" / "milter_headers.conf").write_text(_MILTER_HEADERS)
+        if self.clamd:
+            (local / "local.d" / "antivirus.conf").write_text(_ANTIVIRUS.format(servers=self.clamd))
         for worker, socket_address in listeners.items():
             (local / "override.d" / f"{worker}.inc").write_text(
-                f'bind_socket = "{socket_address}";\n'
+                f'bind_socket = "{socket_address}";\n' + extra[worker]
             )
         _daemonize(
             [
