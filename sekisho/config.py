@@ -105,6 +105,25 @@ class Settings:
     # auth_policy_server_api_header). Needed once the listener is reachable from other
     # hosts: a forged report could count failures against any mailbox, or clear them.
     policy_api_key: str = ""
+    # Hostile mail: caps on what the milter reads of one message.
+    # A larger message (header fields and body) is refused with 552 5.3.4 at the end of
+    # its data, spooled no further and never scanned. Keep it equal to Postfix's
+    # message_size_limit (deploy/postfix/main.cf), which refuses it first, and clamd's
+    # StreamMaxLength at or above it.
+    message_size_limit: int = 25 * 1024 * 1024
+    # clamd stops looking past 17 nested parts (MaxRecursion) or 10,000 files (MaxFiles)
+    # and answers "clean". A message nested deeper, or with more leaf parts, than these is
+    # not taken for clean: it counts as infected ("Sekisho.Limits.Exceeded.MimeDepth" or
+    # ".MimeParts"), so the mailboxes with the virus scan on lose it and get a report
+    # that carries its header fields only.
+    mime_max_depth: int = 16
+    mime_max_parts: int = 1000
+    # An infected message is split so its report keeps the clean parts: one clamd request
+    # per leaf part, and Python's parser holds the message several times over. With more
+    # leaf parts or bytes than these it is not split: the report carries the header
+    # fields only (the mail itself is removed either way).
+    disinfect_max_parts: int = 100
+    disinfect_max_bytes: int = 10 * 1024 * 1024
     log_level: str = "INFO"
 
     @property
@@ -129,6 +148,11 @@ _AT_LEAST_ONE = (
     "session_absolute_hours",
     "upload_max_bytes",
     "upload_max_lines",
+    "message_size_limit",
+    "mime_max_depth",
+    "mime_max_parts",
+    "disinfect_max_parts",
+    "disinfect_max_bytes",
 )
 
 _BOOLEAN_WORDS = {

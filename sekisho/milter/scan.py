@@ -5,6 +5,12 @@ Both scans start before either is waited for. A scan that fails is never taken f
 scan defers it only when some recipient's delivery depends on the verdict and the
 operator did not choose to deliver then (``spam_on_failure``). A scan wanted only for an
 auto-reply costs, when it fails, only the reply.
+
+Both read the message from the spool as a stream (sekisho.milter.collected). clamd's
+"clean" is believed only for a message within the MIME caps (mime_max_depth,
+mime_max_parts; sekisho.scanners.mime_shape says why): past them the message counts as
+infected with a ``Sekisho.Limits.Exceeded.*`` name, so the mailboxes with the virus scan
+on lose it, with a report of its header fields only (sekisho.milter.disinfect).
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ from typing import ParamSpec, TypeVar
 
 from sekisho.envelope import Envelope
 from sekisho.milter.actions import TempFail
+from sekisho.milter.collected import Collected
 from sekisho.rules.decide import ScanPlan
 from sekisho.rules.model import ScanResults, SpamVerdict
 from sekisho.scanners.background import Starter, Waiter
+from sekisho.scanners.message import InMemory, MessageSource
 from sekisho.scanners.spam import SpamScanError
 from sekisho.scanners.virus import VirusScanError
 
@@ -27,7 +35,7 @@ log = logging.getLogger("sekisho.milter")
 T = TypeVar("T")
 P = ParamSpec("P")
 
-SpamScanner = Callable[[bytes, Envelope], Waiter[SpamVerdict]]
+SpamScanner = Callable[[MessageSource, Envelope], Waiter[SpamVerdict]]
 VirusScanner = Starter[str | None]  # the virus found, or None
 SPAM_SCAN_DOWN = TempFail(
     "451", "4.7.1", "Spam scan temporarily unavailable, try again later", "spam_scan_down"
@@ -35,6 +43,11 @@ SPAM_SCAN_DOWN = TempFail(
 VIRUS_SCAN_DOWN = TempFail(
     "451", "4.7.1", "Virus scan temporarily unavailable, try again later", "virus_scan_down"
 )
+# The "virus" of a message past a MIME cap, after ClamAV's Heuristics.Limits.Exceeded.*.
+LIMITS_EXCEEDED = {
+    "depth": "Sekisho.Limits.Exceeded.MimeDepth",
+    "parts": "Sekisho.Limits.Exceeded.MimeParts",
+}
 
 
 @dataclass(frozen=True)
@@ -43,14 +56,18 @@ class Scanners:
     scan_virus: VirusScanner
     deliver_when_spam_scan_fails: bool = False
 
-    def run(self, plan: ScanPlan, content: bytes, envelope: Envelope) -> ScanResults | TempFail:
-        virus_wait = _started(self.scan_virus, content) if plan.virus else None
-        spam_wait = _started(self.scan_spam, content, envelope) if plan.spam else None
+    def run(self, plan: ScanPlan, mail: Collected) -> ScanResults | TempFail:
+        envelope = mail.envelope
+        virus_wait = _started(self.scan_virus, mail) if plan.virus else None
+        spam_wait = _started(self.scan_spam, mail, envelope) if plan.spam else None
+        over_caps = mail.shape.over if plan.virus else ""  # read while the scans run
         try:
             virus = virus_wait() if virus_wait else None
         except VirusScanError as error:
             log.warning("virus_scan_failed queue_id=%s error=%s", envelope.queue_id, error)
             return VIRUS_SCAN_DOWN
+        if virus is None and over_caps:
+            virus = LIMITS_EXCEEDED[over_caps]
         if virus is not None:
             log.info("virus queue_id=%s name=%s", envelope.queue_id, virus)
         try:
@@ -64,7 +81,7 @@ class Scanners:
 
     def find_virus(self, data: bytes) -> str | None:
         """One blocking scan (disinfection scans the parts of an infected mail)."""
-        return self.scan_virus(data)()
+        return self.scan_virus(InMemory(data))()
 
 
 def _spam_verdict(wait: Waiter[SpamVerdict] | None, queue_id: str) -> SpamVerdict | None:

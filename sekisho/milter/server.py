@@ -21,6 +21,7 @@ from sekisho.config import Settings, local_secret_key
 from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
 from sekisho.milter.auto_reply import AutoReplies
+from sekisho.milter.collected import content_limits
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.srs import PostsrsdLookup
 from sekisho.milter.tagged_copy import Reinjection
@@ -109,6 +110,7 @@ def serve(settings: Settings) -> None:
     )
 
     trace_key = local_secret_key(settings).encode()
+    limits = content_limits(settings)
 
     def new_transaction() -> MailTransaction:
         return MailTransaction(
@@ -128,6 +130,7 @@ def serve(settings: Settings) -> None:
             send_tagged_copy=tagged_copies.send,
             trace_key=trace_key,
             record_deliveries=deliveries.record,
+            content_limits=limits,
         )
 
     Milter.factory = lambda: SekishoMilter(new_transaction)

@@ -17,10 +17,12 @@ from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import ParamSpec, TypeVar
 
+from sekisho.scanners.message import MessageSource
+
 T = TypeVar("T")
 P = ParamSpec("P")
 Waiter = Callable[[], T]
-Starter = Callable[[bytes], Waiter[T]]
+Starter = Callable[[MessageSource], Waiter[T]]
 
 
 def in_background(

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from sekisho.envelope import CONTROL, Envelope, postfix_received_field
 from sekisho.rules.model import SpamVerdict
+from sekisho.scanners.message import MessageSource, as_source, without_nagle
 
 # rspamd's actions that mean "this is spam" for a mailbox owner. "greylist" is a delivery
 # tactic, not a verdict; "soft reject" (rate limits, greylisting) says nothing of the
@@ -42,7 +43,9 @@ class SpamEngine(Protocol):
     @property
     def name(self) -> str: ...
 
-    def scan(self, message: bytes, envelope: Envelope = UNKNOWN_ENVELOPE) -> SpamVerdict: ...
+    def scan(
+        self, message: bytes | MessageSource, envelope: Envelope = UNKNOWN_ENVELOPE
+    ) -> SpamVerdict: ...
 
     def ping(self) -> None:
         """Raise SpamScanError unless the engine answers its health check."""
@@ -55,15 +58,23 @@ class Rspamd:
     timeout: float
     name: str = "rspamd"
 
-    def scan(self, message: bytes, envelope: Envelope = UNKNOWN_ENVELOPE) -> SpamVerdict:
+    def scan(
+        self, message: bytes | MessageSource, envelope: Envelope = UNKNOWN_ENVELOPE
+    ) -> SpamVerdict:
+        source = as_source(message)
         connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
+            connection.connect()
+            assert connection.sock is not None
+            without_nagle(connection.sock)
             connection.putrequest("POST", "/checkv2")
             connection.putheader("Content-Type", "message/rfc822")
-            connection.putheader("Content-Length", str(len(message)))
+            connection.putheader("Content-Length", str(source.size))
             for name, value in _rspamd_envelope_fields(envelope):
                 connection.putheader(name, value)
-            connection.endheaders(message)
+            connection.endheaders()
+            for chunk in source.chunks():
+                connection.send(chunk)
             response = connection.getresponse()
             body = response.read()
         except (OSError, http.client.HTTPException) as error:
@@ -106,17 +117,19 @@ class Spamd:
     timeout: float
     name: str = "spamd"
 
-    def scan(self, message: bytes, envelope: Envelope = UNKNOWN_ENVELOPE) -> SpamVerdict:
-        traced = postfix_received_field(envelope, formatdate(localtime=True)) + message
-        request = (
-            b"CHECK SPAMC/1.5\r\n"
-            + f"Content-length: {len(traced)}\r\n".encode()
-            + b"\r\n"
-            + traced
-        )
+    def scan(
+        self, message: bytes | MessageSource, envelope: Envelope = UNKNOWN_ENVELOPE
+    ) -> SpamVerdict:
+        source = as_source(message)
+        received = postfix_received_field(envelope, formatdate(localtime=True))
+        length = len(received) + source.size
+        request = b"CHECK SPAMC/1.5\r\n" + f"Content-length: {length}\r\n".encode() + b"\r\n"
         try:
             with socket.create_connection((self.host, self.port), timeout=self.timeout) as peer:
-                peer.sendall(request)
+                without_nagle(peer)
+                peer.sendall(request + received)
+                for chunk in source.chunks():
+                    peer.sendall(chunk)
                 peer.shutdown(socket.SHUT_WR)
                 answer = b"".join(iter(lambda: peer.recv(65536), b""))
         except OSError as error:
