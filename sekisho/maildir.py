@@ -1,5 +1,6 @@
 """Maildirs on disk: durable writes (temp file, fsync, rename into new/, fsync the
-folder), finding a message again, moving it between folders durably, removing it.
+folder), finding a message again, rewriting it in place and moving it between folders
+durably, removing it.
 
 Folders are created with the delivery agent's owner so that Postfix's virtual(8) and
 Dovecot can keep using a mailbox whose first folder the milter happened to create.
@@ -12,9 +13,10 @@ import itertools
 import os
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 _counter = itertools.count()
 MAILDIR_SUBFOLDERS = ("tmp", "new", "cur")
@@ -93,6 +95,45 @@ def deliver(
 ) -> str:
     """Write ``chunks`` as one message into ``folder/new``; return the file name. A
     ``name`` given replaces a file of that name in new/ (the same message again)."""
+    temp, size = _written(folder, chunks, ownership)
+    try:
+        name = name or unique_name(size)
+        os.rename(temp, folder / "new" / name)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(folder / "new")
+    return name
+
+
+def rewrite_message(
+    message: Path, edit: Callable[[BinaryIO], Iterable[bytes]], ownership: Ownership
+) -> None:
+    """Replace ``message`` by ``edit`` of its content, durably and under the same name:
+    the new file is written into the folder's tmp/ and fsynced, then renamed over the
+    old one, so the folder holds one of the two at every moment, never both or neither.
+
+    Raises FileNotFoundError, changing nothing, when the message was moved meanwhile (a
+    mail program marking it read renames it): renaming over its old name then would
+    leave the mail twice in the folder. (Only a move within the instant between the last
+    check and the rename goes unseen: Maildir has no lock to close that.)
+    """
+    with message.open("rb") as original:
+        inode = os.fstat(original.fileno()).st_ino
+        temp, _ = _written(message.parent.parent, edit(original), ownership)
+    try:
+        moved = os.stat(message).st_ino != inode
+        if not moved:
+            os.rename(temp, message)
+    finally:
+        temp.unlink(missing_ok=True)  # nothing left to remove once renamed
+    if moved:
+        raise FileNotFoundError(f"{message} was moved meanwhile")
+    _fsync_dir(message.parent)
+
+
+def _written(folder: Path, chunks: Iterable[bytes], ownership: Ownership) -> tuple[Path, int]:
+    """``chunks`` in a new file of ``folder/tmp``, on disk; its path and size."""
     temp = folder / "tmp" / unique_name(0)
     size = 0
     descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, ownership.file_mode)
@@ -104,13 +145,10 @@ def deliver(
             handle.flush()
             os.fsync(handle.fileno())
         ownership.apply(temp)
-        name = name or unique_name(size)
-        os.rename(temp, folder / "new" / name)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(folder / "new")
-    return name
+    return temp, size
 
 
 def _fsync_dir(path: Path) -> None:

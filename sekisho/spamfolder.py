@@ -2,9 +2,11 @@
 
 A quarantined copy is a file in the mailbox's ``.Junk`` Maildir and a row in the store.
 Every action here keeps the two in step, with the file side made durable first:
-- release moves the file into the inbox with one rename (the mail is in exactly one
-  folder at every moment), fsyncs both folders, and only then marks the row released;
-  releasing again finds the mark and does nothing;
+- release first rewrites the file where it is without X-Sekisho-Quarantine-Reason
+  (which is about the spam folder, not the inbox; a new file renamed over the old one),
+  then moves it into the inbox with one rename (the mail is in exactly one folder at
+  every moment), fsyncs both folders, and only then marks the row released; releasing
+  again finds the mark and does nothing;
 - delete and purge remove the file, then the row; a file already gone (the owner's mail
   program deleted or moved it) is no error.
 Only files the store recorded are touched: mail the owner put into Junk themselves stays.
@@ -15,12 +17,14 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from enum import Enum
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import BinaryIO
 
 from sekisho.maildir import (
     JUNK_FOLDER,
@@ -29,7 +33,9 @@ from sekisho.maildir import (
     mailbox_path,
     move_to_new,
     remove_message,
+    rewrite_message,
 )
+from sekisho.milter.headers import QUARANTINE_REASON
 from sekisho.rules.encoded_words import decode_header_text, readable
 from sekisho.store.db import Store
 from sekisho.store.models import Account, QuarantinedMessage, utcnow
@@ -40,6 +46,7 @@ log = logging.getLogger("sekisho.spamfolder")
 # The safe view reads at most this much of a message and shows at most this much text.
 VIEW_MAX_BYTES = 2_000_000
 VIEW_MAX_CHARS = 100_000
+_COPY_CHUNK = 64 * 1024
 
 
 class Outcome(Enum):
@@ -87,9 +94,10 @@ class SpamFolder:
             self._forget(record_id)
             return Outcome.GONE
         try:
+            rewrite_message(message, _without_reason, self._ownership)
             move_to_new(message, mailbox_path(self._mail_root, address), self._ownership)
         except FileNotFoundError:
-            # Gone between the lookup and the rename: another release (a second web
+            # Gone between the lookup and the renames: another release (a second web
             # worker), a delete, or the mail program moving it from new/ to cur/.
             if find_message(self._junk(address), record.file_name) is None:
                 return self._after_a_race(record_id)
@@ -137,20 +145,39 @@ class SpamFolder:
         return purged
 
     def view(self, account_id: int, record_id: int) -> SafeView | None:
+        message_path = self.copy_path(account_id, record_id)
+        return None if message_path is None else safe_view(message_path.read_bytes())
+
+    def copy_path(self, account_id: int, record_id: int) -> Path | None:
+        """Where the copy is now; None when it is not in the spam folder (any more)."""
         found = self._locate(account_id, record_id)
         if found is None:
             return None
         address, record = found
-        message_path = find_message(self._junk(address), record.file_name)
-        if message_path is None:
-            return None
-        return safe_view(message_path.read_bytes())
+        return find_message(self._junk(address), record.file_name)
 
     def _forget(self, record_id: int) -> None:
         with self._store.transaction() as session:
             row = session.get(QuarantinedMessage, record_id)
             if row is not None:
                 session.delete(row)
+
+
+def _without_reason(message: BinaryIO) -> Iterator[bytes]:
+    """The message without its X-Sekisho-Quarantine-Reason field (folded lines too),
+    every other byte as it was; the body is streamed."""
+    field = QUARANTINE_REASON.lower().encode("ascii") + b":"
+    dropping = False
+    for line in message:
+        if line in (b"\n", b"\r\n"):
+            yield line
+            break
+        if line[:1] not in (b" ", b"\t"):
+            dropping = line.lower().startswith(field)
+        if not dropping:
+            yield line
+    while chunk := message.read(_COPY_CHUNK):
+        yield chunk
 
 
 def safe_view(raw: bytes) -> SafeView:

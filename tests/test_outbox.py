@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from sekisho.envelope import Envelope
 from sekisho.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
 from sekisho.rules.model import RuleHit, SpamSetting
@@ -141,7 +142,7 @@ def quarantine_spam(store: Store, mail_root: Path, key: str, digest_minutes: int
     policy = load_policy(store, "taro@example.jp")
     assert policy is not None
     Quarantine(store, mail_root, Ownership(), notice_digest_minutes=digest_minutes).put(
-        policy, SPAM_HIT, "x@spam.example", key, "Q1", key, [b"Subject: x\n\nbuy\n"]
+        policy, SPAM_HIT, "x@spam.example", key, "Q1", key, [b"Subject: x\n\nbuy\n"], Envelope()
     )
     with store.read() as session:
         return next(
@@ -174,6 +175,7 @@ def test_a_spam_copy_gets_its_notice_row_only_with_the_switch_on(
         "Q2",
         "own list",
         [b"Subject: own list\n\nx\n"],
+        Envelope(),
     )
     assert len(rows(store)) == 1  # what the owner's own lists catch is not announced
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sekisho.envelope import Envelope
 from sekisho.maildir import JUNK_FOLDER, Ownership, keyed_name
 from sekisho.milter.quarantine import Quarantine
 from sekisho.rules.model import Policy, RuleHit
@@ -32,7 +33,7 @@ def taro(store: Store, example_domain: str) -> Policy:
 
 def put(store: Store, mail_root: Path, policy: Policy) -> None:
     Quarantine(store, mail_root, Ownership()).put(
-        policy, HIT, "x@bad.example", "offer", "Q1", KEY, MESSAGE
+        policy, HIT, "x@bad.example", "offer", "Q1", KEY, MESSAGE, Envelope()
     )
 
 

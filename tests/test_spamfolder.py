@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from sekisho import maildir
 from sekisho.cli import main
+from sekisho.envelope import Envelope
 from sekisho.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
 from sekisho.rules.model import RuleHit
@@ -46,7 +49,14 @@ def quarantine(
     policy = load_policy(store, address)
     assert policy is not None
     Quarantine(store, mail_root, Ownership()).put(
-        policy, hit, "x@bad.example", subject, "Q1", f"key-{subject}", message(subject)
+        policy,
+        hit,
+        "x@bad.example",
+        subject,
+        "Q1",
+        f"key-{subject}",
+        message(subject),
+        Envelope(recipients=(f"<{address}>",), client_address="192.0.2.7", queue_id="Q1"),
     )
     with store.read() as session:
         records = quarantine_page(session, policy.account_id).entries
@@ -81,6 +91,56 @@ def test_release_moves_the_copy_into_the_inbox_exactly_once(
         record = session.get(QuarantinedMessage, record_id)
         assert record is not None
         assert record.released_at is not None
+
+
+def test_the_released_copy_is_the_quarantined_one_without_its_reason(
+    folder: SpamFolder, store: Store, mail_root: Path
+) -> None:
+    """The reason speaks of the spam folder; in the inbox it would only mislead a filter.
+    Everything else stays byte for byte, a folded Japanese reason goes whole."""
+    hit = RuleHit("reject_subject", "未承諾広告", "【未承諾広告】今だけ 半額セール" * 4)
+    record_id = quarantine(store, mail_root, "long reason", hit=hit)
+    (junk_copy,) = files(mail_root / "example.jp/taro/.Junk")
+    quarantined = junk_copy.read_bytes()
+    assert quarantined.count(b"\n =?utf-8?b?") > 2
+    assert folder.release(taro(store), record_id) is Outcome.DONE
+    (inbox_copy,) = files(mail_root / "example.jp/taro")
+    released = inbox_copy.read_bytes()
+    assert b"X-Sekisho-Quarantine-Reason" not in released
+    assert b"=?utf-8?b?" not in released
+    head, _, body = quarantined.partition(b"\n\n")
+    kept = [
+        line
+        for line in head.split(b"\n")
+        if not line.startswith((b"X-Sekisho-Quarantine-Reason:", b" "))
+    ]
+    assert released == b"\n".join(kept) + b"\n\n" + body
+    assert released.startswith(b"Return-Path: <x@bad.example>\nX-Original-To: taro@example.jp\n")
+    assert b"Received: from unknown (unknown [192.0.2.7])" in released
+
+
+def test_a_copy_read_while_it_is_released_is_released_once(
+    folder: SpamFolder, store: Store, mail_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mail program marks the copy read (renames it) while the release rewrites it:
+    the rewrite is not renamed over the old name (two copies), the release starts over."""
+    record_id = quarantine(store, mail_root, "read meanwhile")
+    junk = mail_root / "example.jp/taro/.Junk"
+    (fresh,) = (junk / "new").iterdir()
+    real_written = maildir._written
+
+    def written_then_read(*args: Any) -> tuple[Path, int]:
+        result = real_written(*args)
+        if fresh.exists():
+            os.rename(fresh, junk / "cur" / f"{fresh.name}:2,S")
+        return result
+
+    monkeypatch.setattr(maildir, "_written", written_then_read)
+    assert folder.release(taro(store), record_id) is Outcome.DONE
+    assert files(junk) == []
+    (inbox_copy,) = files(mail_root / "example.jp/taro")
+    assert b"X-Sekisho-Quarantine-Reason" not in inbox_copy.read_bytes()
+    assert list((junk / "tmp").iterdir()) == []
 
 
 def test_release_finds_a_copy_the_mail_program_already_read(

@@ -4,6 +4,7 @@ and the same message presented twice (DESIGN.md: idempotent quarantine copies)."
 from __future__ import annotations
 
 from collections.abc import Callable
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.lists import REJECT_FROM
 from sekisho.scanners.spam import spam_engine
 from sekisho.scanners.virus import clamd_scanner
+from sekisho.spamfolder import Outcome, SpamFolder
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.hits import HitCounter
@@ -148,3 +150,36 @@ def test_a_mailbox_deleted_before_its_copy_is_recorded_defers_instead_of_droppin
         transaction.end_of_message()
     transaction.close()
     assert not any((tmp_path / "mail/example.jp/taro/.Junk/new").iterdir())
+
+
+def test_a_released_copy_says_where_it_came_from_and_not_why_it_was_caught(
+    new_transaction: Callable[[], MailTransaction], tmp_path: Path, store: Store
+) -> None:
+    """Postfix's Received field and X-Original-To are not shown to a milter: the copy gets
+    them from the session, so the mail released to the inbox still has its relay trace."""
+    transaction = new_transaction()
+    transaction.client_address = "203.0.113.9"
+    transaction.client_name = "mx.bad.example"
+    transaction.helo = "helo.bad.example"
+    transaction.server_name = "mx.example.jp"
+    end = run(transaction, "<x@bad.example>", ['<"Taro"@Example.JP>'], [b"hi\r\n"])
+    assert isinstance(end, EndOfMessage)
+    (copy,) = (tmp_path / "mail/example.jp/taro/.Junk/new").iterdir()
+    quarantined = message_from_bytes(copy.read_bytes())
+    assert quarantined["X-Sekisho-Quarantine-Reason"].startswith("rule=reject_from;")
+    with store.read() as session:
+        taro = accounts.require_account(session, "taro@example.jp").id
+        (record,) = quarantine_page(session, taro).entries
+    folder = SpamFolder(store, tmp_path / "mail", Ownership())
+    assert folder.release(taro, record.id) is Outcome.DONE
+    (inbox_copy,) = (tmp_path / "mail/example.jp/taro/new").iterdir()
+    released = message_from_bytes(inbox_copy.read_bytes())
+    assert released["X-Sekisho-Quarantine-Reason"] is None
+    assert released["X-Original-To"] == '"Taro"@Example.JP'
+    assert released["Delivered-To"] == "taro@example.jp"
+    received = " ".join(released["Received"].split())
+    assert received.startswith(
+        "from helo.bad.example (mx.bad.example [203.0.113.9]) "
+        "by mx.example.jp (Postfix) with ESMTP id Q1; "
+    )
+    assert released.keys()[:4] == ["Return-Path", "X-Original-To", "Delivered-To", "Received"]

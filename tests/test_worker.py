@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from sekisho.config import Settings
+from sekisho.envelope import Envelope
 from sekisho.maildir import Ownership
 from sekisho.mails.release_links import ReleaseTarget, release_token
 from sekisho.milter.quarantine import Quarantine
@@ -65,6 +66,7 @@ def quarantine_spam(
         "Q1",
         f"key-{subject}",
         [f"From: {sender}\nSubject: spam\n\nbuy now\n".encode()],
+        Envelope(),
     )
     with store.read() as session:
         records = quarantine_page(session, policy.account_id).entries

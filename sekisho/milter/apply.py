@@ -102,6 +102,7 @@ class Effects:
                     mail.queue_id,
                     mail.key,
                     mail.maildir_form(),
+                    mail.envelope,
                 )
                 tally[f"quarantine:{decision.hit.rule}"] += 1
             edits.append(DeleteRecipient(recipient.given))

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from sekisho.envelope import CONTROL, Envelope, postfix_received_field
 from sekisho.maildir import (
     JUNK_FOLDER,
     Ownership,
@@ -28,6 +30,7 @@ from sekisho.maildir import (
 )
 from sekisho.milter.headers import QUARANTINE_REASON, quarantine_reason
 from sekisho.rules import spam
+from sekisho.rules.addresses import normalize_address
 from sekisho.rules.encoded_words import readable
 from sekisho.rules.model import Policy, RuleHit
 from sekisho.store.db import IoRunner, Store, run_here
@@ -67,8 +70,11 @@ class Quarantine:
         queue_id: str,
         message_key: str,
         message: Iterable[bytes],
+        envelope: Envelope,
     ) -> None:
-        """Write the copy durably, then its row (through ``io``: the milter's store threads)."""
+        """Write the copy durably, then its row (through ``io``: the milter's store threads).
+        ``envelope`` gives the trace Postfix would have written (its Received field and
+        X-Original-To), which a copy released to the inbox keeps."""
 
         def work() -> None:
             with self._store.read() as session:
@@ -83,7 +89,7 @@ class Quarantine:
             if left is None or left.parent.name == "new":
                 # A file left by an earlier attempt that died before its row was written
                 # is replaced; one a mail program has seen (in cur/) is kept as it is.
-                trace = _trace_headers(sender, policy.address, hit)
+                trace = _trace_headers(sender, policy.address, hit, envelope)
                 deliver(folder, _chain(trace, message), self._ownership, name)
             record = QuarantineRecord(
                 account_id=policy.account_id,
@@ -124,14 +130,26 @@ def _recorded(store: Store, account_id: int, message_key: str) -> bool:
         return False
 
 
-def _trace_headers(sender: str, recipient: str, hit: RuleHit) -> bytes:
-    """What a local delivery would add, plus the reason: the copy reads like a delivered mail."""
+def _trace_headers(sender: str, recipient: str, hit: RuleHit, envelope: Envelope) -> bytes:
+    """What Postfix and a local delivery would add, plus the reason: the copy reads like a
+    delivered mail, and one released to the inbox still says where it came from. The
+    Received field is written without the SASL login, as Postfix writes it by default."""
+    received = postfix_received_field(envelope, formatdate(localtime=True), show_login=False)
     lines = (
         f"Return-Path: <{sender}>\n"
+        f"X-Original-To: {_as_given(recipient, envelope)}\n"
         f"Delivered-To: {recipient}\n"
         f"{QUARANTINE_REASON}: {quarantine_reason(hit)}\n"
     )
-    return lines.encode("utf-8", "surrogateescape")
+    return lines.encode("utf-8", "surrogateescape") + received
+
+
+def _as_given(recipient: str, envelope: Envelope) -> str:
+    """The recipient as the client wrote it in RCPT TO, without its angle brackets."""
+    for given in envelope.recipients:
+        if normalize_address(given) == recipient:
+            return CONTROL.sub("", given.strip().strip("<>"))
+    return recipient
 
 
 def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:

@@ -7,10 +7,13 @@ import shutil
 import smtplib
 import subprocess
 import sys
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
 
+from sekisho.maildir import Ownership
+from sekisho.spamfolder import Outcome, SpamFolder
 from sekisho.store import accounts
 from sekisho.store.quarantine import quarantine_page
 from tests.e2e.conftest import MailHarness, start_harness
@@ -159,21 +162,20 @@ def test_raw_8bit_headers_and_a_broken_from_are_kept_byte_for_byte(mail: MailHar
     quarantined = copy.read_bytes()
     assert b"Subject: " + subject + b"\n" in quarantined
     assert quarantined.endswith(b"\n\n\x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd\n")
-    # The quarantined copy is the message hanako got, minus Postfix's delivery trace.
+    # The quarantined copy is the message hanako got, its trace written by sekisho.
     head, _, body = delivered.read_bytes().partition(b"\n\n")
     q_head, _, q_body = quarantined.partition(b"\n\n")
     assert q_body == body
-    assert header_fields(q_head)[3:] == [
-        field
-        for field in header_fields(head)
-        if not field.startswith(
-            (b"Return-Path:", b"X-Original-To:", b"Delivered-To:", b"Received:")
-        )
-    ]
+    assert untraced(header_fields(q_head)) == untraced(header_fields(head))
     with mail.store.read() as session:
         taro = accounts.require_account(session, "taro@example.jp")
         (record,) = quarantine_page(session, taro.id).entries
     assert record.subject == "未承諾広告 テスト"
+
+
+def untraced(fields: list[bytes]) -> list[bytes]:
+    trace = (b"Return-Path:", b"X-Original-To:", b"Delivered-To:", b"Received:")
+    return [field for field in fields if not field.startswith((*trace, b"X-Sekisho-"))]
 
 
 def header_fields(head: bytes) -> list[bytes]:
@@ -254,3 +256,30 @@ def test_milter_on_tcp_quarantines_too(run_root: Path) -> None:
         assert set(mail.files()) == {"example.jp/taro/.Junk/new", "example.jp/hanako/new"}
     finally:
         harness.close()
+
+
+def test_a_released_copy_has_postfixs_trace_and_no_reason(mail: MailHarness) -> None:
+    """Postfix writes Received and X-Original-To into the copies it delivers, not into
+    the message a milter sees: the quarantine copy gets the same from sekisho, so a mail
+    released from the spam folder still shows the relay and the client's address."""
+    mail.add_account("taro@example.jp")
+    mail.add_account("hanako@example.jp")
+    import_settings(mail, "taro@example.jp", {"reject_subject": ["未承諾広告"]})
+    mail.send("shop@ads.example", ["Taro@Example.JP", "hanako@example.jp"], subject="未承諾広告")
+    (delivered,) = mail.wait_for_files("example.jp/hanako/new")
+    mail.wait_for_files("example.jp/taro/.Junk/new")
+    with mail.store.read() as session:
+        taro = accounts.require_account(session, "taro@example.jp").id
+        (record,) = quarantine_page(session, taro).entries
+    folder = SpamFolder(mail.store, mail.mail_root, Ownership((5000, 5000)))
+    assert folder.release(taro, record.id) is Outcome.DONE
+    (inbox_copy,) = mail.wait_for_files("example.jp/taro/new")
+    released = message_from_bytes(inbox_copy.read_bytes())
+    hanakos = message_from_bytes(delivered.read_bytes())
+    assert released["X-Sekisho-Quarantine-Reason"] is None
+    assert released["X-Original-To"] == "Taro@Example.JP"
+    assert hanakos["X-Original-To"] == "hanako@example.jp"
+    received = " ".join(released["Received"].split()).rpartition(";")[0]
+    assert "[127.0.0.1]" in received
+    assert received == " ".join(hanakos["Received"].split()).rpartition(";")[0]
+    assert inbox_copy.stat().st_uid == 5000

@@ -7,10 +7,10 @@ import base64
 import smtplib
 import time
 from email import message_from_bytes
+from email.header import decode_header, make_header
 
 import pytest
 
-from sekisho.rules.encoded_words import decode_header_text
 from sekisho.rules.lists import REJECT_FROM
 from sekisho.store import accounts
 from sekisho.store.lists import export_rows
@@ -51,8 +51,9 @@ def test_japanese_encoded_subject_is_quarantined_only_where_listed(mail: MailHar
     mail.wait_until_delivered()
     assert set(mail.files()) == {TARO_JUNK, HANAKO_INBOX}
     reason = message_from_bytes(copy.read_bytes())["X-Sekisho-Quarantine-Reason"]
-    assert reason.startswith("rule=reject_subject; entry=")
-    assert "未承諾広告" in decode_header_text(reason)
+    assert str(make_header(decode_header(reason))) == (
+        'rule=reject_subject; entry="未承諾広告"; matched="【未承諾広告】今だけ半額セール"'
+    )
     with mail.store.read() as session:
         taro = accounts.require_account(session, "taro@example.jp").id
         (record,) = quarantine_page(session, taro).entries

@@ -22,6 +22,7 @@ from sekisho.devstack.ports import free_port
 from sekisho.devstack.postgres import PostgresInstance
 from sekisho.devstack.processes import SekishoProcess, worker_process
 from sekisho.devstack.stack import LocalStack
+from sekisho.envelope import Envelope
 from sekisho.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
 from sekisho.rules.model import RuleHit, SpamSetting
@@ -159,6 +160,7 @@ def test_200_notices_are_sent_exactly_once_by_two_workers(
             "Q1",
             f"key-{number}",
             [f"From: x@spam.example\nSubject: offer {number:03d}\n\nbuy\n".encode()],
+            Envelope(),
         )
     sink.received.clear()
     workers: list[SekishoProcess] = []
