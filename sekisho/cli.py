@@ -6,11 +6,13 @@ import json
 import logging
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
 
 from sekisho.config import ConfigError, Settings, load_settings
+from sekisho.store import account_import as account_import_store
 from sekisho.store import accounts, settings_doc
 from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
@@ -120,6 +122,37 @@ def account_add(context: Context, address: str, password: str | None) -> None:
         click.echo(f"account {created.address} added; temporary password: {created.password}")
     else:
         click.echo(f"account {created.address} added")
+
+
+@account.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "file_kind",
+    type=click.Choice(["csv", "jsonl"]),
+    help="The file's format; without it, told by its extension (.csv, .jsonl).",
+)
+@click.option("--dry-run", is_flag=True, help="Check every line and write nothing.")
+@pass_context
+def account_import(context: Context, file: Path, file_kind: str | None, dry_run: bool) -> None:
+    """Add the accounts of FILE (fields address, password_hash or password, status,
+    settings), all or nothing: every problem is printed with its line. Hashes import fast;
+    a password in clear costs an Argon2 hash each (about 0.3 s)."""
+    with _refusals():
+        chosen = account_import_store.file_format(file, file_kind)
+        store = context.store()
+        # A dry run works in a transaction that is never committed.
+        opened = store.read() if dry_run else store.transaction()
+        with file.open(encoding="utf-8-sig", newline="") as source, opened as session:
+            records = account_import_store.read_records(source, chosen)
+            summary = account_import_store.import_accounts(
+                session, records, hash_passwords=not dry_run
+            )
+    done = "would be imported (dry run, nothing written)" if dry_run else "imported"
+    click.echo(
+        f"{summary.accounts} accounts {done}: {summary.hashed_here} with a password in clear, "
+        f"{summary.with_settings} with settings"
+    )
 
 
 @account.command("reset-password")
@@ -320,6 +353,10 @@ def _configure_logging(current: Settings) -> None:
     )
 
 
+# An import with a wrong column has a problem on every line: the first ones tell.
+SHOWN_PROBLEMS = 100
+
+
 class _refusals:  # noqa: N801 -- reads as a clause: "with _refusals(): ..."
     """Turn the store's refusals into a clean exit status with the reasons."""
 
@@ -333,6 +370,13 @@ class _refusals:  # noqa: N801 -- reads as a clause: "with _refusals(): ..."
             for problem in error.problems:
                 click.echo(f"error: {problem.render()}", err=True)
             raise click.ClickException("nothing was imported")
+        if isinstance(error, account_import_store.AccountImportError):
+            for line in error.problems[:SHOWN_PROBLEMS]:
+                click.echo(f"error: {line.render()}", err=True)
+            hidden = len(error.problems) - SHOWN_PROBLEMS
+            if hidden > 0:
+                click.echo(f"error: … and {hidden} more", err=True)
+            raise click.ClickException(f"nothing was imported: {len(error.problems)} problems")
         if isinstance(error, accounts.AccountError):
             raise click.ClickException(str(error))
 

@@ -54,18 +54,20 @@ def add_domain(
     return domain
 
 
+def serving_names(domain_name: str) -> list[str]:
+    """The domain rows' names that may serve ``domain_name``, the one that wins first: the
+    exact name, then ``*.parent`` wildcards from the most specific (the longest) up."""
+    return [domain_name] + ["*." + suffix for suffix in domain_suffixes(domain_name)[1:]]
+
+
 def domain_for(session: Session, address: str) -> Domain | None:
-    """The domain row that serves ``address``: exact name first, then ``*.parent`` wildcards."""
+    """The domain row that serves ``address`` (see serving_names)."""
     _, domain_name = split_address(normalize_address(address))
     if not domain_name:
         return None
-    exact = session.scalar(select(Domain).where(Domain.name == domain_name))
-    if exact is not None:
-        return exact
-    wildcards = ["*." + suffix for suffix in domain_suffixes(domain_name)[1:]]
-    candidates = session.scalars(select(Domain).where(Domain.name.in_(wildcards))).all()
-    # The most specific wildcard (the longest name) wins.
-    return max(candidates, key=lambda d: len(d.name), default=None)
+    names = serving_names(domain_name)
+    found = {d.name: d for d in session.scalars(select(Domain).where(Domain.name.in_(names)))}
+    return next((found[name] for name in names if name in found), None)
 
 
 def add_account(session: Session, address: str, password: str | None = None) -> NewAccount:
