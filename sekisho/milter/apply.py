@@ -40,7 +40,7 @@ from sekisho.milter.actions import (
 )
 from sekisho.milter.auto_reply import Answered, AutoReplies
 from sekisho.milter.collected import Collected, Recipient, header_line, is_own_header
-from sekisho.milter.disinfect import FindVirus, disinfected
+from sekisho.milter.disinfect import FindVirus, without_infected_parts
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.tagged_copy import TaggedCopyError
 from sekisho.milter.virus_report import VirusReports
@@ -102,30 +102,42 @@ class Effects:
                     mail.queue_id,
                     mail.key,
                     mail.maildir_form(),
-                    mail.envelope,
                 )
                 tally[f"quarantine:{decision.hit.rule}"] += 1
-            edits.append(DeleteRecipient(recipient.given))
+            if not recipient.forwarded_by:  # a forward target of ours is simply not added
+                edits.append(DeleteRecipient(recipient.given))
         kept = [(r, d) for r, d in decided if d is None or d.delivered]
         edits.extend(foreign_own_headers(mail.message.headers))
         added = scan_headers(scans) if kept else []
         edits.extend(added)
         tagging = [(r, d) for r, d in kept if d is not None and d.action is Action.TAG]
+        in_tagged_copy: list[Recipient] = []
         if tagging and len(tagging) == len(kept):
             edits.append(subject_tag(mail.message.headers))
         elif tagging:
             try:
-                edits.extend(self._send_tagged_copy(mail, tagging, added, tally))
+                in_tagged_copy = self._send_tagged_copy(mail, tagging, added, tally)
             except TaggedCopyError as error:
                 log.warning("tagged_copy_failed queue_id=%s error=%s", mail.queue_id, error)
                 return EndOfMessage((), TAGGED_COPY_DOWN)
+            edits.extend(DeleteRecipient(r.given) for r in in_tagged_copy if not r.forwarded_by)
         self._queue_auto_replies(mail, kept, now, tally)
-        forwarded = forward_edits(mail, kept, edits, self.trace_key)
+        edits.extend(
+            AddRecipient(r.given)
+            for r, d in kept
+            if r.forwarded_by and d is not None and d.forward.keep_mailbox
+            if r not in in_tagged_copy
+        )
+        present = {normalize_address(r.given) for r, _ in decided}
+        forwarded = forward_edits(mail, kept, present, edits, self.trace_key)
         tally["forward"] += forwarded
         if forwarded and forward_sender is not None:
             edits.append(ChangeSender(forward_sender))
         removed = [d for _, d in decided if d is not None and not d.delivered]
-        verdict = Discard() if len(removed) == len(decided) else Accept()
+        keeps_any = any(not r.forwarded_by for r, _ in kept) or any(
+            isinstance(edit, AddRecipient) for edit in edits
+        )
+        verdict = Accept() if keeps_any else Discard()
         log.info(
             "end queue_id=%s quarantined=%d virus_removed=%d delivered=%d forwarded=%d verdict=%s",
             mail.queue_id,
@@ -147,7 +159,7 @@ class Effects:
         ]
         if not chosen or scans.virus is None:
             return
-        cleaned = disinfected(mail, scans.virus, self.find_virus, removed_part_text)
+        cleaned = without_infected_parts(mail.content, self.find_virus, removed_part_text)
         self.virus_reports.put(
             chosen,
             scans.virus,
@@ -159,10 +171,10 @@ class Effects:
 
     def _send_tagged_copy(
         self, mail: Collected, tagging: Decided, added: list[AddHeader], tally: Counter[str]
-    ) -> list[DeleteRecipient]:
+    ) -> list[Recipient]:
         """Queue the tagged copy for the mailboxes of ``tagging`` that keep their mail (one
         forwarding without 残す gets none; its targets get the original like any other
-        forwarded copy) and remove them from the message the others get."""
+        forwarded copy); they are the ones the others' message must not reach."""
         if self.send_tagged_copy is None:
             raise TaggedCopyError("no re-injection listener is configured")
         keeping = [r for r, d in tagging if d is not None and d.forward.keep_mailbox]
@@ -177,7 +189,7 @@ class Effects:
             self.send_tagged_copy(sender, addresses, tagged_message(mail, added))
             tally["tagged_copy"] += len(keeping)
             log.info("tagged_copy queue_id=%s to=%s", mail.queue_id, readable(",".join(addresses)))
-        return [DeleteRecipient(recipient.given) for recipient in keeping]
+        return keeping
 
     def _queue_auto_replies(
         self, mail: Collected, kept: Decided, now: datetime, tally: Counter[str]
@@ -211,11 +223,13 @@ class Effects:
         )
 
 
-def forward_edits(mail: Collected, kept: Decided, edits: list[Edit], trace_key: bytes) -> int:
-    """転送設定 of the recipients whose copy is delivered: add each target once, remove
-    the mailbox when none of its targets says 残す, and trace the mailbox so the copy
-    is never forwarded by it again. Returns how many targets were added."""
-    present = {normalize_address(r.given) for r in mail.recipients}
+def forward_edits(
+    mail: Collected, kept: Decided, present: set[str], edits: list[Edit], trace_key: bytes
+) -> int:
+    """転送設定 of the recipients whose copy is delivered: add each target once (not one
+    already ``present``: a recipient, or a mailbox of ours decided on its own), remove
+    the mailbox when none of its targets says 残す, and trace the mailbox so the copy is
+    never forwarded by it again. Returns how many targets were added."""
     added: list[str] = []
     for recipient, decision in kept:
         if recipient.policy is None or decision is None or not decision.forward.targets:
@@ -224,7 +238,7 @@ def forward_edits(mail: Collected, kept: Decided, edits: list[Edit], trace_key: 
             if target not in present and target not in added:
                 added.append(target)
                 edits.append(AddRecipient(target))
-        if not decision.forward.keep_mailbox:
+        if not decision.forward.keep_mailbox and not recipient.forwarded_by:
             edits.append(DeleteRecipient(recipient.given))
         trace = trace_value(recipient.policy.address, mail.message.message_id, trace_key)
         edits.append(AddHeader(FORWARD_TRACE, trace))

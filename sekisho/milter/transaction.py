@@ -19,21 +19,14 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import IO
 
-from sekisho.config import Settings
 from sekisho.envelope import Envelope
 from sekisho.milter.actions import Accept, Continue, EndOfMessage, Reject, TempFail
 from sekisho.milter.apply import Effects, TaggedCopySender, foreign_own_headers
 from sekisho.milter.auto_reply import AutoReplies
-from sekisho.milter.collected import (
-    Collected,
-    ContentLimits,
-    Recipient,
-    content_limits,
-    header_line,
-)
+from sekisho.milter.collected import Collected, Recipient, header_line
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.scan import Scanners, SpamScanner, VirusScanner
 from sekisho.milter.srs import SrsError
@@ -43,7 +36,7 @@ from sekisho.rules.addresses import normalize_address
 from sekisho.rules.autoreply import japan_day
 from sekisho.rules.decide import ScanPlan, answers, decide, plan_scans
 from sekisho.rules.encoded_words import readable
-from sekisho.rules.model import Decision, Message, Policy, RuleHit
+from sekisho.rules.model import Decision, Message, Policy, RuleHit, ScanResults
 from sekisho.rules.virus import refuses_submission
 from sekisho.scanners.countries import CountryLookup, RegistryCountries
 from sekisho.store.delivery_log import Delivery, delivery
@@ -69,8 +62,9 @@ ABROAD_REFUSED = Reject(
     "国外からのメール送信制限設定 (Kokugai kara no mail soushin seigen settei).",
     "abroad",
 )
-# Postfix's own words for its message_size_limit, which this mirrors (content_limits).
-MESSAGE_TOO_BIG = Reject("552", "5.3.4", "Message size exceeds fixed limit", "message_too_big")
+# Mailboxes one message may reach through forwarding to each other: five targets each,
+# a chain of a few, and a bound for the pathological.
+_MAX_MAILBOXES = 50
 # Header fields that change between two attempts of the same message.
 _NOT_IN_KEY = frozenset({"received", "return-path"})
 
@@ -114,8 +108,6 @@ class MailTransaction:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Signs the forwarding trace, so a sender cannot switch a mailbox's forwarding off.
     trace_key: bytes = b""
-    # How much of a message is read: its size, and the MIME caps of scanning and disinfection.
-    content_limits: ContentLimits = field(default_factory=lambda: content_limits(Settings()))
     # Takes the 受信ログ rows of a message; None: not logged (tests of other parts).
     record_deliveries: Callable[[list[Delivery]], None] | None = None
     recipients: list[Recipient] = field(default_factory=list)
@@ -123,12 +115,12 @@ class MailTransaction:
     queue_id: str = "NOQUEUE"
     _body: IO[bytes] | None = None
     _digest: hashlib._Hash | None = None
-    _size: int = 0  # of the header fields and the body so far
     _message: Message | None = None  # built at end of headers; its decoded parts are cached
     _submitter_policy: Policy | None = None
     _submitter_looked_up: bool = False
-    # The decisions without scan results (end of headers), then the final ones.
-    _decisions: list[Decision | None] = field(default_factory=list)
+    # Each mailbox with its decision: the client's recipients, then the forward targets
+    # that are sekisho's mailboxes; without scan results at end of headers, then final.
+    _decided: list[tuple[Recipient, Decision | None]] = field(default_factory=list)
     _plan: ScanPlan = field(default_factory=ScanPlan)
     # What became of the recipients, for the metrics: "deliver", "quarantine:<rule>",
     # "virus", "forward", "auto_reply", "tagged_copy", "spam:yes|no" (counted once the
@@ -205,10 +197,13 @@ class MailTransaction:
             failed = self._look_up_submitter()
             if failed is not None:
                 return failed
-        self._decisions = [
-            decide(r.policy, message, trace_key=self.trace_key) if r.policy is not None else None
+        self._decided = [
+            (r, decide(r.policy, message, trace_key=self.trace_key) if r.policy else None)
             for r in self.recipients
         ]
+        failed = self._add_local_targets(message)
+        if failed is not None:
+            return failed
         self._log_decisions()
         today = japan_day(self.clock()) if self.auto_replies is not None else None
         replying = any(
@@ -216,22 +211,20 @@ class MailTransaction:
             and d is not None
             and d.delivered
             and answers(r.policy, message, today)
-            for r, d in zip(self.recipients, self._decisions, strict=True)
+            for r, d in self._decided
         )
         self._plan = plan_scans(
-            [(r.policy, d) for r, d in zip(self.recipients, self._decisions, strict=True)],
-            self._submitter_policy,
-            replying,
+            [(r.policy, d) for r, d in self._decided], self._submitter_policy, replying
         )
         if (
             not self._plan.any
             and not replying
             and not foreign_own_headers(self.headers)
             and not self._needs_forwarding()
-            and not any(d is not None and d.quarantined for d in self._decisions)
+            and not any(d is not None and d.quarantined for _, d in self._decided)
         ):
             self.record_outcome()  # accepted here: the verdict is final
-            self.tally["deliver"] += sum(1 for d in self._decisions if d is not None)
+            self.tally["deliver"] += sum(1 for _, d in self._decided if d is not None)
             return Accept()
         # Closed by close(), which the adapter calls at end of message, abort and close.
         self._body = tempfile.SpooledTemporaryFile(max_size=self.spool_memory_bytes)  # noqa: SIM115
@@ -239,22 +232,47 @@ class MailTransaction:
         for name, value in self.headers:
             if name.lower() not in _NOT_IN_KEY:
                 self._digest.update(header_line(name, value))
-        self._size = sum(len(header_line(name, value)) for name, value in self.headers)
         return Continue()
+
+    def _add_local_targets(self, message: Message) -> TempFail | None:
+        """A forward target that is one of sekisho's mailboxes is decided like a recipient
+        of its own (its rules, scans, quarantine, auto-reply): Postfix would deliver an
+        added recipient without asking the milter. Its own forwarding is followed too,
+        each mailbox once, so two mailboxes forwarding to each other end at once."""
+        present = {normalize_address(r.given) for r in self.recipients}
+        index = 0
+        while index < len(self._decided) and len(present) < _MAX_MAILBOXES:
+            forwarder, decision = self._decided[index]
+            index += 1
+            if forwarder.policy is None or decision is None or not decision.delivered:
+                continue
+            for target in decision.forward.targets:
+                if target in present:
+                    continue
+                try:
+                    policy = self.policies(target)
+                except PolicyUnavailableError as error:
+                    log.warning(
+                        "policy_unavailable queue_id=%s rcpt=%s error=%s",
+                        self.queue_id,
+                        target,
+                        error,
+                    )
+                    return STORE_DOWN
+                if policy is None:  # an outside address: Postfix relays it, unfiltered
+                    continue
+                present.add(target)
+                added = Recipient(target, policy, forwarded_by=forwarder.policy.address)
+                self._decided.append((added, decide(policy, message, trace_key=self.trace_key)))
+        return None
 
     def add_body(self, chunk: bytes) -> None:
         assert self._body is not None
         assert self._digest is not None
-        self._size += len(chunk)
-        if self._size > self.content_limits.message_bytes:
-            return  # refused at end of message: spooled no further
         self._body.write(chunk)
         self._digest.update(chunk)
 
     def end_of_message(self) -> EndOfMessage:
-        if self._size > self.content_limits.message_bytes:
-            log.info("message_too_big queue_id=%s bytes=%d", self.queue_id, self._size)
-            return EndOfMessage((), MESSAGE_TOO_BIG)
         mail = self._collected()
         try:  # before anything is written: a deferred mail comes again
             forward_sender = self._forward_sender()
@@ -262,7 +280,8 @@ class MailTransaction:
             log.warning("srs_failed queue_id=%s error=%s", self.queue_id, error)
             return EndOfMessage((), SRS_DOWN)
         scanners = Scanners(self.scan_spam, self.scan_virus, self.deliver_when_spam_scan_fails)
-        scans = scanners.run(self._plan, mail)
+        content = mail.content if self._plan.any else b""
+        scans = scanners.run(self._plan, content, mail.envelope)
         if isinstance(scans, TempFail):
             return EndOfMessage((), scans)
         if scans.spam is not None:
@@ -271,12 +290,7 @@ class MailTransaction:
             return EndOfMessage((), _infected_submission(scans.virus))
         now = self.clock()
         today = japan_day(now) if self.auto_replies is not None else None
-        self._decisions = [
-            decide(r.policy, mail.message, scans=scans, today=today, trace_key=self.trace_key)
-            if r.policy is not None
-            else None
-            for r in self.recipients
-        ]
+        self._decided = self._final_decisions(mail.message, scans, today)
         effects = Effects(
             self.quarantine,
             self.virus_reports,
@@ -285,8 +299,31 @@ class MailTransaction:
             self.send_tagged_copy,
             self.trace_key,
         )
-        decided = list(zip(self.recipients, self._decisions, strict=True))
-        return effects.apply(mail, decided, scans, forward_sender, now, self.tally)
+        return effects.apply(mail, self._decided, scans, forward_sender, now, self.tally)
+
+    def _final_decisions(
+        self, message: Message, scans: ScanResults, today: date | None
+    ) -> list[tuple[Recipient, Decision | None]]:
+        """Every mailbox's decision with the scans; a forward target only while the
+        mailbox that forwards to it still delivers and forwards (not, say, caught as spam)."""
+        decided: list[tuple[Recipient, Decision | None]] = []
+        forwarding: dict[str, tuple[str, ...]] = {}
+        for recipient, _ in self._decided:
+            if recipient.forwarded_by and recipient.given not in forwarding.get(
+                recipient.forwarded_by, ()
+            ):
+                continue
+            decision = (
+                decide(
+                    recipient.policy, message, scans=scans, today=today, trace_key=self.trace_key
+                )
+                if recipient.policy is not None
+                else None
+            )
+            decided.append((recipient, decision))
+            if recipient.policy is not None and decision is not None and decision.delivered:
+                forwarding[recipient.policy.address] = decision.forward.targets
+        return decided
 
     def _collected(self) -> Collected:
         assert self._body is not None
@@ -298,7 +335,6 @@ class MailTransaction:
             tuple(self.recipients),
             self._digest.hexdigest(),
             self._body,
-            self.content_limits,
         )
 
     def _forward_sender(self) -> str | None:
@@ -312,7 +348,7 @@ class MailTransaction:
         return rewritten if rewritten != sender else None
 
     def _needs_forwarding(self) -> bool:
-        return any(d is not None and d.delivered and d.forward.targets for d in self._decisions)
+        return any(d is not None and d.delivered and d.forward.targets for _, d in self._decided)
 
     def _envelope(self) -> Envelope:
         return Envelope(
@@ -340,7 +376,7 @@ class MailTransaction:
         rows = []
         message = self._message
         key = self._digest.hexdigest() if self._digest is not None else ""
-        for recipient, decision in zip(self.recipients, self._decisions, strict=True):
+        for recipient, decision in self._decided:
             if recipient.policy is None or decision is None or message is None:
                 continue
             if decision.hit is not None:
@@ -367,7 +403,7 @@ class MailTransaction:
         the milter's largest Python cost).
         """
         parts = []
-        for recipient, decision in zip(self.recipients, self._decisions, strict=True):
+        for recipient, decision in self._decided:
             if decision is None:
                 continue
             part = f"{normalize_address(recipient.given)}={decision.action.value}"

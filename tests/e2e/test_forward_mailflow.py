@@ -186,3 +186,51 @@ def test_a_local_sender_is_forwarded_unchanged(mail: MailHarness, next_hop: Sink
     mail.send("taro@example.jp", ["hanako@example.jp"], subject="from a neighbour")
     (copy,) = relayed(next_hop)
     assert copy.envelope_from == "taro@example.jp"
+
+
+def test_a_forward_to_another_mailbox_of_ours_gets_that_mailboxs_own_rules(
+    mail: MailHarness, next_hop: Sink
+) -> None:
+    """taro forwards to hanako: hanako's reject list catches the copy into her spam folder
+    (Postfix would deliver an added recipient without the milter), taro keeps his."""
+    import_settings(
+        mail, "taro@example.jp", {"forwarding": [{"to": "hanako@example.jp", "keep": True}]}
+    )
+    import_settings(mail, "hanako@example.jp", {"reject_subject": ["limited offer"]})
+    mail.send("shop@store.example", ["taro@example.jp"], subject="a limited offer")
+    mail.wait_for_files("example.jp/hanako/.Junk/new")
+    mail.wait_for_files(TARO_INBOX)
+    mail.wait_until_delivered()
+    found = mail.files()
+    assert HANAKO_INBOX not in found
+    assert len(found["example.jp/hanako/.Junk/new"]) == 1
+    assert len(found[TARO_INBOX]) == 1
+    assert next_hop.received == []
+
+
+def test_a_forward_chain_through_our_mailboxes_follows_each_ones_settings(
+    mail: MailHarness, next_hop: Sink
+) -> None:
+    """taro → hanako (残さない) → jiro@mobile.example: hanako's own forwarding is applied to
+    the copy she receives from taro; each mailbox once."""
+    import_settings(
+        mail, "taro@example.jp", {"forwarding": [{"to": "hanako@example.jp", "keep": True}]}
+    )
+    import_settings(
+        mail,
+        "hanako@example.jp",
+        {
+            "forwarding": [
+                {"to": "jiro@mobile.example", "keep": False},
+                {"to": "taro@example.jp", "keep": False},
+            ]
+        },
+    )
+    mail.send("friend@ok.example", ["taro@example.jp"], subject="pass it on")
+    (copy,) = relayed(next_hop)
+    assert copy.recipients == ["jiro@mobile.example"]
+    mail.wait_for_files(TARO_INBOX)
+    mail.wait_until_delivered()
+    found = mail.files()
+    assert len(found[TARO_INBOX]) == 1
+    assert HANAKO_INBOX not in found
