@@ -40,7 +40,7 @@ from sekisho.milter.actions import (
 )
 from sekisho.milter.auto_reply import Answered, AutoReplies
 from sekisho.milter.collected import Collected, Recipient, header_line, is_own_header
-from sekisho.milter.disinfect import FindVirus, without_infected_parts
+from sekisho.milter.disinfect import FindVirus, disinfected
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.tagged_copy import TaggedCopyError
 from sekisho.milter.virus_report import VirusReports
@@ -102,6 +102,7 @@ class Effects:
                     mail.queue_id,
                     mail.key,
                     mail.maildir_form(),
+                    mail.envelope,
                 )
                 tally[f"quarantine:{decision.hit.rule}"] += 1
             if not recipient.forwarded_by:  # a forward target of ours is simply not added
@@ -159,7 +160,7 @@ class Effects:
         ]
         if not chosen or scans.virus is None:
             return
-        cleaned = without_infected_parts(mail.content, self.find_virus, removed_part_text)
+        cleaned = disinfected(mail, scans.virus, self.find_virus, removed_part_text)
         self.virus_reports.put(
             chosen,
             scans.virus,

@@ -1,19 +1,23 @@
 """Step 1 of a message, collect: what the client sent, as the milter callbacks saw it.
 
 The body waits in a spool file; the forms the later steps need (the Maildir copy, the
-bytes a scanner reads) are made from it when asked, streamed where they can be.
+chunks a scanner reads) are made from it when asked, streamed where they can be. The
+scanners read it side by side, each from its own offset (a lock around seek and read).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO
 
+from sekisho.config import Settings
 from sekisho.envelope import Envelope
 from sekisho.rules.forwarding import FORWARD_TRACE
 from sekisho.rules.model import Message, Policy
+from sekisho.scanners.mime_shape import MimeCaps, MimeShape, mime_shape
 
 # The milter's own header fields (X-Sekisho-Spam-Score, -Quarantine-Reason, -Virus …).
 # Arriving mail that already carries one was forged or relayed: a reader's mail filter
@@ -32,12 +36,33 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class ContentLimits:
+    """How much of one message the milter reads (the settings of the same names)."""
+
+    message_bytes: int  # message_size_limit: larger is refused, 552 5.3.4
+    mime: MimeCaps  # mime_max_depth, mime_max_parts: past them clamd's "clean" is not believed
+    disinfect_parts: int  # disinfect_max_parts, disinfect_max_bytes: past them an
+    disinfect_bytes: int  # infected message is reported with its header fields only
+
+
+def content_limits(settings: Settings) -> ContentLimits:
+    return ContentLimits(
+        settings.message_size_limit,
+        MimeCaps(settings.mime_max_depth, settings.mime_max_parts),
+        settings.disinfect_max_parts,
+        settings.disinfect_max_bytes,
+    )
+
+
+@dataclass(frozen=True)
 class Collected:
     envelope: Envelope  # MAIL FROM as the client wrote it, the client, the queue id
     message: Message  # the normalised sender and the header fields, in order
     recipients: tuple[Recipient, ...]  # the client's, then forward targets of our own
     key: str  # what the client sent, digested: the same for every attempt of the message
     body: IO[bytes]
+    limits: ContentLimits
+    _reading: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def queue_id(self) -> str:
@@ -56,19 +81,44 @@ class Collected:
         """The message as a Maildir file wants it: header lines, blank line, LF endings;
         without arriving X-Sekisho-* fields, as the delivered copies are."""
         yield self.header_block()
-        self.body.seek(0)
         carry = b""
-        while chunk := self.body.read(_COPY_CHUNK):
+        for chunk in self._body_chunks():
             data = carry + chunk
             carry = b"\r" if data.endswith(b"\r") else b""
             yield data[: len(data) - len(carry)].replace(b"\r\n", b"\n")
         if carry:
             yield carry
 
+    def chunks(self) -> Iterator[bytes]:
+        """What the scanners read (sekisho.scanners.message): the Maildir form."""
+        return self.maildir_form()
+
+    @cached_property
+    def size(self) -> int:
+        """The length of the Maildir form: one pass over the spool, a chunk at a time."""
+        return sum(len(chunk) for chunk in self.maildir_form())
+
+    @cached_property
+    def shape(self) -> MimeShape:
+        """How deep its parts nest and how many there are, read up to the first cap passed."""
+        return mime_shape(self.message.headers, self._body_chunks(), self.limits.mime)
+
     @cached_property
     def content(self) -> bytes:
-        """The whole message in memory: only for a scanner (a quarantine copy streams)."""
+        """The whole message in memory: only for disinfection (within its caps) and the
+        tagged copy; the scanners and the quarantine copy stream."""
         return b"".join(self.maildir_form())
+
+    def _body_chunks(self) -> Iterator[bytes]:
+        offset = 0
+        while True:
+            with self._reading:
+                self.body.seek(offset)
+                chunk = self.body.read(_COPY_CHUNK)
+            if not chunk:
+                return
+            offset += len(chunk)
+            yield chunk
 
 
 def is_own_header(name: str) -> bool:

@@ -22,11 +22,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import IO
 
+from sekisho.config import Settings
 from sekisho.envelope import Envelope
 from sekisho.milter.actions import Accept, Continue, EndOfMessage, Reject, TempFail
 from sekisho.milter.apply import Effects, TaggedCopySender, foreign_own_headers
 from sekisho.milter.auto_reply import AutoReplies
-from sekisho.milter.collected import Collected, Recipient, header_line
+from sekisho.milter.collected import (
+    Collected,
+    ContentLimits,
+    Recipient,
+    content_limits,
+    header_line,
+)
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.scan import Scanners, SpamScanner, VirusScanner
 from sekisho.milter.srs import SrsError
@@ -65,6 +72,8 @@ ABROAD_REFUSED = Reject(
 # Mailboxes one message may reach through forwarding to each other: five targets each,
 # a chain of a few, and a bound for the pathological.
 _MAX_MAILBOXES = 50
+# Postfix's own words for its message_size_limit, which this mirrors (content_limits).
+MESSAGE_TOO_BIG = Reject("552", "5.3.4", "Message size exceeds fixed limit", "message_too_big")
 # Header fields that change between two attempts of the same message.
 _NOT_IN_KEY = frozenset({"received", "return-path"})
 
@@ -108,6 +117,8 @@ class MailTransaction:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Signs the forwarding trace, so a sender cannot switch a mailbox's forwarding off.
     trace_key: bytes = b""
+    # How much of a message is read: its size, and the MIME caps of scanning and disinfection.
+    content_limits: ContentLimits = field(default_factory=lambda: content_limits(Settings()))
     # Takes the 受信ログ rows of a message; None: not logged (tests of other parts).
     record_deliveries: Callable[[list[Delivery]], None] | None = None
     recipients: list[Recipient] = field(default_factory=list)
@@ -115,6 +126,7 @@ class MailTransaction:
     queue_id: str = "NOQUEUE"
     _body: IO[bytes] | None = None
     _digest: hashlib._Hash | None = None
+    _size: int = 0  # of the header fields and the body so far
     _message: Message | None = None  # built at end of headers; its decoded parts are cached
     _submitter_policy: Policy | None = None
     _submitter_looked_up: bool = False
@@ -232,6 +244,7 @@ class MailTransaction:
         for name, value in self.headers:
             if name.lower() not in _NOT_IN_KEY:
                 self._digest.update(header_line(name, value))
+        self._size = sum(len(header_line(name, value)) for name, value in self.headers)
         return Continue()
 
     def _add_local_targets(self, message: Message) -> TempFail | None:
@@ -269,10 +282,16 @@ class MailTransaction:
     def add_body(self, chunk: bytes) -> None:
         assert self._body is not None
         assert self._digest is not None
+        self._size += len(chunk)
+        if self._size > self.content_limits.message_bytes:
+            return  # refused at end of message: spooled no further
         self._body.write(chunk)
         self._digest.update(chunk)
 
     def end_of_message(self) -> EndOfMessage:
+        if self._size > self.content_limits.message_bytes:
+            log.info("message_too_big queue_id=%s bytes=%d", self.queue_id, self._size)
+            return EndOfMessage((), MESSAGE_TOO_BIG)
         mail = self._collected()
         try:  # before anything is written: a deferred mail comes again
             forward_sender = self._forward_sender()
@@ -280,8 +299,7 @@ class MailTransaction:
             log.warning("srs_failed queue_id=%s error=%s", self.queue_id, error)
             return EndOfMessage((), SRS_DOWN)
         scanners = Scanners(self.scan_spam, self.scan_virus, self.deliver_when_spam_scan_fails)
-        content = mail.content if self._plan.any else b""
-        scans = scanners.run(self._plan, content, mail.envelope)
+        scans = scanners.run(self._plan, mail)
         if isinstance(scans, TempFail):
             return EndOfMessage((), scans)
         if scans.spam is not None:
@@ -332,9 +350,10 @@ class MailTransaction:
         return Collected(
             self._envelope(),
             self._message,
-            tuple(self.recipients),
+            tuple(r for r, _ in self._decided),
             self._digest.hexdigest(),
             self._body,
+            self.content_limits,
         )
 
     def _forward_sender(self) -> str | None:
