@@ -45,17 +45,20 @@ def quarantine(
     subject: str,
     address: str = "taro@example.jp",
     hit: RuleHit = HIT,
+    raw: bytes | None = None,
+    sender: str = "x@bad.example",
 ) -> int:
+    """The copy of ``message(subject)``, or of ``raw``, as the milter quarantines it."""
     policy = load_policy(store, address)
     assert policy is not None
     Quarantine(store, mail_root, Ownership()).put(
         policy,
         hit,
-        "x@bad.example",
+        sender,
         subject,
         "Q1",
         f"key-{subject}",
-        message(subject),
+        message(subject) if raw is None else [raw],
         Envelope(recipients=(f"<{address}>",), client_address="192.0.2.7", queue_id="Q1"),
     )
     with store.read() as session:

@@ -1,14 +1,18 @@
-"""The spam folder page: the list, the safe view, 「受信箱へ戻す」, delete and 「全て削除」,
-each changing something only after its confirmation screen's 「了解」 (POST)."""
+"""The spam folder page: the list, the safe view, 「ヘッダーとソースを表示」, 「受信箱へ戻す」,
+「受信箱へ戻して送信者を許可」, delete and 「全て削除」, each changing something only after
+its confirmation screen's 「了解」 (POST)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from flask.testing import FlaskClient
 
+from sekisho.rules.lists import ALLOW_FROM
 from sekisho.store.db import Store
-from tests.test_spamfolder import files, quarantine
+from sekisho.store.lists import add_values
+from tests.test_spamfolder import files, quarantine, taro
 from tests.webclient import csrf, hidden, login
 
 
@@ -116,3 +120,117 @@ def test_a_full_spam_folder_is_shown_50_to_a_page_newest_first(
     assert "2 ページ中 2 ページ目（全 52 通）" in client.get("/quarantine/?page=9").get_data(
         as_text=True
     )
+
+
+def test_release_and_allow_moves_the_mail_and_adds_its_from_address(
+    client: FlaskClient, store: Store, mail_root: Path
+) -> None:
+    raw = b"From: Shop <News@Shop.example>\nSubject: wanted\n\nHello.\n"
+    record_id = quarantine(store, mail_root, "wanted", raw=raw, sender="bounce@mailer.example")
+    login(client)
+    view = client.get(f"/quarantine/{record_id}").get_data(as_text=True)
+    assert "受信箱へ戻して送信者を許可" in view
+    assert "ヘッダーとソースを表示" in view
+    confirm = client.get(f"/quarantine/{record_id}/release-allow").get_data(as_text=True)
+    assert "<h1>受信箱へ戻して送信者を許可確認</h1>" in confirm
+    assert "<th>許可する送信者</th><td>news@shop.example<br>" in confirm
+    assert "このメールの From のアドレス" in confirm
+    assert "了解" in confirm
+    assert len(files(mail_root / "example.jp/taro/.Junk")) == 1  # a link alone changes nothing
+    done = ok(client, f"/quarantine/{record_id}/release-allow")
+    assert "メールを受信箱へ戻しました。" in done
+    assert "「news@shop.example」を受信許可設定に追加しました。" in done
+    assert files(mail_root / "example.jp/taro/.Junk") == []
+    assert len(files(mail_root / "example.jp/taro")) == 1
+    assert "news@shop.example" in client.get("/allow/").get_data(as_text=True)
+    history = client.get("/history").get_data(as_text=True)
+    assert "受信許可設定" in history
+
+
+def test_a_sender_already_allowed_is_said_so_and_the_mail_released(
+    client: FlaskClient, store: Store, mail_root: Path
+) -> None:
+    with store.transaction() as session:
+        add_values(session, taro(store), ALLOW_FROM, ["bad.example"])
+    record_id = quarantine(store, mail_root, "caught before the entry")
+    login(client)
+    confirm = client.get(f"/quarantine/{record_id}/release-allow").get_data(as_text=True)
+    assert "「x@bad.example」は受信許可設定の「bad.example」で既に許可されています。" in confirm
+    done = ok(client, f"/quarantine/{record_id}/release-allow")
+    assert "メールを受信箱へ戻しました。" in done
+    assert "「x@bad.example」は受信許可設定の「bad.example」で許可されています。" in done
+    assert "1 件登録されています。" in client.get("/allow/").get_data(as_text=True)
+    assert len(files(mail_root / "example.jp/taro")) == 1
+
+
+def test_a_sender_the_allow_list_refuses_leaves_the_mail_where_it_is(
+    client: FlaskClient, store: Store, mail_root: Path
+) -> None:
+    raw = b"From: x@-bad-.example\nSubject: odd\n\nHello.\n"
+    record_id = quarantine(store, mail_root, "odd", raw=raw)
+    nobody = quarantine(store, mail_root, "nobody", raw=b"Subject: nobody\n\nHi.\n", sender="")
+    login(client)
+    confirm = client.get(f"/quarantine/{record_id}/release-allow").get_data(as_text=True)
+    assert (
+        "送信者を受信許可設定に追加できないため、このメールは迷惑メールフォルダに残ります。"
+        in confirm
+    )
+    assert "1行目：「x@-bad-.example」" in confirm  # the allow list screen's own message
+    assert 'name="token"' not in confirm  # no 「了解」 to press
+    assert f'href="/quarantine/{record_id}/release">受信箱へ戻す</a>' in confirm
+    empty = client.get(f"/quarantine/{nobody}/release-allow").get_data(as_text=True)
+    assert "このメールには送信者のアドレスがないため、許可するアドレスがありません。" in empty
+    assert len(files(mail_root / "example.jp/taro/.Junk")) == 2
+    assert "受信許可しているアドレスはありません。" in client.get("/allow/").get_data(as_text=True)
+
+
+def test_without_a_from_address_the_envelope_sender_is_allowed(
+    client: FlaskClient, store: Store, mail_root: Path
+) -> None:
+    raw = b"Subject: no from\n\nHello.\n"
+    record_id = quarantine(store, mail_root, "no from", raw=raw, sender="list@lists.example")
+    login(client)
+    confirm = client.get(f"/quarantine/{record_id}/release-allow").get_data(as_text=True)
+    assert "<th>許可する送信者</th><td>list@lists.example<br>" in confirm
+    assert "エンベロープの送信者（このメールには From のアドレスがありません）" in confirm
+
+
+def test_the_source_is_escaped_text_and_cut_when_long(
+    client: FlaskClient, store: Store, mail_root: Path
+) -> None:
+    html = b'<html><img src="http://tracker.example/p.png"><script>alert(1)</script></html>'
+    raw = b"From: x@bad.example\nSubject: html\nContent-Type: text/html\n\n" + html + b"\n"
+    record_id = quarantine(store, mail_root, "html", raw=raw)
+    filler = b"From: x@bad.example\nSubject: long\n\n" + b"spam spam spam\n" * 40_000
+    long_id = quarantine(store, mail_root, "long", raw=filler)
+    login(client)
+    page = client.get(f"/quarantine/{record_id}/source").get_data(as_text=True)
+    assert "<h1>ヘッダーとソース</h1>" in page
+    assert "Content-Type: text/html" in page
+    assert "X-Sekisho-Quarantine-Reason:" in page  # as received, the trace fields too
+    assert "&lt;img src=&#34;http://tracker.example/p.png&#34;&gt;" in page
+    assert "<img" not in page
+    assert "<script>" not in page
+    assert "最初の" not in page
+    long = client.get(f"/quarantine/{long_id}/source").get_data(as_text=True)
+    whole = re.search(
+        r"このメールは最初の 256 KB だけを表示しています（メール全体は (\d+) KB）。", long
+    )
+    assert whole is not None
+    assert int(whole.group(1)) > 256
+    assert long.count("spam spam spam") < 256 * 1024 // 15 + 1
+
+
+def test_the_new_buttons_in_english_and_another_mailboxs_copy(
+    client: FlaskClient, store: Store, mail_root: Path
+) -> None:
+    record_id = quarantine(store, mail_root, "english")
+    hanakos = quarantine(store, mail_root, "hanako's", "hanako@example.jp")
+    login(client)
+    view = client.get(f"/quarantine/{record_id}?lang=en").get_data(as_text=True)
+    assert "Move back and allow the sender" in view
+    assert "Show header and source" in view
+    confirm = client.get(f"/quarantine/{record_id}/release-allow").get_data(as_text=True)
+    assert "<h1>Move back and allow the sender: confirmation</h1>" in confirm
+    assert client.get(f"/quarantine/{hanakos}/source").status_code == 404
+    assert client.get(f"/quarantine/{hanakos}/release-allow").status_code == 404

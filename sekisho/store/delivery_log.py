@@ -140,6 +140,15 @@ def delivery_page(
     return page_of_rows(session, statement, number)
 
 
+def delivery_entry(session: Session, account_id: int, entry_id: int) -> DeliveryLogEntry | None:
+    """One row of a mailbox's log; None for another mailbox's row or one purged."""
+    return session.scalars(
+        select(DeliveryLogEntry).where(
+            DeliveryLogEntry.id == entry_id, DeliveryLogEntry.account_id == account_id
+        )
+    ).one_or_none()
+
+
 def forget_old(session: Session, now: datetime | None = None, days: int = KEPT_DAYS) -> int:
     cutoff = (now or utcnow()) - timedelta(days=days)
     result = session.execute(delete(DeliveryLogEntry).where(DeliveryLogEntry.at < cutoff))

@@ -84,6 +84,7 @@ def create_app(
         reject,
         release_links,
         spam,
+        tester,
         virus,
     )
 
@@ -98,6 +99,7 @@ def create_app(
         app.register_blueprint(lists.make_blueprint(screens))
     app.register_blueprint(quarantine.blueprint)
     app.register_blueprint(delivery_log.blueprint)
+    app.register_blueprint(tester.blueprint)
     app.register_blueprint(release_links.blueprint)
     app.register_blueprint(spam.blueprint)
     app.register_blueprint(virus.blueprint)

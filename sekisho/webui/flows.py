@@ -40,17 +40,20 @@ def current_account_id() -> int:
         return require_account(db, current_user.address).id
 
 
-def change(work: Callable[[Session, int], object]) -> bool:
+def change(work: Callable[[Session, int], object], area: str | None = None) -> bool:
     """Run ``work(session, account id)`` in one transaction for the logged-in mailbox.
 
-    False when the store refused it as a duplicate: the same change arrived twice at once
-    (a double click), and the first one is kept.
+    ``area`` is the settings screen the 変更履歴 names, when the change is made from
+    another screen's blueprint (the spam folder adding to the allow list). False when
+    the store refused it as a duplicate: the same change arrived twice at once (a double
+    click), and the first one is kept.
     """
     try:
         with store().transaction() as db:
             account_id = require_account(db, current_user.address).id
             work(db, account_id)
-            record_change(db, account_id, request.blueprint or "", client_address(), utcnow())
+            where = area or request.blueprint or ""
+            record_change(db, account_id, where, client_address(), utcnow())
     except IntegrityError:
         log.info("change_refused_as_duplicate address=%s", current_user.address)
         return False

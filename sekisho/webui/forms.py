@@ -200,3 +200,11 @@ class ConfirmSettingForm(TokenForm):
     digest: a signed cookie cannot hold pages of text), with the one-time token."""
 
     setting = HiddenField()
+
+
+class RuleTestForm(FlaskForm):  # type: ignore[misc]
+    """ルールのテスト: a mail's header and, if the owner knows it, its envelope sender. No
+    field validators: the view names the field and the limit in its own message."""
+
+    header = TextAreaField(_l("Mail header"))
+    sender = StringField(_l("Envelope sender (MAIL FROM)"))

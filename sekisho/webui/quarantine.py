@@ -1,17 +1,36 @@
 """迷惑メールフォルダ: the quarantined copies, why each was caught and until when; a safe
-text view; 「受信箱へ戻す」 (release), delete and 「全て削除」, each behind a confirmation
-screen whose 「了解」 posts: a link alone never changes anything.
+text view and 「ヘッダーとソースを表示」; 「受信箱へ戻す」 (release),
+「受信箱へ戻して送信者を許可」, delete and 「全て削除」, each behind a confirmation screen
+whose 「了解」 posts: a link alone never changes anything.
+
+「受信箱へ戻して送信者を許可」 adds the copy's header From address (the address the allow
+list matches), or its envelope sender when it has none, with the allow list screen's own
+checks. When the address cannot be added, nothing is released either: the confirmation
+screen shows the list's message and offers the plain release instead, so the owner is
+never left with half of what they asked for without being told. An address the list
+allows already (a domain entry covers it) is no failure: the mail is released, nothing
+is added, and the screen names the entry.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from sekisho.mailsource import SOURCE_MAX_BYTES, header_fields, read_source
 from sekisho.reasons import reason_text
+from sekisho.rules.addresses import normalize_address
+from sekisho.rules.lists import ALLOW_FROM
+from sekisho.rules.model import Message
+from sekisho.rules.validate import ListEntry
 from sekisho.spamfolder import Outcome, delete_all
+from sekisho.store import lists
 from sekisho.store.models import QuarantinedMessage
+from sekisho.store.policies import load_policy
 from sekisho.store.quarantine import (
     quarantine_count_and_last_id,
     quarantine_page,
@@ -19,13 +38,14 @@ from sekisho.store.quarantine import (
 )
 from sekisho.webui.access import login_required
 from sekisho.webui.context import spam_folder, store
-from sekisho.webui.flows import Pending, current_account_id, stale
+from sekisho.webui.flows import Pending, change, current_account_id, stale
 from sekisho.webui.forms import TokenForm
 
 blueprint = Blueprint("quarantine", __name__, url_prefix="/quarantine")
 _release = Pending("quarantine", "release")
 _delete = Pending("quarantine", "delete")
 _purge = Pending("quarantine", "purge")
+_release_allow = Pending("quarantine", "release_allow")
 
 
 @blueprint.route("/")
@@ -95,6 +115,108 @@ def release(record_id: int) -> Response:
         return stale(url_for("quarantine.show"))
     outcome = spam_folder().release(current_account_id(), record_id)
     flash(RELEASE_ANSWERS[outcome]())
+    return redirect(url_for("quarantine.show"))
+
+
+@blueprint.route("/<int:record_id>/source")
+@login_required
+def source(record_id: int) -> str:
+    """The copy as received, as escaped text: nothing in it is opened or fetched."""
+    record = _one(record_id)
+    path = spam_folder().copy_path(current_account_id(), record_id)
+    return render_template(
+        "quarantine/source.html",
+        record=record,
+        source=read_source(path) if path is not None else None,
+        max_kb=SOURCE_MAX_BYTES // 1024,
+    )
+
+
+@dataclass(frozen=True)
+class _Allowing:
+    """The sender 「受信箱へ戻して送信者を許可」 would add, and whether it can be."""
+
+    sender: str
+    from_header: bool  # the header From address, not the envelope sender
+    allowed_by: str | None  # the entry of the allow list that matches it already
+    entries: tuple[ListEntry, ...]  # what to add: none when allowed already or refused
+    problems: tuple[str, ...]
+
+
+def _allowing(record: QuarantinedMessage) -> _Allowing | None:
+    """None when the copy is no longer in the spam folder."""
+    account_id = current_account_id()
+    path = spam_folder().copy_path(account_id, record.id)
+    if path is None:
+        return None
+    from_addresses = Message("", header_fields(path)).header_from_addresses
+    sender = from_addresses[0] if from_addresses else normalize_address(record.sender)
+    from_header = bool(from_addresses)
+    if not sender:
+        refused = gettext("This mail names no sender address, so there is nothing to allow.")
+        return _Allowing(sender, from_header, None, (), (refused,))
+    policy = load_policy(store(), current_user.address)
+    # Matched as the milter matches (a domain entry covers the address), so no entry is
+    # added that the list already implies.
+    allowed_by = policy.allow_from.match(sender) if policy is not None else None
+    if allowed_by is not None:
+        return _Allowing(sender, from_header, allowed_by, (), ())
+    # The allow list screen's own checks (sekisho.rules.validate through the list kind).
+    checked = ALLOW_FROM.check_entries([sender])
+    problems = tuple(problem.render(gettext) for problem in checked.problems)
+    return _Allowing(sender, from_header, None, checked.entries, problems)
+
+
+@blueprint.route("/<int:record_id>/release-allow")
+@login_required
+def release_allow_confirm(record_id: int) -> str | Response:
+    record = _one(record_id)
+    allowing = _allowing(record)
+    if allowing is None or record.released_at is not None:
+        outcome = Outcome.GONE if allowing is None else Outcome.ALREADY
+        flash(RELEASE_ANSWERS[outcome]())
+        return redirect(url_for("quarantine.view", record_id=record_id))
+    token = _release_allow.issue(record_id=record_id, sender=allowing.sender)
+    return render_template(
+        "quarantine/allow_confirm.html",
+        record=record,
+        allowing=allowing,
+        form=TokenForm(formdata=None, token=token),
+    )
+
+
+@blueprint.route("/<int:record_id>/release-allow", methods=["POST"])
+@login_required
+def release_allow(record_id: int) -> Response:
+    taken = _release_allow.take(TokenForm())
+    if taken is None or taken["record_id"] != record_id:
+        return stale(url_for("quarantine.show"))
+    allowing = _allowing(_one(record_id))
+    if allowing is not None and allowing.sender != taken["sender"]:
+        return stale(url_for("quarantine.show"))  # only the sender the screen showed
+    if allowing is not None and allowing.problems:
+        flash(gettext("Nothing was changed: %(problem)s", problem=allowing.problems[0]))
+        return redirect(url_for("quarantine.view", record_id=record_id))
+    outcome = spam_folder().release(current_account_id(), record_id)
+    if allowing is None or outcome not in (Outcome.DONE, Outcome.ALREADY):
+        flash(RELEASE_ANSWERS[outcome]())
+        return redirect(url_for("quarantine.show"))
+    flash(RELEASE_ANSWERS[outcome]())
+    if allowing.allowed_by is not None:
+        flash(
+            gettext(
+                "“%(sender)s” is allowed by the allow list entry “%(entry)s”.",
+                sender=allowing.sender,
+                entry=allowing.allowed_by,
+            )
+        )
+    elif change(
+        lambda db, account_id: lists.add_entries(db, account_id, ALLOW_FROM, allowing.entries),
+        area=ALLOW_FROM.name,
+    ):
+        flash(gettext("“%(sender)s” was added to the allow list.", sender=allowing.sender))
+    else:  # the same address added at the same moment, by a second tab
+        flash(gettext("“%(sender)s” is on the allow list.", sender=allowing.sender))
     return redirect(url_for("quarantine.show"))
 
 
