@@ -281,8 +281,33 @@ def test_long_lists_are_paged_and_searched(client: FlaskClient, store: Store) ->
     assert sorted(entry_ids(last)) == [f"spam{i:03}.example" for i in range(100, 120)]
     found = page(client, "/reject/from/?q=SPAM11")
     assert sorted(entry_ids(found)) == [f"spam11{i}.example" for i in range(10)]
-    assert "「nothing」を含む設定はありません。" in page(client, "/reject/from/?q=nothing")
+    assert "「nothing」で始まる設定も終わる設定もありません。" in page(
+        client, "/reject/from/?q=nothing"
+    )
     assert len(entry_ids(page(client, "/reject/from/?q=%25"))) == 0  # LIKE wildcards are text
+    assert len(entry_ids(page(client, "/reject/from/?q=.example"))) == 50  # ends with
+
+
+def test_a_search_finds_what_begins_or_ends_with_the_text(
+    client: FlaskClient, store: Store
+) -> None:
+    seed(store, REJECT_FROM, ["taro@bad.example", "news.bad.example", "taro@good.example"])
+    seed(store, REJECT_FROM, ["bad.example.jp", "notbad.example"])
+    login(client)
+    assert sorted(entry_ids(page(client, "/reject/from/?q=Taro@"))) == [
+        "taro@bad.example",
+        "taro@good.example",
+    ]
+    assert sorted(entry_ids(page(client, "/reject/from/?q=bad.example"))) == [
+        "bad.example.jp",
+        "news.bad.example",
+        "notbad.example",
+        "taro@bad.example",
+    ]
+    assert list(entry_ids(page(client, "/reject/from/?q=bad.exam"))) == ["bad.example.jp"]
+    assert list(entry_ids(page(client, "/reject/from/?q=news"))) == ["news.bad.example"]
+    assert list(entry_ids(page(client, "/reject/from/?q=example.j"))) == []  # not in the middle
+    assert "「taro@」「bad.example」" in page(client, "/reject/from/")
 
 
 def test_the_list_shows_how_many_mails_each_entry_caught(client: FlaskClient, store: Store) -> None:

@@ -113,6 +113,11 @@ class Account(Base):
     domain: Mapped[Domain] = relationship()
 
 
+# Keys compared in code point order on every backend, so "begins with" is a range of an
+# index: SQLite's default (BINARY) is; PostgreSQL's depends on the database's locale.
+SEARCH_KEY = Text().with_variant(Text(collation="C"), "postgresql")
+
+
 class ListEntryRecord(Base):
     """One entry of a mailbox's From reject, Subject reject or allow list, with its hits.
 
@@ -120,12 +125,20 @@ class ListEntryRecord(Base):
     ``match_key`` what matching compares; ``key_digest`` (sha256 of the key) makes the key
     unique per list without indexing 320-character texts. The hit counters are written
     by the milter and never bump the settings version.
+
+    ``match_key`` and ``reversed_key`` are indexed for the list's search, which finds the
+    entries whose key begins or ends with the text searched for (``taro@``,
+    ``bad.example``).
     """
 
     __tablename__ = "list_entries"
     __table_args__ = (
         UniqueConstraint("account_id", "kind", "key_digest"),
         Index("ix_list_entries_account_kind_id", "account_id", "kind", "id"),
+        # A search is a range of one of these (sekisho.store.lists.page_of): entries whose
+        # key begins with the text, and those whose key ends with it.
+        Index("ix_list_entries_account_kind_key", "account_id", "kind", "match_key"),
+        Index("ix_list_entries_account_kind_reversed", "account_id", "kind", "reversed_key"),
         # Ids only grow, so 「全て削除」 can remove exactly what its confirmation counted.
         {"sqlite_autoincrement": True},
     )
@@ -134,7 +147,8 @@ class ListEntryRecord(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
     value: Mapped[str] = mapped_column(Text)
-    match_key: Mapped[str] = mapped_column(Text)
+    match_key: Mapped[str] = mapped_column(SEARCH_KEY)
+    reversed_key: Mapped[str] = mapped_column(SEARCH_KEY)  # match_key backwards
     key_digest: Mapped[str] = mapped_column(String(64))
     hit_count: Mapped[int] = mapped_column(Integer, default=0)
     last_hit_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
