@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import shutil
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -190,3 +191,11 @@ def move_to_new(message: Path, folder: Path, ownership: Ownership) -> Path:
 def remove_message(message: Path) -> None:
     message.unlink(missing_ok=True)
     _fsync_dir(message.parent)
+
+
+def remove_mailbox(mail_root: Path, address: str) -> Path:
+    """Remove a deleted account's whole Maildir (inbox, .Junk and every folder); the path."""
+    folder = mailbox_path(mail_root.absolute(), address)
+    if folder.is_dir():
+        shutil.rmtree(folder)
+    return folder

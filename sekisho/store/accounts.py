@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from sekisho.rules.addresses import domain_suffixes, normalize_address, split_address
 from sekisho.store.audit import record_change
-from sekisho.store.models import Account, Domain, LoginSite, utcnow
+from sekisho.store.models import (
+    Account,
+    Domain,
+    LoginSite,
+    OutboxMessage,
+    QuarantinedMessage,
+    utcnow,
+)
+from sekisho.store.paging import Page, containing, page_of_rows
 from sekisho.store.passwords import (
     DECOY_HASH,
     SCHEMES,
     STRONG,
     hash_password,
     is_weak,
+    scheme_of,
     temporary_password,
     verify_password,
 )
@@ -193,3 +202,89 @@ def bump_settings_version(session: Session, account_id: int) -> None:
         .where(Account.id == account_id)
         .values(settings_version=Account.settings_version + 1)
     )
+
+
+def account_page(
+    session: Session,
+    number: int = 1,
+    domain: str | None = None,
+    query: str | None = None,
+    within: frozenset[str] = frozenset(),
+) -> Page[Account]:
+    """Accounts by address: of one domain row's name, containing ``query``, limited to the
+    domain names ``within`` (an API token's; empty: all)."""
+    statement = select(Account).join(Account.domain).order_by(Account.address)
+    if domain:
+        statement = statement.where(Domain.name == domain.strip().lower())
+    if query:
+        statement = statement.where(Account.address.like(containing(query.lower()), escape="\\"))
+    if within:
+        statement = statement.where(Domain.name.in_(within))
+    return page_of_rows(session, statement, number)
+
+
+def account_facts(account: Account) -> dict[str, object]:
+    """What ``account show`` and the API tell of an account (never the hash itself)."""
+    return {
+        "address": account.address,
+        "domain": account.domain.name,
+        "status": account.status,
+        "password_scheme": scheme_of(account.password_hash),
+        "must_change_password": account.must_change_password,
+        "created_at": account.created_at.isoformat(),
+    }
+
+
+def delete_account(session: Session, address: str) -> Account:
+    """The account and everything of it in the store: settings, lists, quarantine rows,
+    outbox rows, login history (the foreign keys cascade; the outbox and quarantine are
+    deleted here by name, as they hold mail). The Maildir is the caller's to keep or remove."""
+    account = require_account(session, address)
+    session.execute(delete(OutboxMessage).where(OutboxMessage.account_id == account.id))
+    session.execute(delete(QuarantinedMessage).where(QuarantinedMessage.account_id == account.id))
+    session.delete(account)
+    session.flush()
+    return account
+
+
+@dataclass(frozen=True)
+class DomainSummary:
+    name: str
+    site: str
+    smtp_host: str
+    pop_host: str
+    accounts: int
+
+
+def domain_summaries(session: Session, name: str | None = None) -> list[DomainSummary]:
+    """Every domain (or the one named) with its site and how many accounts it serves."""
+    counts = (
+        select(Account.domain_id, func.count(Account.id).label("accounts"))
+        .group_by(Account.domain_id)
+        .subquery()
+    )
+    statement = (
+        select(Domain, func.coalesce(counts.c.accounts, 0))
+        .outerjoin(counts, counts.c.domain_id == Domain.id)
+        .order_by(Domain.name)
+    )
+    if name is not None:
+        statement = statement.where(Domain.name == name.strip().lower())
+    return [
+        DomainSummary(d.name, d.site.name, d.smtp_host, d.pop_host, int(count))
+        for d, count in session.execute(statement)
+    ]
+
+
+def remove_domain(session: Session, name: str) -> None:
+    """Refused while the domain serves accounts: they would lose their domain's hosts and
+    login site."""
+    found = domain_summaries(session, name)
+    if not found:
+        raise AccountError(f"no domain {name.strip().lower()}")
+    if found[0].accounts:
+        raise AccountError(
+            f"domain {found[0].name} still has {found[0].accounts} accounts: "
+            "delete them first ('account list --domain')"
+        )
+    session.execute(delete(Domain).where(Domain.name == found[0].name))

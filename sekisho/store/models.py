@@ -414,3 +414,32 @@ class AutoReplySender(Base):
     sender: Mapped[str] = mapped_column(String(320), primary_key=True)
     replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     sending_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class OperatorAction(Base):
+    """One operator action, from the CLI or the API: who (``cli:root``, ``api:crm``), what,
+    on which account or domain, when. Not tied to the account row: the record of a
+    deletion outlives the account."""
+
+    __tablename__ = "operator_actions"
+    __table_args__ = (Index("ix_operator_actions_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str] = mapped_column(String(320), default="")
+    details: Mapped[str] = mapped_column(Text, default="")
+
+
+class ApiToken(Base):
+    """An operator's bearer token for /api/v1/: only sha256 of it is kept. ``domains`` is the
+    space-separated domain names it may act on; empty: every domain."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    domains: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
