@@ -60,6 +60,10 @@ class Settings:
     # file once kept a web worker busy for 24 seconds.
     upload_max_bytes: int = 2 * 1024 * 1024
     upload_max_lines: int = 20_000
+    # The REST API for an ISP's customer system (/api/v1/, operator bearer tokens from
+    # `sekisho token create`): off unless set; calls per token and minute, per web process.
+    api_enabled: bool = False
+    api_calls_per_minute: int = 600
     # Scanners, outbox, GeoIP.
     # clamd's address (tcp://host:port or unix:/path); its StreamMaxLength must be at
     # least Postfix's message_size_limit, or large mail is deferred (never passed unscanned).
@@ -144,6 +148,7 @@ class Settings:
 
 
 _AT_LEAST_ONE = (
+    "api_calls_per_minute",
     "session_idle_minutes",
     "session_absolute_hours",
     "upload_max_bytes",

@@ -68,7 +68,7 @@ def create_app(
         Ownership(settings.mailbox_uid_gid),
     )
     Babel(app, locale_selector=_select_locale)
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
 
     from sekisho.webui import (
         abroad,
@@ -88,6 +88,12 @@ def create_app(
         virus,
     )
 
+    if settings.api_enabled:
+        from sekisho.webui import api
+
+        # A bearer token in a header is what a browser never sends by itself: no CSRF.
+        csrf.exempt(api.blueprint)
+        api.init_app(app, settings.api_calls_per_minute)
     auth.init_app(app)
     errors.init_app(app)
     password.init_app(app)
