@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import getpass
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,10 +15,11 @@ from sqlalchemy import func, select
 from sekisho.cli import main
 from sekisho.store import accounts
 from sekisho.store.db import Store
-from sekisho.store.models import OutboxMessage, QuarantinedMessage, SettingsChange, utcnow
+from sekisho.store.models import OutboxMessage, QuarantinedMessage, SettingsChange
 from sekisho.store.outbox import enqueue
 from tests.imported_hashes import HASHES
 from tests.test_cli import sekisho  # noqa: F401 -- the fixture: a store with example.jp
+from tests.test_spamfolder import quarantine
 
 
 @pytest.fixture
@@ -70,26 +70,18 @@ def test_an_account_is_shown_without_its_hash(runner: CliRunner) -> None:
 
 
 def add_mail(store: Store, address: str, mail_root: Path) -> None:
+    """A quarantined copy (file and row) and its pending notice."""
+    record_id = quarantine(store, mail_root, "spam", address)
     with store.transaction() as session:
         account = accounts.require_account(session, address)
-        row = QuarantinedMessage(
-            account_id=account.id,
-            message_key="k1",
-            file_name="1.eml",
-            rule="reject_from",
-            entry="bad.example",
-            matched="x@bad.example",
-            sender="x@bad.example",
-            subject="spam",
-            queue_id="Q1",
-            expires_at=utcnow() + timedelta(days=7),
-        )
-        session.add(row)
-        session.flush()
         enqueue(
-            session, "notice", f"n-{address}", address, account_id=account.id, quarantine_id=row.id
+            session,
+            "notice",
+            f"n-{address}",
+            address,
+            account_id=account.id,
+            quarantine_id=record_id,
         )
-    (mail_root / "example.jp" / address.split("@")[0] / ".Junk" / "cur").mkdir(parents=True)
 
 
 def rows(store: Store, model: type[QuarantinedMessage] | type[OutboxMessage]) -> int:

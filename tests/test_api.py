@@ -3,7 +3,6 @@ problem details, the token's domains, no cookie, the rate limit and the audit lo
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,9 @@ from werkzeug.test import TestResponse
 from sekisho.config import load_settings
 from sekisho.store import accounts, operators
 from sekisho.store.db import Store
-from sekisho.store.models import QuarantinedMessage, utcnow
 from sekisho.webui import create_app
 from tests.imported_hashes import HASHES
+from tests.test_spamfolder import quarantine
 
 
 @pytest.fixture
@@ -208,30 +207,7 @@ def test_settings_as_the_cli_exports_and_imports_them(
 def test_quarantine_list_and_release(
     api: FlaskClient, tokens: dict[str, str], store: Store, tmp_path: Path
 ) -> None:
-    junk = tmp_path / "mail" / "example.jp" / "taro" / ".Junk"
-    for sub in ("cur", "new", "tmp"):
-        (junk / sub).mkdir(parents=True)
-    (tmp_path / "mail" / "example.jp" / "taro" / "new").mkdir()
-    (tmp_path / "mail" / "example.jp" / "taro" / "cur").mkdir()
-    (tmp_path / "mail" / "example.jp" / "taro" / "tmp").mkdir()
-    (junk / "new" / "1.eml").write_bytes(b"From: x@bad.example\r\nSubject: spam\r\n\r\nhello\r\n")
-    with store.transaction() as session:
-        account = accounts.require_account(session, "taro@example.jp")
-        row = QuarantinedMessage(
-            account_id=account.id,
-            message_key="k1",
-            file_name="1.eml",
-            rule="reject_from",
-            entry="bad.example",
-            matched="x@bad.example",
-            sender="x@bad.example",
-            subject="spam",
-            queue_id="Q1",
-            expires_at=utcnow() + timedelta(days=7),
-        )
-        session.add(row)
-        session.flush()
-        record_id = row.id
+    record_id = quarantine(store, tmp_path / "mail", "spam")
     listed = call(api, "GET", "/accounts/taro@example.jp/quarantine", tokens["crm"]).get_json()
     assert [(m["id"], m["sender"], m["released_at"]) for m in listed["messages"]] == [
         (record_id, "x@bad.example", None)
