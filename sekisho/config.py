@@ -33,6 +33,10 @@ class Settings:
     quarantine_days: int = 7
     # How long 受信ログ keeps what became of each mail.
     delivery_log_days: int = 7
+    # 受信許可設定 applies only to a sender the spam engine found authenticated (DMARC, or
+    # DKIM or SPF aligned with the From domain). When it could check nothing (no answer,
+    # no DNS): true lets the allow list apply as before, false treats the sender as forged.
+    allow_list_trusts_unchecked: bool = True
     # Milter
     milter_listen: str = "unix:var/run/sekisho-milter.sock"
     milter_socket_group: str = "postfix"

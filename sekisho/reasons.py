@@ -50,6 +50,12 @@ def reason_text(message: Reasoned, gettext: Gettext) -> str:
         return gettext("Header reject setting: %(label)s", label=label)
     if message.rule == allow_from.name:
         return gettext("Allow list: “%(entry)s”", entry=message.entry)
+    if message.rule == allow_from.unverified_name:
+        return gettext(
+            "Matched the allow list entry “%(entry)s”, but the sender is not authenticated, "
+            "so it was not applied",
+            entry=message.entry,
+        )
     if message.rule == virus.name:
         return gettext("Virus: %(virus)s", virus=message.entry)
     return message.rule

@@ -155,3 +155,42 @@ def test_rows_past_their_days_are_forgotten(store: Store, example_domain: str) -
         assert delivery_log.forget_old(session, now, days=7) == 1
     with store.read() as session:
         assert [row.subject for row in delivery_page(session, taro).entries] == ["new"]
+
+
+def test_an_allow_entry_is_not_applied_to_a_sender_rspamd_could_not_authenticate(
+    client: FlaskClient, store: Store, mail_root: Path, rspamd: RspamdInstance
+) -> None:
+    """No DNS here, so rspamd can check neither SPF, DKIM nor DMARC: with the operator's
+    allow_list_trusts_unchecked off, the allow entry lifts nothing and 受信ログ says why."""
+    settle(store, "taro@example.jp", {"allow_from": ["ok.example"]})
+    settle(store, "hanako@example.jp", {"allow_from": ["ok.example"], "reject_subject": ["lunch"]})
+    log = DeliveryLog(store)
+    for trusted in (True, False):
+        deliver(
+            store,
+            mail_root,
+            log,
+            "friend@ok.example",
+            f"lunch {trusted}",
+            spam_engine_url=rspamd.url,
+            trust_unchecked_senders=trusted,
+        )
+    with store.read() as session:
+        taro = accounts.require_account(session, "taro@example.jp").id
+        hanako = accounts.require_account(session, "hanako@example.jp").id
+        taros = [(r.subject, r.outcome, r.rule) for r in delivery_page(session, taro).entries]
+        hanakos = [(r.subject, r.outcome, r.rule) for r in delivery_page(session, hanako).entries]
+    assert taros == [
+        ("lunch False", delivery_log.INBOX, "allow_from_unverified"),
+        ("lunch True", delivery_log.INBOX, "allow_from"),
+    ]
+    assert hanakos == [
+        ("lunch False", delivery_log.QUARANTINE, "reject_subject"),
+        ("lunch True", delivery_log.INBOX, "allow_from"),
+    ]
+    login(client)
+    page = client.get("/log/").get_data(as_text=True)
+    assert (
+        "受信許可設定「ok.example」に一致しましたが、送信者が認証されていないため適用しませんでした"
+        in page
+    )

@@ -55,6 +55,9 @@ class Scanners:
     scan_spam: SpamScanner
     scan_virus: VirusScanner
     deliver_when_spam_scan_fails: bool = False
+    # allow_list_trusts_unchecked: the allow list applies to a sender whose authentication
+    # the spam engine could not check (sekisho.rules.allow_from).
+    trust_unchecked_senders: bool = True
 
     def run(self, plan: ScanPlan, mail: Collected) -> ScanResults | TempFail:
         envelope = mail.envelope
@@ -77,7 +80,13 @@ class Scanners:
             if plan.spam_decides_delivery and not self.deliver_when_spam_scan_fails:
                 return SPAM_SCAN_DOWN
             verdict = None
-        return ScanResults(virus_scanned=plan.virus, virus=virus, spam=verdict)
+        return ScanResults(
+            virus_scanned=plan.virus,
+            virus=virus,
+            spam=verdict,
+            complete=True,
+            trust_unchecked_senders=self.trust_unchecked_senders,
+        )
 
     def find_virus(self, data: bytes) -> str | None:
         """One blocking scan (disinfection scans the parts of an infected mail)."""

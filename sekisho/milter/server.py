@@ -122,6 +122,7 @@ def serve(settings: Settings) -> None:
             scan_virus,
             virus_reports,
             deliver_when_spam_scan_fails=settings.spam_on_failure == "deliver",
+            trust_unchecked_senders=settings.allow_list_trusts_unchecked,
             submission_rules=submission_rules,
             auto_replies=auto_replies,
             rewrite_sender=PostsrsdLookup(settings.srs_lookup).forward

@@ -97,6 +97,9 @@ class MailTransaction:
     scan_virus: VirusScanner
     virus_reports: VirusReports
     deliver_when_spam_scan_fails: bool = False
+    # Whether an allow list entry applies to a sender whose authentication (DMARC, SPF,
+    # DKIM) the spam engine could not check: allow_list_trusts_unchecked.
+    trust_unchecked_senders: bool = True
     sender: str = ""
     # The SASL login of a submission ({auth_authen}), "" for mail from outside. Submitted
     # mail is refused when infected and the submitter has the virus scan on.
@@ -298,7 +301,12 @@ class MailTransaction:
         except SrsError as error:
             log.warning("srs_failed queue_id=%s error=%s", self.queue_id, error)
             return EndOfMessage((), SRS_DOWN)
-        scanners = Scanners(self.scan_spam, self.scan_virus, self.deliver_when_spam_scan_fails)
+        scanners = Scanners(
+            self.scan_spam,
+            self.scan_virus,
+            self.deliver_when_spam_scan_fails,
+            self.trust_unchecked_senders,
+        )
         scans = scanners.run(self._plan, mail)
         if isinstance(scans, TempFail):
             return EndOfMessage((), scans)

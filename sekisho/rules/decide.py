@@ -5,7 +5,8 @@ hit leads to. The first hit decides and a miss of every row delivers; every row 
 is recorded, hit or miss (the logs and the rule tester show it). In order of precedence:
 
 1. a virus, for a mailbox with the virus scan on: removed and reported, whatever else;
-2. the allow list (受信許可設定): delivered, the reject rules and the spam scan skipped;
+2. the allow list (受信許可設定), for an authenticated sender: delivered, the reject rules
+   and the spam scan skipped;
 3. the reject rules (From, Subject, header checks): into the spam folder;
 4. spam: into the spam folder, or delivered tagged ``[spam]``, as the mailbox chose.
 
@@ -53,7 +54,7 @@ def _on_headers(check: Callable[[Policy, Message], RuleHit | None]) -> Check:
 
 DECISION_TABLE: tuple[Row, ...] = (
     Row(virus.name, virus.check, Action.REMOVE_VIRUS),
-    Row(allow_from.name, _on_headers(allow_from.check), Action.DELIVER),
+    Row(allow_from.name, allow_from.check_authenticated, Action.DELIVER),
     Row(reject_from.name, _on_headers(reject_from.check), Action.QUARANTINE),
     Row(reject_subject.name, _on_headers(reject_subject.check), Action.QUARANTINE),
     Row(reject_header.name, _on_headers(reject_header.check), Action.QUARANTINE),
@@ -80,6 +81,8 @@ def decide(
         if hit is not None:
             decision = Decision(row.action, hit)
             break
+    if not decision.allowed:
+        decision = replace(decision, unverified_allow=allow_from.unverified(policy, message, scans))
     if decision.delivered:
         decision = replace(
             decision,
@@ -132,10 +135,12 @@ def plan_scans(
     """From the decisions taken without scan results (end of headers)."""
     policies = [policy for policy, _ in recipients] + [submitter]
     spam_decides = any(spam.needs_scan(policy, decision) for policy, decision in recipients)
+    # An allow list entry applies only to an authenticated sender: the spam engine says.
+    allowing = any(decision is not None and decision.allowed for _, decision in recipients)
     return ScanPlan(
         virus=any(policy is not None and policy.virus_scan for policy in policies),
         # An auto-reply to spam is backscatter under the ISP's name: a mailbox that
         # answers gets its mail scanned even with its own spam scan off.
-        spam=spam_decides or replying,
+        spam=spam_decides or replying or allowing,
         spam_decides_delivery=spam_decides,
     )

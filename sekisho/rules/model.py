@@ -14,6 +14,7 @@ from sekisho.rules.autoreply import OFF as AUTO_REPLY_OFF
 from sekisho.rules.autoreply import AutoReply
 from sekisho.rules.encoded_words import decode_header_text
 from sekisho.rules.forwarding import NOT_FORWARDED, ForwardPlan, ForwardTarget
+from sekisho.rules.sender_auth import NOT_CHECKED, SenderAuth
 from sekisho.rules.subjects import EMPTY_SUBSTRING_MATCHER, SubstringMatcher
 
 # Quoted strings and (non-nested) comments of a header may hold anything, "<", ">" and
@@ -155,6 +156,7 @@ class SpamVerdict:
     score: float
     threshold: float
     engine: str
+    auth: SenderAuth = NOT_CHECKED  # what it found of the sender's DMARC, SPF and DKIM
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,16 @@ class ScanResults:
     virus_scanned: bool = False
     virus: str | None = None  # the virus clamd named, None when clean or not scanned
     spam: SpamVerdict | None = None  # None: not scanned, or the scan failed
+    # False before the scans (end of headers, the rule tester): the rows that depend on
+    # them cannot be told yet, and the allow list is taken at its word.
+    complete: bool = False
+    # The operator's choice for an allow-listed sender whose authentication could not
+    # be checked (no engine answer, no DNS): let the allow list apply, or not.
+    trust_unchecked_senders: bool = True
+
+    @property
+    def sender_auth(self) -> SenderAuth:
+        return self.spam.auth if self.spam is not None else NOT_CHECKED
 
     @property
     def clean(self) -> bool:
@@ -195,6 +207,9 @@ class Decision:
     hit: RuleHit | None = None
     forward: ForwardPlan = NOT_FORWARDED
     auto_reply: str | None = None  # the text to answer with, None for no reply
+    # An allow list entry the From matched, not applied because the sender is not
+    # authenticated (受信ログ says so).
+    unverified_allow: RuleHit | None = None
     trace: tuple[RowResult, ...] = field(default=(), compare=False)
 
     @property

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from sekisho.envelope import CONTROL, Envelope, postfix_received_field
 from sekisho.rules.model import SpamVerdict
+from sekisho.rules.sender_auth import from_rspamd, from_spamd
 from sekisho.scanners.message import MessageSource, as_source, without_nagle
 
 # rspamd's actions that mean "this is spam" for a mailbox owner. "greylist" is a delivery
@@ -93,8 +94,14 @@ class Rspamd:
                 score=score,
                 threshold=threshold,
                 engine=self.name,
+                auth=from_rspamd(
+                    {
+                        name: tuple(symbol.get("options", ()))
+                        for name, symbol in answer.get("symbols", {}).items()
+                    }
+                ),
             )
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise SpamScanError(f"rspamd answer not understood: {body[:200]!r}") from error
 
     def ping(self) -> None:
@@ -123,7 +130,8 @@ class Spamd:
         source = as_source(message)
         received = postfix_received_field(envelope, formatdate(localtime=True))
         length = len(received) + source.size
-        request = b"CHECK SPAMC/1.5\r\n" + f"Content-length: {length}\r\n".encode() + b"\r\n"
+        # SYMBOLS: the verdict of CHECK plus the rules that hit (SPF_PASS, DKIM_VALID_AU …).
+        request = b"SYMBOLS SPAMC/1.5\r\n" + f"Content-length: {length}\r\n".encode() + b"\r\n"
         try:
             with socket.create_connection((self.host, self.port), timeout=self.timeout) as peer:
                 without_nagle(peer)
@@ -146,11 +154,13 @@ class Spamd:
             score, threshold = float(verdict.group(2)), float(verdict.group(3))
         except ValueError as error:  # "1.2.3" matches the pattern, not float()
             raise not_understood from error
+        symbols = rest.partition(b"\r\n\r\n")[2].decode("ascii", "replace").split(",")
         return SpamVerdict(
             is_spam=verdict.group(1).lower() in {b"true", b"yes"},
             score=score,
             threshold=threshold,
             engine=self.name,
+            auth=from_spamd(name.strip() for name in symbols),
         )
 
     def ping(self) -> None:

@@ -18,7 +18,8 @@ from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from sekisho.rules.model import Action, Decision
+from sekisho.rules import allow_from
+from sekisho.rules.model import Action, Decision, RuleHit
 from sekisho.store.db import Store
 from sekisho.store.models import DeliveryLogEntry, utcnow
 from sekisho.store.paging import Page, containing, page_of_rows
@@ -75,7 +76,7 @@ def delivery(
     queue_id: str,
     at: datetime,
 ) -> Delivery:
-    hit = decision.hit
+    hit = decision.hit or _unverified(decision)
     return Delivery(
         account_id=account_id,
         at=at,
@@ -90,6 +91,12 @@ def delivery(
         message_key=message_key,
         queue_id=queue_id[:32],
     )
+
+
+def _unverified(decision: Decision) -> RuleHit | None:
+    """A mail nothing caught that an allow entry matched but did not lift: say so."""
+    found = decision.unverified_allow
+    return RuleHit(allow_from.unverified_name, found.entry, found.matched) if found else None
 
 
 class DeliveryLog:

@@ -22,6 +22,8 @@ from sekisho.rules.model import (
     SpamSetting,
     SpamVerdict,
 )
+from sekisho.rules.sender_auth import Check, SenderAuth, from_rspamd, from_spamd
+from tests.unit.test_decide import subjects
 
 TODAY = date(2026, 12, 4)
 SPAM = SpamVerdict(is_spam=True, score=12.5, threshold=6.0, engine="rspamd")
@@ -146,6 +148,76 @@ def test_the_scan_plan_asks_only_for_scans_that_change_an_outcome() -> None:
     assert plan_scans([(None, None)], submitter, replying=False).virus
 
 
-def test_an_allowed_sender_needs_no_spam_scan() -> None:
+def test_an_allowed_sender_is_scanned_for_its_authentication_only() -> None:
     policy = mailbox(spam=SpamSetting(enabled=True), allow_from=SuffixMatcher.build(["ok.example"]))
-    assert not plan_scans([(policy, decide(policy, MESSAGE))], None, replying=False).spam
+    plan = plan_scans([(policy, decide(policy, MESSAGE))], None, replying=False)
+    assert plan.spam
+    assert not plan.spam_decides_delivery  # a failed scan leaves it to the operator's setting
+
+
+ALLOWING = mailbox(allow_from=SuffixMatcher.build(["ok.example"]), reject_subject=subjects("hello"))
+
+
+def scanned(auth: SenderAuth, trust_unchecked: bool = True) -> ScanResults:
+    return ScanResults(
+        spam=SpamVerdict(False, 0.5, 6.0, "rspamd", auth),
+        complete=True,
+        trust_unchecked_senders=trust_unchecked,
+    )
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        SenderAuth(dmarc=Check.PASS),
+        SenderAuth(dkim_domains=frozenset({"ok.example"})),
+        SenderAuth(dkim_domains=frozenset({"mail.ok.example"})),
+        SenderAuth(dkim_author_aligned=True),
+        SenderAuth(spf=Check.PASS),  # the envelope sender is friend@ok.example
+    ],
+)
+def test_an_authenticated_sender_is_allowed(auth: SenderAuth) -> None:
+    decision = decide(ALLOWING, MESSAGE, scans=scanned(auth))
+    assert decision.allowed
+    assert decision.unverified_allow is None
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        SenderAuth(dmarc=Check.FAIL),
+        SenderAuth(spf=Check.FAIL),
+        SenderAuth(dkim_failed=True, dkim_domains=frozenset({"esp.example"})),
+    ],
+)
+def test_a_forged_sender_is_not_allowed_and_the_decision_says_why(auth: SenderAuth) -> None:
+    decision = decide(ALLOWING, MESSAGE, scans=scanned(auth))
+    assert decision.quarantined  # the subject rule the allow entry would have lifted
+    assert decision.unverified_allow == RuleHit("allow_from", "ok.example", "friend@ok.example")
+
+
+def test_an_aligned_signature_of_another_domain_does_not_count() -> None:
+    signed_elsewhere = SenderAuth(dkim_domains=frozenset({"esp.example"}), spf=Check.PASS)
+    message = Message("bounce@esp.example", HEADERS)
+    assert decide(ALLOWING, message, scans=scanned(signed_elsewhere)).quarantined
+
+
+@pytest.mark.parametrize(("trust", "allowed"), [(True, True), (False, False)])
+def test_an_unchecked_sender_is_left_to_the_operators_setting(trust: bool, allowed: bool) -> None:
+    decision = decide(ALLOWING, MESSAGE, scans=scanned(SenderAuth(), trust_unchecked=trust))
+    assert decision.allowed is allowed
+    failed_scan = ScanResults(complete=True, trust_unchecked_senders=trust)
+    assert decide(ALLOWING, MESSAGE, scans=failed_scan).allowed is allowed
+
+
+def test_before_the_scans_the_allow_list_is_taken_at_its_word() -> None:
+    assert decide(ALLOWING, MESSAGE).allowed
+
+
+def test_engine_symbols_are_read_into_checks() -> None:
+    rspamd = from_rspamd(
+        {"DMARC_POLICY_REJECT": [], "R_SPF_ALLOW": [], "R_DKIM_ALLOW": ["Ok.Example:s=sel"]}
+    )
+    assert rspamd == SenderAuth(Check.FAIL, Check.PASS, frozenset({"ok.example"}))
+    spamd = from_spamd(["SPF_SOFTFAIL", "DKIM_VALID_AU", "BAYES_00"])
+    assert spamd == SenderAuth(spf=Check.FAIL, dkim_author_aligned=True)
