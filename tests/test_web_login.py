@@ -4,13 +4,15 @@ the same answer for an address that does not exist, and the owner's history."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from sekisho.cli import main
-from sekisho.store import audit
+from sekisho.store import accounts, audit
 from sekisho.store.db import Store
 from sekisho.store.models import utcnow
 from tests.webclient import csrf, hidden, login
@@ -150,3 +152,30 @@ def test_the_change_history_names_each_screen_and_the_operator_sees_it_too(
         "virus",
     ]
     assert any(event["event"] == "login" for event in events)
+
+
+def test_a_failed_login_is_logged_with_its_address_and_never_its_password(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "sekisho.web")
+    try_login(client, "Taro@Example.JP\r\nforged=1", "near-miss-1234", "198.51.100.7")
+    try_login(client, "例え@example.jp", "another-guess", "198.51.100.7")
+    assert (
+        "login_failed address=Taro@Example.JPforged=1 client=198.51.100.7 known=no" in caplog.text
+    )
+    assert "login_failed address=例え@example.jp client=198.51.100.7 known=no" in caplog.text
+    assert "near-miss" not in caplog.text
+    assert "another-guess" not in caplog.text
+    caplog.clear()
+    try_login(client, "taro@example.jp", "wrong-one", "198.51.100.7")
+    assert "login_failed address=taro@example.jp client=198.51.100.7 known=yes" in caplog.text
+
+
+def test_a_settings_change_is_logged_with_its_address(
+    client: FlaskClient, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "sekisho.audit")
+    with store.transaction() as session:
+        taro = accounts.require_account(session, "taro@example.jp").id
+        audit.record_change(session, taro, "virus", "198.51.100.7", utcnow())
+    assert "settings_changed address=taro@example.jp area=virus client=198.51.100.7" in caplog.text

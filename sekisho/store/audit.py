@@ -18,14 +18,16 @@ mailbox still gets at most 800 tries an hour (each mailbox at most 5 of them).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from sekisho.rules.addresses import normalize_address
-from sekisho.store.models import LoginAttempt, SettingsChange
+from sekisho.store.models import Account, LoginAttempt, SettingsChange
 
+log = logging.getLogger("sekisho.audit")
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ADDRESS = 5
 MAX_FAILURES_PER_CLIENT = 200
@@ -120,6 +122,14 @@ def record_change(
         SettingsChange(
             account_id=account_id, area=area[:40], client_address=client_address[:45], at=now
         )
+    )
+    account = session.get(Account, account_id)
+    # The operator's record too (web.log, the journal), not only the owner's 変更履歴.
+    log.info(
+        "settings_changed address=%s area=%s client=%s",
+        account.address if account else account_id,
+        area,
+        client_address,
     )
 
 

@@ -18,6 +18,7 @@ from flask_login import (
 )
 from werkzeug.wrappers import Response
 
+from sekisho.envelope import CONTROL
 from sekisho.store import accounts, audit
 from sekisho.store.models import Account
 from sekisho.webui import sessions
@@ -95,6 +96,12 @@ def load_user(user_id: str) -> User | None:
         )
 
 
+def _loggable(address: str) -> str:
+    """The typed address as a log line may hold it: readable, without line breaks or
+    other control characters (which could forge a line), at most an address long."""
+    return CONTROL.sub("", address)[:320]
+
+
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
@@ -108,7 +115,7 @@ def login() -> str | Response | tuple[str, int]:
         with store().read() as db:
             until = audit.throttled_until(db, address, client, now)
         if until is not None:
-            log.warning("login_throttled address=%s client=%s", address[:320], client)
+            log.warning("login_throttled address=%s client=%s", _loggable(address), client)
             error = gettext(
                 "Too many failed logins. Please try again after %(time)s.",
                 time=format_datetime(until, "HH:mm"),
@@ -123,7 +130,15 @@ def login() -> str | Response | tuple[str, int]:
             )
             if account is not None and accounts.upgrade_password_hash(account, password):
                 log.info("password_rehashed address=%s", account.address)
-        if account is not None:
+        if account is None:
+            # The password is never logged, not even a wrong one: it may be a near miss.
+            log.warning(
+                "login_failed address=%s client=%s known=%s",
+                _loggable(address),
+                client,
+                "yes" if known is not None else "no",
+            )
+        else:
             session.clear()  # a fresh session at login: no fixation of an earlier one
             # Permanent: the idle timeout restarts with every request.
             session.permanent = True
