@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import re
 import sys
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import click
 
 from sekisho.config import ConfigError, Settings, load_settings
 from sekisho.store import account_import as account_import_store
-from sekisho.store import accounts, settings_doc
+from sekisho.store import accounts, operators, settings_doc
 from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
 
@@ -102,8 +104,42 @@ def domain_add(
 ) -> None:
     """Add a domain (``*.example.jp`` covers every subdomain)."""
     with _refusals(), context.store().transaction() as session:
-        accounts.add_domain(session, name, site, smtp_host, pop_host, url_prefix, site_host)
+        added = accounts.add_domain(session, name, site, smtp_host, pop_host, url_prefix, site_host)
+        operators.record_action(session, _actor(), "domain.add", added.name)
     click.echo(f"domain {name.lower()} added to site {site}")
+
+
+@domain.command("list")
+@pass_context
+def domain_list(context: Context) -> None:
+    """Every domain with its login site and its number of accounts, as JSON lines."""
+    with context.store().read() as session:
+        found = accounts.domain_summaries(session)
+    for summary in found:
+        click.echo(json.dumps(asdict(summary), ensure_ascii=False))
+
+
+@domain.command("show")
+@click.argument("name")
+@pass_context
+def domain_show(context: Context, name: str) -> None:
+    """One domain as JSON: site, SMTP and POP host names, number of accounts."""
+    with context.store().read() as session:
+        found = accounts.domain_summaries(session, name)
+    if not found:
+        raise click.ClickException(f"no domain {name.lower()}")
+    click.echo(json.dumps(asdict(found[0]), ensure_ascii=False, indent=2))
+
+
+@domain.command("remove")
+@click.argument("name")
+@pass_context
+def domain_remove(context: Context, name: str) -> None:
+    """Remove a domain that serves no account any more."""
+    with _refusals(), context.store().transaction() as session:
+        accounts.remove_domain(session, name)
+        operators.record_action(session, _actor(), "domain.remove", name.lower())
+    click.echo(f"domain {name.lower()} removed")
 
 
 @main.group()
@@ -119,6 +155,7 @@ def account_add(context: Context, address: str, password: str | None) -> None:
     """Add an account. Without --password the user must change the printed one at login."""
     with _refusals(), context.store().transaction() as session:
         created = accounts.add_account(session, address, password)
+        operators.record_action(session, _actor(), "account.add", created.address)
     if created.temporary:
         click.echo(f"account {created.address} added; temporary password: {created.password}")
     else:
@@ -149,6 +186,9 @@ def account_import(context: Context, file: Path, file_kind: str | None, dry_run:
             summary = account_import_store.import_accounts(
                 session, records, hash_passwords=not dry_run
             )
+            operators.record_action(
+                session, _actor(), "account.import", file.name, f"{summary.accounts} accounts"
+            )
     done = "would be imported (dry run, nothing written)" if dry_run else "imported"
     click.echo(
         f"{summary.accounts} accounts {done}: {summary.hashed_here} with a password in clear, "
@@ -163,6 +203,7 @@ def account_reset_password(context: Context, address: str) -> None:
     """Replace a lost password with a printed temporary one, changed at the next login."""
     with _refusals(), context.store().transaction() as session:
         secret = accounts.reissue_temporary_password(session, address)
+        operators.record_action(session, _actor(), "account.reset_password", address.lower())
     click.echo(f"account {address.lower()}: new temporary password: {secret}")
 
 
@@ -173,6 +214,7 @@ def account_suspend(context: Context, address: str) -> None:
     """Suspend an account: it can no longer log in to the web UI."""
     with _refusals(), context.store().transaction() as session:
         accounts.set_status(session, address, "suspended")
+        operators.record_action(session, _actor(), "account.suspend", address.lower())
     click.echo(f"account {address.lower()} suspended")
 
 
@@ -183,7 +225,52 @@ def account_resume(context: Context, address: str) -> None:
     """Make a suspended account usable again."""
     with _refusals(), context.store().transaction() as session:
         accounts.set_status(session, address, "active")
+        operators.record_action(session, _actor(), "account.resume", address.lower())
     click.echo(f"account {address.lower()} resumed")
+
+
+@account.command("list")
+@click.option("--domain", "domain_name", help="Only the accounts of this domain.")
+@click.option("--query", help="Only addresses containing this text.")
+@click.option("--page", default=1, show_default=True, help="Page number (50 a page).")
+@pass_context
+def account_list(context: Context, domain_name: str | None, query: str | None, page: int) -> None:
+    """Accounts by address, 50 a page: address, status, created (tab-separated)."""
+    with context.store().read() as session:
+        found = accounts.account_page(session, page, domain_name, query)
+    for entry in found.entries:
+        click.echo(f"{entry.address}\t{entry.status}\t{entry.created_at.isoformat()}")
+    click.echo(f"page {found.number} of {found.pages}, {found.total} accounts", err=True)
+
+
+@account.command("show")
+@click.argument("address")
+@pass_context
+def account_show(context: Context, address: str) -> None:
+    """One account as JSON: domain, status, password scheme, created."""
+    with _refusals(), context.store().read() as session:
+        found = accounts.require_account(session, address)
+        shown = accounts.account_facts(found)
+    click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+
+
+@account.command("delete")
+@click.argument("address")
+@click.option("--remove-maildir", is_flag=True, help="Remove its Maildir too (kept without this).")
+@pass_context
+def account_delete(context: Context, address: str, remove_maildir: bool) -> None:
+    """Delete an account: its settings, lists, quarantine and outbox rows, history."""
+    from sekisho.maildir import remove_mailbox
+
+    with _refusals(), context.store().transaction() as session:
+        deleted = accounts.delete_account(session, address).address
+        kept = "Maildir removed" if remove_maildir else "Maildir kept"
+        operators.record_action(session, _actor(), "account.delete", deleted, kept)
+    if remove_maildir:
+        folder = remove_mailbox(context.settings().mail_root, deleted)
+        click.echo(f"account {deleted} deleted, its Maildir {folder} removed")
+    else:
+        click.echo(f"account {deleted} deleted; its Maildir is kept")
 
 
 @main.group()
@@ -213,7 +300,58 @@ def settings_import(context: Context, address: str, source: Any) -> None:
         raise click.ClickException(f"{source.name}: not JSON: {error}") from error
     with _refusals(), context.store().transaction() as session:
         settings_doc.import_settings(session, address, document)
+        operators.record_action(session, _actor(), "settings.import", address.lower())
     click.echo(f"settings of {address.lower()} imported")
+
+
+@main.group()
+def token() -> None:
+    """Operators' bearer tokens for the REST API (/api/v1/)."""
+
+
+@token.command("create")
+@click.option("--name", required=True, help="Who uses it (the audit log names it).")
+@click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    help="A domain it may act on (repeat for more); without any: every domain.",
+)
+@pass_context
+def token_create(context: Context, name: str, domains: tuple[str, ...]) -> None:
+    """Create a token and print it, once: only its digest is kept."""
+    with _refusals(), context.store().transaction() as session:
+        secret = operators.create_token(session, name, list(domains))
+        operators.record_action(session, _actor(), "token.create", name, " ".join(domains))
+    click.echo(secret)
+
+
+@token.command("revoke")
+@click.argument("name")
+@pass_context
+def token_revoke(context: Context, name: str) -> None:
+    """The token stops working at once."""
+    with _refusals(), context.store().transaction() as session:
+        operators.revoke_token(session, name)
+        operators.record_action(session, _actor(), "token.revoke", name)
+    click.echo(f"token {name} revoked")
+
+
+@main.command("audit")
+@pass_context
+def audit_log(context: Context) -> None:
+    """The latest operator actions (CLI and API), newest first, as JSON lines."""
+    with context.store().read() as session:
+        found = operators.latest_actions(session)
+    for action in found:
+        shown = {
+            "at": action.at.isoformat(),
+            "actor": action.actor,
+            "action": action.action,
+            "target": action.target,
+            "details": action.details,
+        }
+        click.echo(json.dumps(shown, ensure_ascii=False))
 
 
 @main.command()
@@ -344,6 +482,11 @@ def policy(context: Context, listen: str | None) -> None:
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
     run(current, context.store(), stop)
+
+
+def _actor() -> str:
+    """Who an operator action is recorded for: the login user running the command."""
+    return f"cli:{getpass.getuser()}"
 
 
 def _configure_logging(current: Settings) -> None:
