@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, union, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from sekisho.rules.lists import ListKind
@@ -49,10 +49,15 @@ def page_of(
     condition = _of(account_id, kind)
     key = kind.match_key(search) if search else ""
     if key:
-        condition = condition & (
-            _beginning(ListEntryRecord.match_key, key)
-            | _beginning(ListEntryRecord.reversed_key, key[::-1])
+        # The ids from each index, then their rows: asked for "entries of this list by
+        # id", SQLite walks the whole list in id order and tests each row instead.
+        found = union(
+            select(ListEntryRecord.id).where(condition, _beginning(ListEntryRecord.match_key, key)),
+            select(ListEntryRecord.id).where(
+                condition, _beginning(ListEntryRecord.reversed_key, key[::-1])
+            ),
         )
+        condition = ListEntryRecord.id.in_(found)
     statement = select(ListEntryRecord).where(condition).order_by(ListEntryRecord.id)
     return page_of_rows(session, statement, number, per_page)
 
