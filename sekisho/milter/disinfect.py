@@ -27,7 +27,7 @@ from email import message_from_bytes
 from email.message import Message
 from email.policy import compat32
 
-from sekisho.milter.collected import Collected
+from sekisho.milter.collected import Collected, header_line
 
 log = logging.getLogger("sekisho.milter")
 FindVirus = Callable[[bytes], str | None]
@@ -52,11 +52,13 @@ def disinfected(
         return headers_only(mail.kept_headers(), removed_text(virus, ""))
     try:
         return without_infected_parts(mail.content, find_virus, removed_text)
-    except RecursionError:
-        # The shape is counted as Python's parser reads a message; should the two ever
-        # disagree on a deep one, the report still goes out (a 451 would come back on
-        # every retry).
-        log.warning("disinfect_too_deep queue_id=%s", mail.queue_id)
+    except (RecursionError, ValueError) as error:
+        # What Python's email package raises on a message it cannot take apart or put
+        # back together (a boundary in UTF-8 cannot be written: UnicodeEncodeError; a
+        # nesting its parser and the shape count read differently: RecursionError). The
+        # same message comes again at every retry, so the report goes out without its
+        # body rather than the mail being deferred for ever.
+        log.warning("disinfect_failed queue_id=%s error=%r", mail.queue_id, error)
         return headers_only(mail.kept_headers(), removed_text(virus, ""))
 
 
@@ -77,13 +79,17 @@ def without_infected_parts(raw: bytes, find_virus: FindVirus, removed_text: Remo
 
 
 def headers_only(headers: Iterable[tuple[str, str]], text: str) -> bytes:
-    """A message of the header fields but the MIME ones, with ``text`` as its body."""
-    stripped = Message(policy=compat32)
-    for name, value in headers:
-        if name.lower() not in _MIME_FIELDS:
-            stripped[name] = value
-    stripped.set_payload(text, charset="utf-8")
-    return stripped.as_bytes()
+    """The header fields but the MIME ones, byte for byte, with ``text`` as the body.
+
+    Written out directly: the email package's generator cannot refold every field it
+    is given (raw Shift_JIS beside an encoded-word raises TypeError in email.header).
+    """
+    kept = b"".join(
+        header_line(name, value) for name, value in headers if name.lower() not in _MIME_FIELDS
+    )
+    notice = Message(policy=compat32)
+    notice.set_payload(text, charset="utf-8")
+    return kept + notice.as_bytes()  # MIME-Version, Content-Type, encoding, the text
 
 
 def _replace(part: Message, text: str) -> None:
