@@ -1,6 +1,6 @@
 """sekisho against the real peer filters, on one private Postfix, in one run.
 
-One invocation starts one clamd (sekisho.devstack.clamd) and one rspamd
+One invocation starts one clamd (sekisho.devstack.clamd, on a unix socket) and one rspamd
 (sekisho.devstack.spam, its normal and proxy workers each with one process per CPU), then
 a private Postfix instance (sekisho.devstack.postfix) per setup, all on 127.0.0.1, and
 pushes the same load through each:
@@ -236,7 +236,7 @@ def start_clamav_milter(
                 "FixStaleSocket true",
                 "Foreground true",
                 f"PidFile {run / 'clamav-milter.pid'}",
-                f"ClamdSocket tcp:127.0.0.1:{clamd.port}",
+                f"ClamdSocket {clamd.url}",  # unix:/path, as sekisho's
                 "ReadTimeout 120",
                 "OnClean Accept",
                 "OnInfected Quarantine",
@@ -475,11 +475,37 @@ def report(
     print()
     print(f"{'ratio':<37} {'accepted':>8} {'delivered':>9} {'CPU cost':>8}  goal")
     print_ratios(RATIOS, summaries, {setup.name for setup in wanted})
+    print_floor(summaries)
     print(
         "\n(every copy of every batch was checked: delivered to the INBOX, its scanner's "
         "headers and no other's, sekisho's decisions logged)"
     )
     warn_if_noisy(instances)
+
+
+def print_floor(summaries: dict[str, PeerSummary]) -> None:
+    """What any filter doing both scans costs at least: bare Postfix plus clamd's CPU as
+    clamav-milter used it plus rspamd's as its own milter used it, with a milter of no
+    cost. On saturated CPUs the CPU cost ratio of that floor to a peer bounds what
+    sekisho-all-in can reach against it, however fast its own code."""
+    needed = ("bare", "clamav-milter", "rspamd-milter")
+    if not all(name in summaries for name in needed):
+        return
+    bare, clamav, rspamd = (summaries[name] for name in needed)
+    floor = bare.total_ms + clamav.scanner_ms + rspamd.scanner_ms
+    print(
+        f"\nfloor of both scans (bare + clamd of clamav-milter + rspamd of rspamd-milter, "
+        f"a milter costing nothing): {floor:.2f} CPU ms per message; by CPU cost at most "
+        f"{rspamd.total_ms / floor:.2f} x rspamd-milter, {clamav.total_ms / floor:.2f} x "
+        f"clamav-milter"
+    )
+    if "sekisho-all-in" in summaries:
+        mine = summaries["sekisho-all-in"]
+        print(
+            f"sekisho-all-in above that floor: milter {mine.milter_ms:.2f} ms, scanners "
+            f"{mine.scanner_ms - clamav.scanner_ms - rspamd.scanner_ms:+.2f} ms, Postfix "
+            f"{mine.postfix_ms - bare.postfix_ms:+.2f} ms per message"
+        )
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -500,7 +526,7 @@ def parse_arguments() -> argparse.Namespace:
 
 
 def start_scanners(root: Path, stack: ExitStack) -> Scanners:
-    clamd = ClamdInstance(root / "clamd")
+    clamd = ClamdInstance(root / "clamd", local_socket=True)
     clamd.run.mkdir()
     stack.callback(clamd.stop)
     clamd.start()

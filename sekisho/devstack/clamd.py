@@ -6,6 +6,8 @@ No freshclam and no network: the database folder gets two signatures written at 
   zip attachment, so finding it proves clamd's archive scanning is on.
 clamd appends ``.UNOFFICIAL`` to custom signature names. ``stream_max_length`` sets
 StreamMaxLength (an operator sets it at or above Postfix's message_size_limit).
+``local_socket`` adds a unix socket (mode 0666, so clamav-milter and sekisho may use it)
+and makes it the ``url``; the TCP port stays open.
 """
 
 from __future__ import annotations
@@ -30,10 +32,17 @@ class ClamdInstance:
     run: Path
     port: int = field(default_factory=free_port)
     stream_max_length: str = "25M"
+    local_socket: bool = False
     process: subprocess.Popen[bytes] | None = None
 
     @property
+    def socket_path(self) -> Path:
+        return self.run / "clamd.sock"
+
+    @property
     def url(self) -> str:
+        if self.local_socket:
+            return f"unix:{self.socket_path}"
         return f"tcp://127.0.0.1:{self.port}"
 
     @property
@@ -54,6 +63,11 @@ class ClamdInstance:
                     f"DatabaseDirectory {database}",
                     "TCPAddr 127.0.0.1",
                     f"TCPSocket {self.port}",
+                    *(
+                        [f"LocalSocket {self.socket_path}", "LocalSocketMode 666"]
+                        if self.local_socket
+                        else []
+                    ),
                     f"StreamMaxLength {self.stream_max_length}",
                     "ScanArchive yes",
                     "SelfCheck 0",

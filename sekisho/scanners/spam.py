@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from sekisho.envelope import CONTROL, Envelope, postfix_received_field
 from sekisho.rules.model import SpamVerdict
 from sekisho.rules.sender_auth import from_rspamd, from_spamd
+from sekisho.scanners.http_post import HttpAnswerError, post
 from sekisho.scanners.message import MessageSource, as_source, without_nagle
 
 # rspamd's actions that mean "this is spam" for a mailbox owner. "greylist" is a delivery
@@ -62,28 +63,15 @@ class Rspamd:
     def scan(
         self, message: bytes | MessageSource, envelope: Envelope = UNKNOWN_ENVELOPE
     ) -> SpamVerdict:
-        source = as_source(message)
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        fields = [("Content-Type", b"message/rfc822"), *_rspamd_envelope_fields(envelope)]
         try:
-            connection.connect()
-            assert connection.sock is not None
-            without_nagle(connection.sock)
-            connection.putrequest("POST", "/checkv2")
-            connection.putheader("Content-Type", "message/rfc822")
-            connection.putheader("Content-Length", str(source.size))
-            for name, value in _rspamd_envelope_fields(envelope):
-                connection.putheader(name, value)
-            connection.endheaders()
-            for chunk in source.chunks():
-                connection.send(chunk)
-            response = connection.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException) as error:
+            status, body = post(
+                self.host, self.port, self.timeout, "/checkv2", fields, as_source(message)
+            )
+        except (OSError, HttpAnswerError) as error:
             raise SpamScanError(f"rspamd {self.host}:{self.port}: {error}") from error
-        finally:
-            connection.close()
-        if response.status != 200:
-            raise SpamScanError(f"rspamd answered HTTP {response.status}")
+        if status != 200:
+            raise SpamScanError(f"rspamd answered HTTP {status}")
         try:
             answer = json.loads(body)
             score, threshold = float(answer["score"]), float(answer["required_score"])

@@ -6,16 +6,16 @@ any answer that is neither OK nor FOUND is never taken for "clean".
 
 The message is sent as it is read from the spool, 64 KB a chunk (the ``clamd`` package
 this replaced wanted a file object and sent 1 KB a chunk with ``send``, which may send
-less than it is given).
+less than it is given), on a connection each scan thread keeps open (IDSESSION).
 """
 
 from __future__ import annotations
 
 import socket
-import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from sekisho.scanners.clamd_session import ClamdSessions
 from sekisho.scanners.message import MessageSource, as_source, without_nagle
 from sekisho.sockets import read_until
 
@@ -33,6 +33,8 @@ class Clamd:
 
     url: str
     timeout: float
+    # One IDSESSION connection per scan thread (sekisho.scanners.clamd_session).
+    _sessions: ClamdSessions = field(default_factory=ClamdSessions, compare=False, repr=False)
 
     def _connect(self) -> socket.socket:
         parts = urlsplit(self.url)
@@ -63,13 +65,7 @@ class Clamd:
     def scan(self, message: bytes | MessageSource) -> str | None:
         """The virus found in ``message`` (a whole message or one of its parts), or None."""
         try:
-            with self._connect() as peer:
-                peer.sendall(b"zINSTREAM\0")
-                for chunk in as_source(message).chunks():
-                    if chunk:  # a zero length ends the stream
-                        peer.sendall(struct.pack("!L", len(chunk)) + chunk)
-                peer.sendall(struct.pack("!L", 0))
-                answer = read_until(peer, b"\0").rstrip(b"\0")
+            answer = self._sessions.instream(self._connect, as_source(message))
         except (BrokenPipeError, ConnectionResetError) as error:
             # clamd answers the size limit and hangs up while the stream is still coming.
             raise VirusScanError(
