@@ -4,7 +4,10 @@ recipient, where that recipient's rules put it."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import smtplib
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -14,6 +17,9 @@ from email.policy import compat32
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+import pytest
+
+from sekisho.devstack.postfix import VMAIL_UID
 from sekisho.devstack.processes import milter_process
 from sekisho.rules.lists import REJECT_FROM
 from sekisho.store import accounts
@@ -128,3 +134,63 @@ def test_milter_killed_twice_under_load_loses_and_doubles_nothing(mail: MailHarn
     assert (lost, duplicated, misrouted) == (0, 0, 0)
     with mail.store.read() as session:
         assert session.query(QuarantinedMessage).count() == len(subjects)
+
+
+def test_a_full_spam_folder_disk_defers_and_the_retry_lands_once(mail: MailHarness) -> None:
+    """taro's .Junk on a full file system (a 64 KB tmpfs, filled): writing the quarantine
+    copy fails with ENOSPC, the client is told 4xx and keeps the mail; once there is room
+    the retry is quarantined, once."""
+    mail.add_account("taro@example.jp")
+    mail.add_account("hanako@example.jp")
+    with mail.store.transaction() as session:
+        taro = accounts.require_account(session, "taro@example.jp")
+        add_values(session, taro.id, REJECT_FROM, ["bad.example"])
+    junk = mail.mail_root / "example.jp" / "taro" / ".Junk"
+    junk.mkdir(parents=True, exist_ok=True)
+    for folder in (junk.parent.parent, junk.parent, junk):  # as Postfix's virtual(8) would
+        os.chown(folder, VMAIL_UID, VMAIL_UID)
+    mounted = subprocess.run(
+        [
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            f"size=64k,uid={VMAIL_UID},gid={VMAIL_UID}",
+            "tmpfs",
+            str(junk),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"no tmpfs mount here: {mounted.stderr.strip()}")
+    try:
+        filler = junk / "filler"
+        with contextlib.suppress(OSError), filler.open("wb", buffering=0) as handle:
+            while True:
+                handle.write(b"x" * 4096)
+        attempts: list[int] = []
+        milter_log = mail.stack.run / "milter.log"
+        logged = len(milter_log.read_text())
+        sender = threading.Thread(
+            target=lambda: attempts.append(
+                send_like_an_mta(mail, "offer on a full disk", time.monotonic() + 120)
+            )
+        )
+        sender.start()
+        deadline = time.monotonic() + 60
+        while "No space left" not in milter_log.read_text()[logged:]:
+            assert time.monotonic() < deadline, "the full disk was never hit"
+            time.sleep(0.2)
+        filler.unlink()
+        sender.join()
+        mail.wait_until_delivered()
+        copies = sorted(p for p in (junk / "new").iterdir())
+        assert attempts[0] > 1
+        assert len(copies) == 1
+        assert b"offer on a full disk" in copies[0].read_bytes()
+        assert len(mail.files()[HANAKO_INBOX]) == 1
+        with mail.store.read() as session:
+            assert session.query(QuarantinedMessage).count() == 1
+    finally:
+        subprocess.run(["umount", "-l", str(junk)], check=False)
