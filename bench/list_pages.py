@@ -1,32 +1,39 @@
 """How the list screens and the milter's policy load behave with very long lists.
 
 Lists have no total limit (docs/features.md §5). This seeds one mailbox's From list with N entries
-(100 and 100,000 by default) in a fresh store and times, through Flask's test client and
-the store: the first and the last list page, a search, the 「次へ」 of a 20-line submission
-(checked against the whole list), a delete of 2 entries, the CSV download, and
-``load_policy`` (what a milter does when the settings version changed). It prints the
-median of ``--rounds`` and the ratio of the largest list to the smallest.
+(100 and 100,000 by default) in a fresh store, on SQLite and on PostgreSQL (a private
+server from sekisho.devstack, or ``--database-url``), and times, through Flask's test
+client and the store: the first and the last list page, searches (an entry's beginning,
+the domain many entries end with, one whole entry, a text nothing has; the last two also
+as the store's page_of alone), the 「次へ」 of a
+20-line submission (checked against the whole list), a delete of 2 entries, the CSV
+download, and ``load_policy`` (what a milter does when the settings version changed). It
+prints the median (p50) and the 95th percentile of ``--rounds`` for each size.
 
-    .venv/bin/python bench/list_pages.py [--sizes 10 100000] [--rounds 5] [--database-url URL]
+    .venv/bin/python bench/list_pages.py [--sizes 100 100000] [--rounds 20]
+        [--backends sqlite postgresql] [--database-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import re
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from flask.testing import FlaskClient
 
 from sekisho.config import load_settings
+from sekisho.devstack.ports import free_port
+from sekisho.devstack.postgres import PostgresInstance
 from sekisho.rules.lists import REJECT_FROM
 from sekisho.store import accounts
 from sekisho.store.db import Store
-from sekisho.store.lists import add_entries
+from sekisho.store.lists import add_entries, page_of
 from sekisho.store.migrate import upgrade
 from sekisho.store.policies import load_policy
 from sekisho.webui import create_app
@@ -68,18 +75,24 @@ def logged_in(store: Store) -> FlaskClient:
     return client
 
 
-def timed(work: Callable[[], object], rounds: int) -> float:
-    """Median milliseconds of ``rounds`` calls after one untimed warm-up."""
+def timed(work: Callable[[], object], rounds: int) -> list[float]:
+    """Milliseconds of ``rounds`` calls after one untimed warm-up."""
     work()
     samples = []
     for _ in range(rounds):
         start = time.perf_counter()
         work()
         samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+    return samples
 
 
-def measure(store: Store, size: int, rounds: int) -> dict[str, float]:
+def percentile(samples: list[float], share: float) -> float:
+    """The nearest-rank percentile: the value ``share`` of the samples are at or below."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def measure(store: Store, size: int, rounds: int) -> dict[str, list[float]]:
     client = logged_in(store)
     last_page = max(1, -(-size // 50))
 
@@ -106,10 +119,36 @@ def measure(store: Store, size: int, rounds: int) -> dict[str, float]:
             "/reject/from/delete/confirm", data={"token": token.group(1), "csrf_token": csrf(text)}
         )
 
+    def found(search: str, count: int) -> Callable[[], None]:
+        """Search, and check the page lists the entries the search should find."""
+
+        def work() -> None:
+            text = client.get(f"/reject/from/?q={search}").get_data(as_text=True)
+            assert text.count('name="entry" value=') == min(count, 50), search
+
+        return work
+
+    def store_search(search: str) -> Callable[[], None]:
+        def work() -> None:
+            with store.read() as session:
+                account_id = accounts.require_account(session, ADDRESS).id
+                page_of(session, account_id, REJECT_FROM, search=search)
+
+        return work
+
+    last = size - 1
+    beginning = f"spam{last // 10}"  # spam9999: itself and spam99990 … spam99999
+    begins = sum(1 for i in range(size) if f"spam{i}.".startswith(beginning))
     return {
         "list page 1": timed(lambda: ok("/reject/from/"), rounds),
         "last page": timed(lambda: ok(f"/reject/from/?page={last_page}"), rounds),
-        "search": timed(lambda: ok("/reject/from/?q=bulk42"), rounds),
+        "search begins": timed(found(beginning, begins), rounds),
+        "search ends": timed(found("bulk42.example", len(range(42, size, 97))), rounds),
+        "search 1 entry": timed(found(f"spam{last}.bulk{last % 97}.example", 1), rounds),
+        "search nothing": timed(found("nothing.example", 0), rounds),
+        # The store's part of a search alone (page_of): without the page around it.
+        "page_of 1 entry": timed(store_search(f"spam{last}.bulk{last % 97}.example"), rounds),
+        "page_of nothing": timed(store_search("nothing.example"), rounds),
         "次へ (20 lines)": timed(submit, rounds),
         "delete 2": timed(delete_two, rounds),
         "CSV download": timed(lambda: ok("/reject/from/export.csv"), rounds),
@@ -120,27 +159,56 @@ def measure(store: Store, size: int, rounds: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 100_000])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--database-url", help="an empty database to use instead of SQLite")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--backends", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"]
+    )
+    parser.add_argument(
+        "--database-url", help="an empty PostgreSQL database instead of a private server"
+    )
     options = parser.parse_args()
-    results: dict[int, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        for size in options.sizes:
-            url = options.database_url or f"sqlite:///{Path(folder) / f'list{size}.db'}"
-            started = time.perf_counter()
-            store = seeded_store(url, size)
-            print(f"seeded {size:,} entries in {time.perf_counter() - started:.1f} s")
-            results[size] = measure(store, size, options.rounds)
-            store.dispose()
-    smallest, largest = min(results), max(results)
-    print(f"\nmedian ms of {options.rounds} rounds ({store.engine.dialect.name})")
-    header = f"{'operation':<18}" + "".join(f"{size:>12,}" for size in results) + f"{'ratio':>8}"
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as servers:
+        for backend in options.backends:
+            urls = database_urls(backend, Path(folder), options, servers)
+            results: dict[int, dict[str, list[float]]] = {}
+            for size, url in zip(options.sizes, urls, strict=False):
+                started = time.perf_counter()
+                store = seeded_store(url, size)
+                seconds = time.perf_counter() - started
+                print(f"{backend}: seeded {size:,} entries in {seconds:.1f} s")
+                results[size] = measure(store, size, options.rounds)
+                store.dispose()
+            report(backend, results, options.rounds)
+
+
+def database_urls(
+    backend: str, folder: Path, options: argparse.Namespace, servers: ExitStack
+) -> list[str]:
+    """An empty database for each size."""
+    if backend == "sqlite":
+        return [f"sqlite:///{folder / f'list{size}.db'}" for size in options.sizes]
+    if options.database_url:
+        return [options.database_url]  # one database: the first size only
+    folder.chmod(0o711)  # the server runs as the postgres user
+    server = PostgresInstance(folder / "postgres", free_port())
+    server.start()
+    servers.callback(server.stop)
+    return [server.create_database(f"list{size}") for size in options.sizes]
+
+
+def report(backend: str, results: dict[int, dict[str, list[float]]], rounds: int) -> None:
+    print(f"\nms over {rounds} rounds ({backend}): p50 / p95")
+    header = f"{'operation':<18}" + "".join(f"{size:>20,}" for size in results)
     print(header)
     print("-" * len(header))
-    for operation in results[smallest]:
-        row = "".join(f"{results[size][operation]:>12.1f}" for size in results)
-        ratio = results[largest][operation] / results[smallest][operation]
-        print(f"{operation:<18}{row}{ratio:>8.1f}")
+    for operation in results[min(results)]:
+        row = "".join(
+            f"{percentile(results[size][operation], 0.5):>11.1f} / "
+            f"{percentile(results[size][operation], 0.95):>6.1f}"
+            for size in results
+        )
+        print(f"{operation:<18}{row}")
+    print()
 
 
 if __name__ == "__main__":
