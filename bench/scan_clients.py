@@ -1,7 +1,8 @@
 """The scanner clients alone: what one message's scans cost, without Postfix or libmilter.
 
 One invocation starts one clamd and two rspamd (sekisho.devstack): a plain one, as
-sekisho uses it, and one whose antivirus module asks the same clamd. --threads threads
+sekisho uses it, and one whose antivirus module asks the same clamd (over TCP; sekisho's
+client uses clamd's unix socket, as in bench/peers.py). --threads threads
 then scan --scans copies of one message (smtp-source's shape, --size body bytes) with
 sekisho's own clients (sekisho.scanners), in each way:
 
@@ -152,7 +153,7 @@ def run_way(way: str, daemons: Daemons, data: bytes, scans: int, threads: int) -
 @contextlib.contextmanager
 def started_daemons(root: Path) -> Iterator[Daemons]:
     with contextlib.ExitStack() as stack:
-        clamd = ClamdInstance(root / "clamd")
+        clamd = ClamdInstance(root / "clamd", local_socket=True)  # sekisho: unix socket
         clamd.run.mkdir()
         stack.callback(clamd.stop)
         clamd.start()
