@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
 
 from sekisho.devstack.clamd import EICAR, ClamdInstance
 from sekisho.maildir import Ownership
@@ -46,12 +45,12 @@ from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
-from sekisho.store.models import OutboxMessage
-from sekisho.store.outbox import VIRUS_REPORT, content_of
+from sekisho.store.outbox import content_of
 from sekisho.store.policies import PolicyCache
 from sekisho.store.settings_doc import import_settings
 from tests.conftest import CLAMD_UNUSED
 from tests.scanning import SPAM_UNUSED, at_once
+from tests.test_transaction_virus import reports
 
 EICAR_NAME = "Sekisho.Test.EICAR.UNOFFICIAL"
 SCANNED = "<taro@example.jp>"  # virus scan on
@@ -132,13 +131,6 @@ def deliver(
         return transaction.end_of_message()
     finally:
         transaction.close()
-
-
-def reports(store: Store) -> list[OutboxMessage]:
-    with store.read() as session:
-        return list(
-            session.scalars(select(OutboxMessage).where(OutboxMessage.kind == VIRUS_REPORT))
-        )
 
 
 def mime_headers(subject: str, boundary: str = "") -> Headers:
