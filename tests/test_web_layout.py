@@ -1,7 +1,7 @@
 """Every list page as a customer sees it in Chromium: at 1024 px and wider no button, link
 label or column heading breaks over two lines and no word is split; on a 375 px phone the
 page does not scroll sideways and the lists become one card a row, each value under its
-column's name."""
+column's name. The rule tester's answer, a table of its own, is measured at 1024 px."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ PAGES = [
     "/forward/new",
     "/reject/from/new",
     "/password/",
+    "/rules/test",
 ]
 
 # Counts, for each element, the lines its text is laid out on: a label or a word that
@@ -146,7 +147,8 @@ def logged_in(browser: Browser, live_ui: LiveUI, width: int, language: str) -> P
 
 def measure_every_page(page: Page, live_ui: LiveUI) -> dict[str, Any]:
     found = {}
-    for path in [*PAGES, f"/quarantine/{live_ui.record_id}"]:
+    record = f"/quarantine/{live_ui.record_id}"
+    for path in [*PAGES, record, f"{record}/source", f"{record}/release-allow"]:
         page.goto(live_ui.url + path)
         found[path] = page.evaluate(MEASURE)
     return found
@@ -188,4 +190,18 @@ def test_on_a_phone_the_page_stays_within_the_screen(
     assert delete_box is not None
     assert release_box["y"] == delete_box["y"]
     assert delete_box["x"] + delete_box["width"] <= 375
+    page.context.close()
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_rule_testers_answer_fits_a_desktop(
+    browser: Browser, live_ui: LiveUI, language: str
+) -> None:
+    page = logged_in(browser, live_ui, 1024, language)
+    page.goto(live_ui.url + "/rules/test")
+    page.fill("#header", f"From: {SUBJECTS[2]}@newsletter.marketing-mail.example.com\nSubject: x")
+    page.click("main form button[type=submit]")
+    page.wait_for_selector("table.list")
+    assert page.locator("table.list tbody tr").count() == 7  # every row of the decision table
+    assert page.evaluate(MEASURE) == {"sideways": 0, "wrappedLabels": [], "splitWords": []}
     page.context.close()

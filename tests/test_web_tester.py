@@ -9,11 +9,14 @@ from datetime import UTC, datetime
 import pytest
 from flask.testing import FlaskClient
 
+from sekisho.rules.autoreply import AutoReply
 from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT
 from sekisho.rules.model import DELIVER, SpamSetting
 from sekisho.store import accounts
+from sekisho.store.autoreply import set_auto_reply
 from sekisho.store.db import Store
 from sekisho.store.delivery_log import DeliveryLog, delivery
+from sekisho.store.forwarding import add_target
 from sekisho.store.lists import add_values
 from sekisho.store.models import DeliveryLogEntry
 from sekisho.store.spam_settings import set_spam_setting
@@ -55,7 +58,7 @@ def rows(page: str) -> list[tuple[str, str, str]]:
 
 
 def result(page: str, heading: str) -> str:
-    found = re.search(rf"<th>{re.escape(heading)}</th><td>(.*?)</td>", page, re.DOTALL)
+    found = re.search(rf"<th>{re.escape(heading)}</th><td[^>]*>(.*?)</td>", page, re.DOTALL)
     assert found, page
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1))).strip()
 
@@ -235,3 +238,19 @@ def test_nothing_is_tested_without_the_forms_token(client: FlaskClient) -> None:
     response = client.post("/rules/test", data={"header": HEADER})
     assert response.status_code == 400
     assert "メールの行き先" not in response.get_data(as_text=True)
+
+
+def test_a_delivered_mail_shows_its_forwarding_and_auto_reply(
+    client: FlaskClient, store: Store
+) -> None:
+    account_id = settle(store)
+    with store.transaction() as session:
+        add_target(session, account_id, "taro@another.example", keep=True)
+        set_auto_reply(session, account_id, AutoReply(enabled=True, message="留守です。"))
+    login(client)
+    page = tried(client, "From: friend@ok.example\nTo: taro@example.jp\nSubject: hi\n")
+    assert result(page, "メールの行き先") == "受信箱"
+    assert result(page, "転送") == "転送先：taro@another.example"
+    assert result(page, "自動返信") == "自動返信します（同じ送信者へは 24 時間に 1 回まで）"
+    listed = tried(client, "From: list@ok.example\nTo: taro@example.jp\nList-Id: <l.ok.example>\n")
+    assert "<th>自動返信</th>" not in listed  # never to a mailing list
