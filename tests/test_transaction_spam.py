@@ -21,7 +21,7 @@ from sekisho.milter.actions import (
 )
 from sekisho.milter.apply import TAGGED_COPY_DOWN
 from sekisho.milter.scan import SPAM_SCAN_DOWN
-from sekisho.milter.tagged_copy import Reinjection
+from sekisho.milter.tagged_copy import Reinjection, TaggedCopyLedger
 from sekisho.milter.transaction import MailTransaction
 from sekisho.rules.encoded_words import decode_header_text
 from sekisho.store import accounts
@@ -67,6 +67,7 @@ def transaction(
             engine,
             deliver_when_spam_scan_fails=deliver_on_failure,
             send_tagged_copy=Reinjection(reinject, timeout=5).send,
+            tagged_copies=TaggedCopyLedger(store),
         )
 
     return build
@@ -120,6 +121,20 @@ def test_spam_to_mixed_mailboxes_gives_the_tagging_one_a_tagged_copy_of_its_own(
     assert "GTUBE" in tagged.get_content()
     assert b"\n" not in copy.content.replace(b"\r\n", b"")  # SMTP's CRLF, no bare LF
     assert not copy.content.endswith(b"\r\n\r\n")  # no blank line added at the end
+
+
+def test_a_retried_message_does_not_queue_its_tagged_copy_again(
+    transaction: Factory, smtp_sink: Sink
+) -> None:
+    """The client never saw the final 250 and sends the same message again: the tagging
+    mailbox is removed from the original again, and its copy is not queued twice."""
+    recipients = ["<taro@example.jp>", "<jiro@example.jp>"]
+    for _ in range(2):
+        end = deliver(transaction(reinject=smtp_sink.address), recipients, GTUBE_BODY)
+        assert isinstance(end, EndOfMessage)
+        assert DeleteRecipient("<jiro@example.jp>") in end.edits
+    (copy,) = smtp_sink.received
+    assert copy.recipients == ["jiro@example.jp"]
 
 
 def test_the_tagged_copy_not_queued_defers_the_whole_message(transaction: Factory) -> None:

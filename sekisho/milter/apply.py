@@ -42,7 +42,7 @@ from sekisho.milter.auto_reply import Answered, AutoReplies
 from sekisho.milter.collected import Collected, Recipient, header_line, is_own_header
 from sekisho.milter.disinfect import FindVirus, disinfected
 from sekisho.milter.quarantine import Quarantine
-from sekisho.milter.tagged_copy import TaggedCopyError
+from sekisho.milter.tagged_copy import TaggedCopyError, TaggedCopyLedger
 from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.autoreply import message_ids
@@ -72,6 +72,8 @@ class Effects:
     # untagged (sekisho.milter.tagged_copy); None: such a message is deferred.
     send_tagged_copy: TaggedCopySender | None = None
     trace_key: bytes = b""  # signs the forwarding trace (sekisho.rules.forwarding)
+    # Records the tagged copies queued, so a retried message does not queue one again.
+    tagged_copies: TaggedCopyLedger | None = None
 
     def apply(
         self,
@@ -186,10 +188,17 @@ class Effects:
             # original untagged rather than the message deferred again at every retry.
             log.warning("tagged_copy_skipped queue_id=%s reason=8bit_address", mail.queue_id)
             return []
-        if keeping:
-            self.send_tagged_copy(sender, addresses, tagged_message(mail, added))
-            tally["tagged_copy"] += len(keeping)
-            log.info("tagged_copy queue_id=%s to=%s", mail.queue_id, readable(",".join(addresses)))
+        if not keeping:
+            return []
+        key = TaggedCopyLedger.key(mail.key, addresses)
+        if self.tagged_copies is not None and self.tagged_copies.queued(key):
+            log.info("tagged_copy_already_queued queue_id=%s", mail.queue_id)
+            return keeping
+        self.send_tagged_copy(sender, addresses, tagged_message(mail, added))
+        if self.tagged_copies is not None:
+            self.tagged_copies.record(key, addresses)
+        tally["tagged_copy"] += len(keeping)
+        log.info("tagged_copy queue_id=%s to=%s", mail.queue_id, readable(",".join(addresses)))
         return keeping
 
     def _queue_auto_replies(

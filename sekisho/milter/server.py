@@ -24,7 +24,7 @@ from sekisho.milter.auto_reply import AutoReplies
 from sekisho.milter.collected import content_limits
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.srs import PostsrsdLookup
-from sekisho.milter.tagged_copy import Reinjection
+from sekisho.milter.tagged_copy import Reinjection, TaggedCopyLedger
 from sekisho.milter.transaction import MailTransaction, SubmissionRules
 from sekisho.milter.virus_report import VirusReports
 from sekisho.scanners.background import in_background
@@ -102,6 +102,7 @@ def serve(settings: Settings) -> None:
     )
     virus_reports = VirusReports(store, io=on_store_thread)
     tagged_copies = Reinjection(settings.reinject_smtp)
+    tagged_copy_ledger = TaggedCopyLedger(store, io=on_store_thread)
     auto_replies = AutoReplies(store, io=on_store_thread)
     submission_rules = SubmissionRules(
         country_lookup(settings.geoip_db),
@@ -129,6 +130,7 @@ def serve(settings: Settings) -> None:
             if settings.srs_lookup
             else None,
             send_tagged_copy=tagged_copies.send,
+            tagged_copies=tagged_copy_ledger,
             trace_key=trace_key,
             record_deliveries=deliveries.record,
             content_limits=limits,

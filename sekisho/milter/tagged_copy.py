@@ -8,14 +8,25 @@ the tagged copy is handed to Postfix's re-injection listener (no milter: the cop
 filtered twice) before the milter removes those recipients from the original. Postfix's
 250 to DATA means the copy is queued; any failure before it defers the whole message,
 and the sender's retry finds nothing changed: no recipient was removed, no copy queued.
+
+A copy queued is recorded (TaggedCopyLedger), keyed by the message's digest and its
+recipients: when the client retries a message whose final 250 it never saw, the copy is
+not sent again. Only a milter dying between the copy's 250 and that record still sends
+it twice — doubled, never lost.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import smtplib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from sekisho.store.db import IoRunner, Store, run_here
+from sekisho.store.models import utcnow
+from sekisho.store.outbox import TAGGED_COPY, already_queued, enqueue
 
 _LINE_END = re.compile(rb"\r?\n")
 
@@ -69,3 +80,31 @@ class Reinjection:
         # smtplib sends bytes as they are: SMTP wants CRLF line ends (bare LF is refused
         # by Postfix outside $mynetworks), and data() adds the final one itself.
         connection.data(_LINE_END.sub(b"\r\n", message))
+
+
+class TaggedCopyLedger:
+    """Which tagged copies were queued: an outbox row born sent (the worker never sends
+    it; the purge removes it with the other finished rows)."""
+
+    def __init__(self, store: Store, io: IoRunner[Any] = run_here) -> None:
+        self._store = store
+        self._io = io
+
+    @staticmethod
+    def key(message_key: str, recipients: Sequence[str]) -> str:
+        digest = hashlib.sha256("\n".join(sorted(recipients)).encode("utf-8", "surrogateescape"))
+        return f"{TAGGED_COPY}:{message_key[:64]}:{digest.hexdigest()[:16]}"
+
+    def queued(self, key: str) -> bool:
+        def work() -> bool:
+            with self._store.read() as session:
+                return bool(already_queued(session, [key]))
+
+        return bool(self._io(work))
+
+    def record(self, key: str, recipients: Sequence[str]) -> None:
+        def work() -> None:
+            with self._store.transaction() as session:
+                enqueue(session, TAGGED_COPY, key, ",".join(recipients)[:320], sent_at=utcnow())
+
+        self._io(work)

@@ -37,6 +37,7 @@ from sekisho.milter.collected import (
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.scan import Scanners, SpamScanner, VirusScanner
 from sekisho.milter.srs import SrsError
+from sekisho.milter.tagged_copy import TaggedCopyLedger
 from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.abroad import is_local_network, submission_allowed
 from sekisho.rules.addresses import normalize_address
@@ -117,6 +118,8 @@ class MailTransaction:
     # Queues the [spam]-tagged copy for some recipients of a message that others get
     # untagged (sekisho.milter.tagged_copy); None: such a message is deferred.
     send_tagged_copy: TaggedCopySender | None = None
+    # Which tagged copies were queued (a retried message sends none again); None: unrecorded.
+    tagged_copies: TaggedCopyLedger | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Signs the forwarding trace, so a sender cannot switch a mailbox's forwarding off.
     trace_key: bytes = b""
@@ -324,6 +327,7 @@ class MailTransaction:
             self.auto_replies,
             self.send_tagged_copy,
             self.trace_key,
+            self.tagged_copies,
         )
         return effects.apply(mail, self._decided, scans, forward_sender, now, self.tally)
 

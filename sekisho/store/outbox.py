@@ -23,6 +23,8 @@ from sekisho.store.models import OutboxMessage, utcnow
 QUARANTINE_NOTICE = "quarantine_notice"
 VIRUS_REPORT = "virus_report"
 AUTO_REPLY = "auto_reply"
+# A record, not a mail to send: the milter queued a [spam]-tagged copy (born sent).
+TAGGED_COPY = "tagged_copy"
 # How long a claimed row is left to the worker that claimed it: far more than sending
 # takes (one SMTP exchange with the local Postfix), so a row is sent twice only when a
 # worker stalled this long after the 250 and before writing sent_at.
@@ -56,6 +58,7 @@ def enqueue(
     not_before: datetime | None = None,
     details: str | None = None,
     content: bytes | None = None,
+    sent_at: datetime | None = None,
 ) -> None:
     """Add a row in the caller's transaction, so it exists exactly when the decision does."""
     now = utcnow()
@@ -71,6 +74,7 @@ def enqueue(
             attempts=0,
             details=details,
             content=content,
+            sent_at=sent_at,
         )
     )
 
