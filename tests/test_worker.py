@@ -176,7 +176,7 @@ def test_a_link_that_is_forged_or_for_another_mailbox_releases_nothing(
         assert "メールを受信箱へ戻しました。" not in posted.get_data(as_text=True)
     assert inbox_and_junk(mail_root) == (0, 1)
     no_csrf = client.post(f"/release/{genuine}", data={"token": genuine})
-    assert no_csrf.status_code == 302  # the expired-form answer: nothing changed
+    assert no_csrf.status_code == 400  # the expired-form page: nothing changed
     assert inbox_and_junk(mail_root) == (0, 1)
 
 
