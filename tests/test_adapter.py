@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import Milter
 import pytest
 from Milter.testctx import TestCtx as MilterContext
 
+from sekisho.config import Settings
 from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
+from sekisho.milter.collected import content_limits
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
 from sekisho.milter.virus_report import VirusReports
@@ -21,6 +25,7 @@ from sekisho.scanners.spam import spam_engine
 from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
 from sekisho.store.db import Store
+from sekisho.store.delivery_log import Delivery
 from sekisho.store.hits import HitCounter
 from sekisho.store.lists import add_values
 from sekisho.store.policies import PolicyCache
@@ -31,7 +36,9 @@ from tests.scanning import at_once
 SPAM_ENGINE_UNUSED = "rspamd://127.0.0.1:9"
 
 
-def context_for(store: Store, mail_root: Path, monkeypatch: pytest.MonkeyPatch) -> MilterContext:
+def context_for(
+    store: Store, mail_root: Path, monkeypatch: pytest.MonkeyPatch, **options: Any
+) -> MilterContext:
     cache = PolicyCache(store, 0.0)
     quarantine = Quarantine(store, mail_root, Ownership())
 
@@ -44,6 +51,7 @@ def context_for(store: Store, mail_root: Path, monkeypatch: pytest.MonkeyPatch) 
             scan_spam=at_once(spam_engine(SPAM_ENGINE_UNUSED, timeout=1).scan),
             scan_virus=at_once(clamd_scanner(CLAMD_UNUSED, timeout=1).scan),
             virus_reports=VirusReports(store),
+            **options,
         )
 
     monkeypatch.setattr(Milter, "factory", lambda: SekishoMilter(new_transaction))
@@ -156,3 +164,27 @@ def test_spool_failure_while_collecting_defers_at_end_of_message(
     assert ctx._eom() == Milter.TEMPFAIL
     assert ctx._reply == ("451", "4.3.0", "Temporary mail filter problem, try again later")
     assert ctx._delrcpt == []
+
+
+def test_only_a_mail_taken_is_in_the_delivery_log(
+    ctx: MilterContext, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """受信ログ says what became of mail that was taken: a mail refused at its end (here
+    over the size limit, 552) was never delivered, whatever end of headers thought."""
+    logged: list[Delivery] = []
+    small = replace(content_limits(Settings()), message_bytes=100)
+    refusing = context_for(
+        store, tmp_path / "mail", monkeypatch, record_deliveries=logged.extend, content_limits=small
+    )
+    begin(refusing, "x@bad.example", "taro@example.jp", "hanako@example.jp")
+    assert refusing._priv.eoh() == Milter.CONTINUE
+    refusing._priv.body(b"x" * 200 + b"\r\n")
+    assert refusing._eom() == Milter.REJECT
+    assert refusing._reply[:2] == ("552", "5.3.4")
+    assert logged == []
+    taking = context_for(store, tmp_path / "mail", monkeypatch, record_deliveries=logged.extend)
+    begin(taking, "x@bad.example", "taro@example.jp", "hanako@example.jp")
+    taking._priv.eoh()
+    taking._priv.body(b"body\r\n")
+    assert taking._eom() == Milter.ACCEPT
+    assert sorted(row.outcome for row in logged) == ["inbox", "quarantine"]

@@ -122,8 +122,9 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
         def step(transaction: MailTransaction) -> int:
             end = transaction.end_of_message()
             reply = self._apply(end)
-            if not isinstance(end.verdict, TempFail):  # a deferred mail comes again
+            if isinstance(end.verdict, Accept | Discard):  # the mail was taken
                 transaction.record_outcome()
+            if not isinstance(end.verdict, TempFail):  # a deferred mail comes again
                 metrics.count_tally(transaction.tally)
             return reply
 
