@@ -8,10 +8,9 @@ scanners read it side by side, each from its own offset (a lock around seek and 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import IO
+from typing import IO, Any, Generic, TypeVar
 
 from sekisho.config import Settings
 from sekisho.envelope import Envelope
@@ -24,6 +23,25 @@ from sekisho.scanners.mime_shape import MimeCaps, MimeShape, mime_shape
 # must be able to trust them, so they are removed before any of ours are added.
 OWN_HEADER_PREFIX = "x-sekisho-"
 _COPY_CHUNK = 64 * 1024
+
+
+T = TypeVar("T")
+
+
+class computed_once(Generic[T]):  # noqa: N801 -- used as a decorator, like cached_property
+    """functools.cached_property without Python 3.11's lock, which is one per class: it
+    made every message's computation wait for any other message's (a 25 MB join)."""
+
+    def __init__(self, compute: Callable[[Any], T]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+
+    def __get__(self, instance: object, owner: type | None = None) -> T:
+        # The first result lands in the instance's __dict__, which then answers alone
+        # (a non-data descriptor); a frozen dataclass's __setattr__ is not involved.
+        found: T = self._compute(instance)
+        instance.__dict__[self._name] = found
+        return found
 
 
 @dataclass(frozen=True)
@@ -93,17 +111,17 @@ class Collected:
         """What the scanners read (sekisho.scanners.message): the Maildir form."""
         return self.maildir_form()
 
-    @cached_property
+    @computed_once
     def size(self) -> int:
         """The length of the Maildir form: one pass over the spool, a chunk at a time."""
         return sum(len(chunk) for chunk in self.maildir_form())
 
-    @cached_property
+    @computed_once
     def shape(self) -> MimeShape:
         """How deep its parts nest and how many there are, read up to the first cap passed."""
         return mime_shape(self.message.headers, self._body_chunks(), self.limits.mime)
 
-    @cached_property
+    @computed_once
     def content(self) -> bytes:
         """The whole message in memory: only for disinfection (within its caps) and the
         tagged copy; the scanners and the quarantine copy stream."""
