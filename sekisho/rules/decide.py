@@ -20,12 +20,12 @@ results: the scan rows miss, and what is left decides which scans the message ne
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
 from sekisho.rules import allow_from, reject_from, reject_header, reject_subject, spam, virus
 from sekisho.rules.autoreply import refusal
-from sekisho.rules.forwarding import FORWARD_TRACE, forward_plan, forward_trace
+from sekisho.rules.forwarding import FORWARD_TRACE, NOT_FORWARDED, forward_plan, forward_trace
 from sekisho.rules.model import (
     NOT_SCANNED,
     Action,
@@ -74,22 +74,25 @@ def decide(
     """One recipient's decision. ``today`` (Japan's calendar) is when an auto-reply would
     be sent; None asks for no auto-reply. ``trace_key`` signs the forwarding trace."""
     walked: list[RowResult] = []
-    decision = Decision(Action.DELIVER)
+    action, decided_by = Action.DELIVER, None
     for row in table:
         hit = row.check(policy, message, scans)
         walked.append(RowResult(row.rule, hit))
         if hit is not None:
-            decision = Decision(row.action, hit)
+            action, decided_by = row.action, hit
             break
-    if not decision.allowed:
-        decision = replace(decision, unverified_allow=allow_from.unverified(policy, message, scans))
-    if decision.delivered:
-        decision = replace(
-            decision,
-            forward=forward_plan(policy.address, policy.forward_to, _trace(message, trace_key)),
-            auto_reply=_reply_text(policy, message, today) if scans.clean else None,
-        )
-    return replace(decision, trace=tuple(walked))
+    delivered = action in (Action.DELIVER, Action.TAG)
+    allowed = action is Action.DELIVER and decided_by is not None
+    return Decision(
+        action,
+        decided_by,
+        forward=forward_plan(policy.address, policy.forward_to, _trace(message, trace_key))
+        if delivered
+        else NOT_FORWARDED,
+        auto_reply=_reply_text(policy, message, today) if delivered and scans.clean else None,
+        unverified_allow=None if allowed else allow_from.unverified(policy, message, scans),
+        trace=tuple(walked),
+    )
 
 
 def answers(policy: Policy, message: Message, today: date | None) -> bool:
