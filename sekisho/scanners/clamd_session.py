@@ -9,9 +9,11 @@ unix socket, and clamd's own 0.47 against 0.30 ms.
 clamd ends a session on its own: idle past its IdleTimeout (30 s by default), after an
 error, at a reload. A request on a session clamd has ended fails before any answer: it
 is sent once more on a new session, and a request that fails on a new session raises
-as before (the caller counts it as clamd being down). Any failure or error answer closes
-the session, so a half-read answer is never taken for the next request's. The sessions
-still open are closed when the client is dropped (a test's, a reloaded milter's).
+as before (the caller counts it as clamd being down; a message over clamd's
+StreamMaxLength, which clamd answers by closing mid-stream, is thus sent twice before that
+error on a reused session). Any failure or error answer closes the session, so a
+half-read answer is never taken for the next request's. The sessions still open are
+closed when the client is dropped (a test's, a reloaded milter's).
 """
 
 from __future__ import annotations
