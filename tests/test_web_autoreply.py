@@ -111,7 +111,8 @@ def test_the_guide_flow_registers_an_auto_reply(client: FlaskClient, store: Stor
     assert '<pre class="mail">至急の件は携帯へお電話ください。</pre>' in listing
     assert "2024/08/20" in listing
     assert overview_state(client) == "有効（ON）：2024/08/10～2024/08/20"
-    assert '"設定">自動返信設定</td>' in client.get("/history").get_data(as_text=True)  # 変更履歴
+    history = client.get("/history").get_data(as_text=True)  # 変更履歴
+    assert '"設定">自動返信設定：有効</td>' in history
 
 
 def test_the_form_shows_what_is_registered(client: FlaskClient, store: Store) -> None:

@@ -18,8 +18,11 @@ mailbox still gets at most 800 tries an hour (each mailbox at most 5 of them).
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
@@ -33,6 +36,49 @@ MAX_FAILURES_PER_ADDRESS = 5
 MAX_FAILURES_PER_CLIENT = 200
 HISTORY_SHOWN = 20
 KEEP = timedelta(days=90)
+# A change's detail keeps this many of its values, each cut to VALUE_CHARS: the 変更履歴
+# names what changed, it is not a copy of a 10,000-line upload.
+DETAIL_VALUES = 10
+VALUE_CHARS = 100
+
+
+class ChangeKind(StrEnum):
+    ADDED = "added"  # values: the entries registered
+    REMOVED = "removed"  # values: the entries deleted
+    REMOVED_ALL = "removed_all"  # 「全て削除」; count: how many went
+    UPLOADED = "uploaded"  # a list replaced by a file; values: the new list
+    SET = "set"  # values: the setting's new state, in tokens the screen's area defines
+    IMPORTED = "imported"  # ``settings import``; values: the document's sections given
+
+
+@dataclass(frozen=True)
+class ChangeDetail:
+    """What one change did, as the 変更履歴 tells it."""
+
+    kind: ChangeKind
+    values: tuple[str, ...] = ()
+    count: int | None = None  # how many values there were; None: len(values)
+
+    @property
+    def total(self) -> int:
+        return len(self.values) if self.count is None else self.count
+
+    def to_json(self) -> str:
+        kept = [value[:VALUE_CHARS] for value in self.values[:DETAIL_VALUES]]
+        return json.dumps(
+            {"kind": self.kind.value, "values": kept, "count": self.total}, ensure_ascii=False
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ChangeDetail | None:
+        """The detail written by ``to_json``; None for a kind this version does not know
+        (a row written by a newer one), which the history then names by its screen."""
+        data = json.loads(text)
+        try:
+            kind = ChangeKind(data["kind"])
+        except ValueError:
+            return None
+        return cls(kind, tuple(data["values"]), int(data["count"]))
 
 
 def record_attempt(
@@ -116,21 +162,38 @@ def history(session: Session, account_id: int) -> list[LoginAttempt]:
 
 
 def record_change(
-    session: Session, account_id: int, area: str, client_address: str, now: datetime
+    session: Session,
+    account_id: int,
+    area: str,
+    client_address: str,
+    now: datetime,
+    detail: ChangeDetail | None = None,
 ) -> None:
     session.add(
         SettingsChange(
-            account_id=account_id, area=area[:40], client_address=client_address[:45], at=now
+            account_id=account_id,
+            area=area[:40],
+            client_address=client_address[:45],
+            at=now,
+            detail=detail.to_json() if detail else None,
         )
     )
     account = session.get(Account, account_id)
-    # The operator's record too (web.log, the journal), not only the owner's 変更履歴.
+    # The operator's record too (web.log, the journal), not only the owner's 変更履歴. The
+    # values stay out of it: they are the owner's and may hold any character.
     log.info(
-        "settings_changed address=%s area=%s client=%s",
+        "settings_changed address=%s area=%s client=%s change=%s count=%s",
         account.address if account else account_id,
         area,
         client_address,
+        detail.kind if detail else "-",
+        detail.total if detail else "-",
     )
+
+
+def detail_of(change: SettingsChange) -> ChangeDetail | None:
+    """The change's detail; None for a row from before details were kept."""
+    return ChangeDetail.from_json(change.detail) if change.detail else None
 
 
 def changes(session: Session, account_id: int) -> list[SettingsChange]:

@@ -340,7 +340,9 @@ class DeliveryLogEntry(Base):
 
 
 class SettingsChange(Base):
-    """One change of a mailbox's settings (変更履歴): which screen or tool, when, from where."""
+    """One change of a mailbox's settings (変更履歴): which screen or tool, when, from where,
+    and what it did (``detail``, sekisho.store.audit.ChangeDetail as JSON; NULL in rows
+    from before 0016)."""
 
     __tablename__ = "settings_changes"
     __table_args__ = (Index("ix_settings_changes_account_at", "account_id", "at"),)
@@ -350,6 +352,7 @@ class SettingsChange(Base):
     area: Mapped[str] = mapped_column(String(40))
     client_address: Mapped[str] = mapped_column(String(45))
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    detail: Mapped[str | None] = mapped_column(Text)
 
 
 class ForwardingTarget(Base):

@@ -24,7 +24,7 @@ from sekisho.rules.problems import N_, Problem
 from sekisho.rules.validate import ListEntry
 from sekisho.store.abroad import set_unlocked_until, unlocked_until
 from sekisho.store.accounts import require_account
-from sekisho.store.audit import record_change
+from sekisho.store.audit import ChangeDetail, ChangeKind, record_change
 from sekisho.store.autoreply import auto_reply, set_auto_reply
 from sekisho.store.forwarding import forward_targets, replace_targets
 from sekisho.store.header_rules import header_checks, set_header_checks
@@ -288,7 +288,10 @@ def import_settings(session: Session, address: str, document: object) -> None:
         parsed.problems.extend(check_auto_reply(reply))
     if parsed.problems:
         raise SettingsImportError(parsed.problems)
-    record_change(session, account.id, "settings_import", "operator", now)
+    # Parsed without problems, so a dict of contract keys: the sections it replaced.
+    given = tuple(sorted(document)) if isinstance(document, dict) else ()
+    detail = ChangeDetail(ChangeKind.IMPORTED, given)
+    record_change(session, account.id, "settings_import", "operator", now, detail)
     for name, entries in parsed.lists.items():
         replace_entries(session, account.id, LIST_KINDS[name], entries)
     if parsed.header:

@@ -10,10 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, redirect, render_template, url_for
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from sekisho.rules.abroad import unlock_ends
 from sekisho.store.abroad import lifted_until, set_unlocked_until
+from sekisho.store.audit import ChangeDetail, ChangeKind
 from sekisho.store.models import utcnow
 from sekisho.webui.access import login_required
 from sekisho.webui.context import store
@@ -54,7 +56,13 @@ def switch(action: str) -> Response:
     if action not in (UNLOCK, RESTRICT) or _switch.take(TokenForm()) is None:
         return stale(url_for("overview.show"))
     until = unlock_ends(utcnow()) if action == UNLOCK else None
-    change(lambda db, account_id: set_unlocked_until(db, account_id, until))
+
+    def set_until(db: Session, account_id: int) -> ChangeDetail:
+        set_unlocked_until(db, account_id, until)
+        # The end of the lifting, or nothing: 制限中.
+        return ChangeDetail(ChangeKind.SET, (until.isoformat(),) if until else ())
+
+    change(set_until)
     return redirect(url_for("abroad.done"))
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask, redirect, render_template, session, url_for
 from flask_babel import format_datetime, gettext
-from flask_babel import lazy_gettext as _l
 from flask_login import (
     LoginManager,
     UserMixin,
@@ -21,6 +20,7 @@ from werkzeug.wrappers import Response
 from sekisho.envelope import CONTROL
 from sekisho.store import accounts, audit
 from sekisho.store.models import Account
+from sekisho.webui import changes as changes_text
 from sekisho.webui import sessions
 from sekisho.webui.context import store
 from sekisho.webui.flows import client_address
@@ -175,21 +175,6 @@ def history() -> str:
     with store().read() as db:
         attempts = audit.history(db, int(current_user.id))
         changes = audit.changes(db, int(current_user.id))
-    return render_template("history.html", attempts=attempts, changes=changes, areas=AREA_TITLES)
-
-
-# The screen a change was made on, as the 変更履歴 names it (blueprint → title).
-AREA_TITLES = {
-    "forward": _l("Forwarding settings"),
-    "reject_from": _l("From (sender address) reject settings"),
-    "reject_subject": _l("Subject reject settings"),
-    "allow_from": _l("Allow settings"),
-    "autoreply": _l("Auto-reply settings"),
-    "reject": _l("Header reject settings"),
-    "spam": _l("Spam scan settings"),
-    "virus": _l("Virus scan settings"),
-    "abroad": _l("Sending from abroad restriction settings"),
-    "password": _l("POP account password change"),
-    "settings_import": _l("Settings imported by the operator"),
-    "password_reset": _l("Temporary password issued by the operator"),
-}
+    return render_template(
+        "history.html", attempts=attempts, changes=changes, describe=changes_text.describe
+    )

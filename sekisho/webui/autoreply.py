@@ -12,6 +12,7 @@ from datetime import date
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask_babel import gettext
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from sekisho.rules.autoreply import (
@@ -23,10 +24,11 @@ from sekisho.rules.autoreply import (
     cleaned,
 )
 from sekisho.rules.problems import Problem
+from sekisho.store.audit import ChangeDetail
 from sekisho.store.autoreply import auto_reply, set_auto_reply
 from sekisho.webui.access import login_required
 from sekisho.webui.context import store
-from sekisho.webui.flows import Pending, change, current_account_id, stale
+from sekisho.webui.flows import Pending, change, current_account_id, stale, switched
 from sekisho.webui.forms import AutoReplyForm, ConfirmSettingForm
 
 blueprint = Blueprint("autoreply", __name__, url_prefix="/autoreply")
@@ -93,7 +95,12 @@ def register() -> Response:
     if pending is None or _digest(shown) != pending["digest"]:
         return stale(url_for("autoreply.show"))  # only what the confirmation screen showed
     setting = _from_json(shown)
-    if not change(lambda db, account_id: set_auto_reply(db, account_id, setting)):
+
+    def register_setting(db: Session, account_id: int) -> ChangeDetail:
+        set_auto_reply(db, account_id, setting)
+        return switched(enabled=setting.enabled)
+
+    if not change(register_setting):
         return stale(url_for("autoreply.show"))
     return redirect(url_for("autoreply.done"))
 

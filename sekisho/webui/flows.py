@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from sekisho.store.accounts import require_account
-from sekisho.store.audit import record_change
+from sekisho.store.audit import ChangeDetail, ChangeKind, record_change
 from sekisho.store.models import utcnow
 from sekisho.webui.context import store
 from sekisho.webui.forms import ConfirmEntriesForm, TokenForm
@@ -40,8 +40,9 @@ def current_account_id() -> int:
         return require_account(db, current_user.address).id
 
 
-def change(work: Callable[[Session, int], object], area: str | None = None) -> bool:
-    """Run ``work(session, account id)`` in one transaction for the logged-in mailbox.
+def change(work: Callable[[Session, int], ChangeDetail], area: str | None = None) -> bool:
+    """Run ``work(session, account id)`` in one transaction for the logged-in mailbox;
+    what it returns, what it changed, goes into the 変更履歴 with the change.
 
     ``area`` is the settings screen the 変更履歴 names, when the change is made from
     another screen's blueprint (the spam folder adding to the allow list). False when
@@ -51,13 +52,18 @@ def change(work: Callable[[Session, int], object], area: str | None = None) -> b
     try:
         with store().transaction() as db:
             account_id = require_account(db, current_user.address).id
-            work(db, account_id)
+            detail = work(db, account_id)
             where = area or request.blueprint or ""
-            record_change(db, account_id, where, client_address(), utcnow())
+            record_change(db, account_id, where, client_address(), utcnow(), detail)
     except IntegrityError:
         log.info("change_refused_as_duplicate address=%s", current_user.address)
         return False
     return True
+
+
+def switched(**switches: bool) -> ChangeDetail:
+    """The detail of a screen of switches: the names of those now on."""
+    return ChangeDetail(ChangeKind.SET, tuple(name for name, on in switches.items() if on))
 
 
 def stale(to: str) -> Response:

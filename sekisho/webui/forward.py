@@ -8,10 +8,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext
 from flask_login import current_user
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.forwarding import MAX_TARGETS, check_target
+from sekisho.store.audit import ChangeDetail, ChangeKind
 from sekisho.store.forwarding import add_target, delete_target, targets
 from sekisho.store.models import ForwardingTarget
 from sekisho.webui.access import login_required
@@ -67,7 +69,12 @@ def register() -> Response:
     existing = [target.address for target in _targets()]
     if check_target(pending["address"], current_user.address, existing):
         return stale(url_for("forward.show"))  # another tab added it, or the list filled up
-    change(lambda db, account_id: add_target(db, account_id, pending["address"], pending["keep"]))
+
+    def add(db: Session, account_id: int) -> ChangeDetail:
+        add_target(db, account_id, pending["address"], pending["keep"])
+        return ChangeDetail(ChangeKind.ADDED, (pending["address"],))
+
+    change(add)
     return redirect(url_for("forward.done"))
 
 
@@ -100,6 +107,12 @@ def delete(target_id: int) -> Response:
     pending = _delete.take(TokenForm())
     if pending is None or pending["target_id"] != target_id:
         return stale(url_for("forward.show"))
-    change(lambda db, account_id: delete_target(db, account_id, target_id))
+
+    def remove(db: Session, account_id: int) -> ChangeDetail:
+        gone = tuple(target.address for target in targets(db, account_id) if target.id == target_id)
+        delete_target(db, account_id, target_id)
+        return ChangeDetail(ChangeKind.REMOVED, gone)
+
+    change(remove)
     flash(gettext("The forwarding address was deleted."))
     return redirect(url_for("forward.show"))

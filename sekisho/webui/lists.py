@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response
 from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT, ListKind
 from sekisho.rules.validate import FORM_MAX_LINES, EntryCheck
 from sekisho.store import lists
+from sekisho.store.audit import ChangeDetail, ChangeKind
 from sekisho.store.uploads import stage_upload, take_upload
 from sekisho.webui import csv_lists
 from sekisho.webui.access import login_required
@@ -243,9 +244,12 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
             )
         if _digest(list(result.values)) != pending["digest"]:
             return stale(here("new"))  # only what the confirmation screen showed
-        if not change(
-            lambda db, account_id: lists.add_entries(db, account_id, kind, result.entries)
-        ):
+
+        def add(db: Session, account_id: int) -> ChangeDetail:
+            lists.add_entries(db, account_id, kind, result.entries)
+            return ChangeDetail(ChangeKind.ADDED, result.values)
+
+        if not change(add):
             return stale(here())
         return redirect(here("done"))
 
@@ -279,7 +283,13 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         pending = delete_pending.take(TokenForm())
         if pending is None:
             return stale(here())
-        change(lambda db, account_id: lists.delete_entries(db, account_id, kind, pending["ids"]))
+
+        def remove(db: Session, account_id: int) -> ChangeDetail:
+            gone = lists.entries_by_ids(db, account_id, kind, pending["ids"])
+            lists.delete_entries(db, account_id, kind, pending["ids"])
+            return ChangeDetail(ChangeKind.REMOVED, tuple(entry.value for entry in gone))
+
+        change(remove)
         return redirect(here("delete_done"))
 
     blueprint.add_url_rule(
@@ -330,7 +340,12 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         pending = purge_pending.take(TokenForm())
         if pending is None or pending["stage"] != "final":
             return stale(here())
-        change(lambda db, account_id: lists.delete_up_to(db, account_id, kind, pending["last_id"]))
+
+        def remove_all(db: Session, account_id: int) -> ChangeDetail:
+            count = lists.delete_up_to(db, account_id, kind, pending["last_id"])
+            return ChangeDetail(ChangeKind.REMOVED_ALL, count=count)
+
+        change(remove_all)
         return redirect(here("purge_done"))
 
     blueprint.add_url_rule(
@@ -391,13 +406,13 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         form = TokenForm()
         token = form.token.data if form.validate_on_submit() else None
 
-        def replace(db: Session, account_id: int) -> None:
+        def replace(db: Session, account_id: int) -> ChangeDetail:
             staged = take_upload(db, account_id, kind, token) if token else None
             if staged is None:
                 raise _StaleUploadError
-            lists.replace_entries(
-                db, account_id, kind, kind.check_entries(staged, max_lines=None).entries
-            )
+            entries = kind.check_entries(staged, max_lines=None).entries
+            lists.replace_entries(db, account_id, kind, entries)
+            return ChangeDetail(ChangeKind.UPLOADED, tuple(entry.value for entry in entries))
 
         try:
             replaced = change(replace)

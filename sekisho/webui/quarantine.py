@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from sekisho.mailsource import SOURCE_MAX_BYTES, header_fields, read_source
@@ -29,6 +30,7 @@ from sekisho.rules.model import Message
 from sekisho.rules.validate import ListEntry
 from sekisho.spamfolder import Outcome, delete_all
 from sekisho.store import lists
+from sekisho.store.audit import ChangeDetail, ChangeKind
 from sekisho.store.models import QuarantinedMessage
 from sekisho.store.policies import load_policy
 from sekisho.store.quarantine import (
@@ -143,6 +145,11 @@ class _Allowing:
     problems: tuple[str, ...]
 
 
+def _allow(db: Session, account_id: int, entries: tuple[ListEntry, ...]) -> ChangeDetail:
+    lists.add_entries(db, account_id, ALLOW_FROM, entries)
+    return ChangeDetail(ChangeKind.ADDED, tuple(entry.value for entry in entries))
+
+
 def _allowing(record: QuarantinedMessage) -> _Allowing | None:
     """None when the copy is no longer in the spam folder."""
     account_id = current_account_id()
@@ -211,8 +218,7 @@ def release_allow(record_id: int) -> Response:
             )
         )
     elif change(
-        lambda db, account_id: lists.add_entries(db, account_id, ALLOW_FROM, allowing.entries),
-        area=ALLOW_FROM.name,
+        lambda db, account_id: _allow(db, account_id, allowing.entries), area=ALLOW_FROM.name
     ):
         flash(gettext("“%(sender)s” was added to the allow list.", sender=allowing.sender))
     else:  # the same address added at the same moment, by a second tab

@@ -9,15 +9,17 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from sekisho.reasons import HEADER_CHECK_LABELS
 from sekisho.rules.model import HeaderCheck
 from sekisho.store.accounts import require_account
+from sekisho.store.audit import ChangeDetail
 from sekisho.store.header_rules import header_records, set_header_checks
 from sekisho.webui.access import login_required
 from sekisho.webui.context import store
-from sekisho.webui.flows import Pending, change
+from sekisho.webui.flows import Pending, change, switched
 from sekisho.webui.forms import HeaderChecksForm, TokenForm
 
 blueprint = Blueprint("reject", __name__, url_prefix="/reject")
@@ -82,7 +84,12 @@ def header_register() -> Response:
     if pending is None:
         return redirect(url_for("reject.header_show"))
     chosen = {HeaderCheck(value) for value in pending["checks"]}
-    change(lambda db, account_id: set_header_checks(db, account_id, chosen))
+
+    def register_chosen(db: Session, account_id: int) -> ChangeDetail:
+        set_header_checks(db, account_id, chosen)
+        return switched(**_as_fields(chosen))
+
+    change(register_chosen)
     return redirect(url_for("reject.header_done"))
 
 

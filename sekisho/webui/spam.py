@@ -7,14 +7,18 @@ quarantines, or a digest of them (the operator's notice_digest_minutes).
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import Blueprint, redirect, render_template, session, url_for
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from sekisho.rules.model import SpamSetting
+from sekisho.store.audit import ChangeDetail
 from sekisho.store.spam_settings import set_spam_setting, spam_setting
 from sekisho.webui.access import login_required
 from sekisho.webui.context import store
-from sekisho.webui.flows import Pending, change, current_account_id, stale
+from sekisho.webui.flows import Pending, change, current_account_id, stale, switched
 from sekisho.webui.forms import SpamSettingForm, TokenForm
 
 blueprint = Blueprint("spam", __name__, url_prefix="/spam")
@@ -78,7 +82,12 @@ def register() -> Response:
     chosen = SpamSetting(
         enabled=pending["enabled"], quarantine=pending["quarantine"], notify=pending["notify"]
     )
-    change(lambda db, account_id: set_spam_setting(db, account_id, chosen))
+
+    def register_chosen(db: Session, account_id: int) -> ChangeDetail:
+        set_spam_setting(db, account_id, chosen)
+        return switched(**asdict(chosen))
+
+    change(register_chosen)
     session.pop(_TERMS_SEEN, None)
     return redirect(url_for("spam.done"))
 

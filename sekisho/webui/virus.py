@@ -8,12 +8,14 @@ double click, the back button) changes nothing instead of switching back.
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from sekisho.store.audit import ChangeDetail
 from sekisho.store.virus_settings import set_virus_scan, virus_scan_enabled
 from sekisho.webui.access import login_required
 from sekisho.webui.context import store
-from sekisho.webui.flows import Pending, change, current_account_id, stale
+from sekisho.webui.flows import Pending, change, current_account_id, stale, switched
 from sekisho.webui.forms import TokenForm
 
 blueprint = Blueprint("virus", __name__, url_prefix="/virus")
@@ -45,7 +47,12 @@ def switch() -> Response:
     if pending is None:
         return stale(url_for("overview.show"))
     enabled = bool(pending["enabled"])
-    change(lambda db, account_id: set_virus_scan(db, account_id, enabled))
+
+    def switch_to(db: Session, account_id: int) -> ChangeDetail:
+        set_virus_scan(db, account_id, enabled)
+        return switched(enabled=enabled)
+
+    change(switch_to)
     return redirect(url_for("virus.done"))
 
 
