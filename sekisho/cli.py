@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import logging
-import re
-import sys
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +12,7 @@ from typing import Any
 import click
 
 from sekisho.config import ConfigError, Settings, load_settings
+from sekisho.logsetup import configure_logging
 from sekisho.store import account_import as account_import_store
 from sekisho.store import accounts, operators, settings_doc
 from sekisho.store.db import Store
@@ -434,7 +432,7 @@ def worker(context: Context) -> None:
     from sekisho.worker import Worker
 
     current = context.settings()
-    _configure_logging(current)
+    configure_logging(current)
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
@@ -449,7 +447,7 @@ def milter(context: Context, listen: str | None) -> None:
     from sekisho.milter.server import serve
 
     current = context.settings(milter_listen=listen)
-    _configure_logging(current)
+    configure_logging(current)
     serve(current)
 
 
@@ -461,7 +459,7 @@ def web(context: Context, listen: str | None) -> None:
     from sekisho.webui import create_app
 
     current = context.settings(web_listen=listen)
-    _configure_logging(current)
+    configure_logging(current)
     host, _, port = current.web_listen.rpartition(":")
     create_app(current).run(host=host, port=int(port), threaded=True)
 
@@ -477,7 +475,7 @@ def policy(context: Context, listen: str | None) -> None:
     from sekisho.policy import run
 
     current = context.settings(policy_listen=listen)
-    _configure_logging(current)
+    configure_logging(current)
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
@@ -487,23 +485,6 @@ def policy(context: Context, listen: str | None) -> None:
 def _actor() -> str:
     """Who an operator action is recorded for: the login user running the command."""
     return f"cli:{getpass.getuser()}"
-
-
-def _configure_logging(current: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(PlainFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.basicConfig(level=current.log_level.upper(), handlers=[handler])
-
-
-class PlainFormatter(logging.Formatter):
-    """Log lines as plain text. Werkzeug's development server (``sekisho web``, which the
-    devstack and the demo log to web.log) colours its request lines with ANSI codes: in
-    a file they are escape junk around the status code, and grep misses them."""
-
-    _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-    def format(self, record: logging.LogRecord) -> str:
-        return self._ANSI.sub("", super().format(record))
 
 
 # An import with a wrong column has a problem on every line: the first ones tell.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sekisho.cli import PlainFormatter
+from sekisho.logsetup import PlainFormatter
 
 
 def test_werkzeugs_coloured_request_line_is_written_plain() -> None:
