@@ -24,6 +24,8 @@ from datetime import datetime
 from email.header import Header
 from email.utils import formatdate
 
+from sqlalchemy.orm import Session
+
 from sekisho.envelope import postfix_received_field
 from sekisho.mails.virus_report import removed_part_text
 from sekisho.milter.actions import (
@@ -41,14 +43,14 @@ from sekisho.milter.actions import (
 from sekisho.milter.auto_reply import Answered, AutoReplies
 from sekisho.milter.collected import Collected, Recipient, header_line, is_own_header
 from sekisho.milter.disinfect import FindVirus, disinfected
-from sekisho.milter.quarantine import Quarantine
+from sekisho.milter.quarantine import Copy, Quarantine
 from sekisho.milter.tagged_copy import TaggedCopyError, TaggedCopyLedger
 from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.autoreply import message_ids
 from sekisho.rules.encoded_words import decode_header_text, readable
 from sekisho.rules.forwarding import FORWARD_TRACE, trace_value
-from sekisho.rules.model import Action, Decision, ScanResults
+from sekisho.rules.model import Action, Decision, Policy, ScanResults
 from sekisho.rules.spam import SUBJECT_TAG, tagged
 
 log = logging.getLogger("sekisho.milter")
@@ -84,8 +86,14 @@ class Effects:
         now: datetime,
         tally: Counter[str],
     ) -> EndOfMessage:
-        """The side effects, then the edits and the verdict; ``tally`` counts the outcomes."""
-        self._report_virus(mail, decided, scans)
+        """The side effects, then the edits and the verdict; ``tally`` counts the outcomes.
+
+        The quarantine copies are written first, then one store transaction records their
+        rows, the virus reports and the auto-replies, then the tagged copy is queued: a
+        failure before the commit leaves nothing recorded (the retry finds the copies under
+        their names, sekisho.maildir.keyed_name), one after it finds everything recorded."""
+        report = self._virus_report(mail, decided, scans)
+        copies: list[Copy] = []
         edits: list[Edit] = []
         for recipient, decision in decided:
             if decision is None:  # not one of sekisho's mailboxes
@@ -96,7 +104,7 @@ class Effects:
             if decision.action is Action.REMOVE_VIRUS:
                 tally["virus"] += 1
             elif recipient.policy is not None and decision.hit is not None:
-                self.quarantine.put(
+                copy = self.quarantine.write_copy(
                     recipient.policy,
                     decision.hit,
                     mail.message.sender,
@@ -106,10 +114,30 @@ class Effects:
                     mail.maildir_form(),
                     mail.envelope,
                 )
+                copies.extend([copy] if copy else [])
                 tally[f"quarantine:{decision.hit.rule}"] += 1
             if not recipient.forwarded_by:  # a forward target of ours is simply not added
                 edits.append(DeleteRecipient(recipient.given))
         kept = [(r, d) for r, d in decided if d is None or d.delivered]
+        replies = self._auto_replies(mail, kept, now)
+
+        def rows(session: Session) -> int:
+            if report is not None:
+                self.virus_reports.write(session, *report)
+            return (
+                self.auto_replies.write(session, *replies) if replies and self.auto_replies else 0
+            )
+
+        # Most mail reaching here records nothing (scanned and delivered): no transaction.
+        answered = self.quarantine.record_with(copies, rows) if copies or report or replies else 0
+        if replies:
+            tally["auto_reply"] += answered
+            log.info(
+                "auto_reply queue_id=%s to=%s from=%s",
+                mail.queue_id,
+                readable(replies[1].sender),
+                ",".join(policy.address for policy, _ in replies[0]),
+            )
         edits.extend(foreign_own_headers(mail.message.headers))
         added = scan_headers(scans) if kept else []
         edits.extend(added)
@@ -124,7 +152,6 @@ class Effects:
                 log.warning("tagged_copy_failed queue_id=%s error=%s", mail.queue_id, error)
                 return EndOfMessage((), TAGGED_COPY_DOWN)
             edits.extend(DeleteRecipient(r.given) for r in in_tagged_copy if not r.forwarded_by)
-        self._queue_auto_replies(mail, kept, now, tally)
         edits.extend(
             AddRecipient(r.given)
             for r, d in kept
@@ -152,25 +179,21 @@ class Effects:
         )
         return EndOfMessage(tuple(edits), verdict)
 
-    def _report_virus(self, mail: Collected, decided: Decided, scans: ScanResults) -> None:
-        """A report row per mailbox the infected mail is removed for, written before they
-        are removed; the original is disinfected once for all of them."""
+    def _virus_report(
+        self, mail: Collected, decided: Decided, scans: ScanResults
+    ) -> tuple[list[Policy], str, str, str, str, bytes] | None:
+        """The report rows' contents for the mailboxes the infected mail is removed for;
+        the original is disinfected once for all of them."""
         chosen = [
             r.policy
             for r, d in decided
             if r.policy is not None and d is not None and d.action is Action.REMOVE_VIRUS
         ]
         if not chosen or scans.virus is None:
-            return
+            return None
         cleaned = disinfected(mail, scans.virus, self.find_virus, removed_part_text)
-        self.virus_reports.put(
-            chosen,
-            scans.virus,
-            readable(mail.message.sender),
-            mail.message.subject,
-            mail.key,
-            cleaned,
-        )
+        sender = readable(mail.message.sender)
+        return chosen, scans.virus, sender, mail.message.subject, mail.key, cleaned
 
     def _send_tagged_copy(
         self, mail: Collected, tagging: Decided, added: list[AddHeader], tally: Counter[str]
@@ -201,17 +224,18 @@ class Effects:
         log.info("tagged_copy queue_id=%s to=%s", mail.queue_id, readable(",".join(addresses)))
         return keeping
 
-    def _queue_auto_replies(
-        self, mail: Collected, kept: Decided, now: datetime, tally: Counter[str]
-    ) -> None:
-        """An outbox row per answering mailbox (the decision answers only clean mail)."""
+    def _auto_replies(
+        self, mail: Collected, kept: Decided, now: datetime
+    ) -> tuple[list[tuple[Policy, str]], Answered, str, datetime] | None:
+        """The auto-reply rows' contents, one per answering mailbox (the decision answers
+        only clean mail)."""
         replies = [
             (r.policy, d.auto_reply)
             for r, d in kept
             if r.policy is not None and d is not None and d.auto_reply is not None
         ]
         if not replies or self.auto_replies is None:
-            return
+            return None
         message = mail.message
         ids = [message_ids(value) for value in message.header_values("Message-ID")[:1]]
         answered = Answered(
@@ -224,13 +248,7 @@ class Effects:
                 for found in message_ids(value)
             ),
         )
-        tally["auto_reply"] += self.auto_replies.put(replies, answered, mail.key, now)
-        log.info(
-            "auto_reply queue_id=%s to=%s from=%s",
-            mail.queue_id,
-            readable(answered.sender),
-            ",".join(policy.address for policy, _ in replies),
-        )
+        return replies, answered, mail.key, now
 
 
 def forward_edits(

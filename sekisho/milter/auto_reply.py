@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from sekisho.rules.model import Policy
 from sekisho.store.autoreply import replied_recently
 from sekisho.store.db import IoRunner, Store, run_here
@@ -38,37 +40,48 @@ class AutoReplies:
     def put(
         self, replies: list[tuple[Policy, str]], answered: Answered, message_key: str, now: datetime
     ) -> int:
-        """One row per (mailbox, text) in ``replies``, in one transaction; how many were
-        written (none for a message seen before or a sender answered today)."""
+        """The rows of ``write`` in a transaction of their own."""
+
+        def work() -> int:
+            with self._store.transaction() as session:
+                return self.write(session, replies, answered, message_key, now)
+
+        return int(self._io(work))
+
+    @staticmethod
+    def write(
+        session: Session,
+        replies: list[tuple[Policy, str]],
+        answered: Answered,
+        message_key: str,
+        now: datetime,
+    ) -> int:
+        """One row per (mailbox, text) in ``replies``, in the caller's transaction; how many
+        were written (none for a message seen before or a sender answered today)."""
         keys = {
             f"{AUTO_REPLY}:{policy.account_id}:{message_key}": (policy, text)
             for policy, text in replies
         }
-
-        def work() -> int:
-            written = 0
-            with self._store.transaction() as session:
-                for key in already_queued(session, list(keys)):
-                    del keys[key]
-                for key, (policy, text) in keys.items():
-                    if replied_recently(session, policy.account_id, answered.sender, now):
-                        continue
-                    written += 1
-                    details = {
-                        "mailbox": policy.address,
-                        "text": text,
-                        "subject": answered.subject,
-                        "message_id": answered.message_id,
-                        "references": answered.references,
-                    }
-                    enqueue(
-                        session,
-                        AUTO_REPLY,
-                        key,
-                        answered.sender,
-                        account_id=policy.account_id,
-                        details=json.dumps(details, ensure_ascii=False),
-                    )
-            return written
-
-        return int(self._io(work))
+        written = 0
+        for key in already_queued(session, list(keys)):
+            del keys[key]
+        for key, (policy, text) in keys.items():
+            if replied_recently(session, policy.account_id, answered.sender, now):
+                continue
+            written += 1
+            details = {
+                "mailbox": policy.address,
+                "text": text,
+                "subject": answered.subject,
+                "message_id": answered.message_id,
+                "references": answered.references,
+            }
+            enqueue(
+                session,
+                AUTO_REPLY,
+                key,
+                answered.sender,
+                account_id=policy.account_id,
+                details=json.dumps(details, ensure_ascii=False),
+            )
+        return written

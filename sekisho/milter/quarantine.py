@@ -9,13 +9,15 @@ and replaces it, so the folder never holds the message twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from sekisho.envelope import CONTROL, Envelope, postfix_received_field
 from sekisho.maildir import (
@@ -39,9 +41,19 @@ from sekisho.store.quarantine import (
     RETENTION,
     QuarantineRecord,
     already_quarantined,
+    enqueue_notice,
     notice_due,
-    record_quarantine_once,
+    record_quarantine,
 )
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A copy written into a ``.Junk`` folder, its row still to be recorded."""
+
+    folder: Path
+    record: QuarantineRecord
+    notice_at: datetime | None
 
 
 class Quarantine:
@@ -72,14 +84,32 @@ class Quarantine:
         message: Iterable[bytes],
         envelope: Envelope,
     ) -> None:
-        """Write the copy durably, then its row (through ``io``: the milter's store threads).
+        """One copy: written durably, then its row in a transaction of its own."""
+        copy = self.write_copy(
+            policy, hit, sender, subject, queue_id, message_key, message, envelope
+        )
+        self.record_with([copy] if copy else [], lambda _session: 0)
+
+    def write_copy(
+        self,
+        policy: Policy,
+        hit: RuleHit,
+        sender: str,
+        subject: str,
+        queue_id: str,
+        message_key: str,
+        message: Iterable[bytes],
+        envelope: Envelope,
+    ) -> Copy | None:
+        """Write the copy durably (through ``io``: the milter's store threads); its row is
+        for ``record_with``. None when an earlier attempt of the message recorded it.
         ``envelope`` gives the trace Postfix would have written (its Received field and
         X-Original-To), which a copy released to the inbox keeps."""
 
-        def work() -> None:
+        def work() -> Copy | None:
             with self._store.read() as session:
                 if already_quarantined(session, policy.account_id, message_key):
-                    return
+                    return None
             mailbox = mailbox_path(self._mail_root, policy.address)
             ensure_maildir(mailbox, self._ownership, is_subfolder=False)
             folder = mailbox / JUNK_FOLDER
@@ -103,18 +133,39 @@ class Quarantine:
                 subject=subject,
                 queue_id=queue_id,
             )
+            return Copy(folder, record, self._notice_at(policy, hit))
+
+        found: Copy | None = self._io(work)
+        return found
+
+    def record_with(self, copies: list[Copy], rows: Callable[[Session], int]) -> int:
+        """The copies' rows (and notices) and whatever ``rows`` writes, in one transaction:
+        the message's one store commit. Returns what ``rows`` returned. A copy whose row
+        did not commit is removed (no copy without its row) unless another attempt of the
+        same message recorded it meanwhile; that attempt wrote the other rows too."""
+
+        def work() -> int:
             try:
-                record_quarantine_once(
-                    self._store, record, self._retention, self._notice_at(policy, hit)
-                )
-            except BaseException:
-                # No copy without its row, unless another attempt of the same message
-                # recorded it meanwhile (the file is theirs too).
-                if not _recorded(self._store, policy.account_id, message_key):
-                    remove_message(folder / "new" / name)
+                with self._store.transaction() as session:
+                    for copy in copies:
+                        row = record_quarantine(session, copy.record, self._retention)
+                        if copy.notice_at is not None:
+                            session.flush()
+                            enqueue_notice(session, row, copy.record.address, copy.notice_at)
+                    return rows(session)
+            except BaseException as error:
+                recorded = [
+                    _recorded(self._store, copy.record.account_id, copy.record.message_key)
+                    for copy in copies
+                ]
+                if copies and all(recorded) and isinstance(error, IntegrityError):
+                    return 0
+                for copy, done in zip(copies, recorded, strict=True):
+                    if not done:
+                        remove_message(copy.folder / "new" / copy.record.file_name)
                 raise
 
-        self._io(work)
+        return int(self._io(work))
 
     def _notice_at(self, policy: Policy, hit: RuleHit) -> datetime | None:
         if not spam.announced(policy, hit):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from sekisho.rules.model import Policy
 from sekisho.store.db import IoRunner, Store, run_here
 from sekisho.store.models import utcnow
@@ -32,8 +34,26 @@ class VirusReports:
         message_key: str,
         cleaned: bytes,
     ) -> None:
-        """One row per mailbox in one transaction; mailboxes an earlier attempt of the
-        same message already reported are left out."""
+        """One row per mailbox in a transaction of its own."""
+
+        def work() -> None:
+            with self._store.transaction() as session:
+                self.write(session, policies, virus, sender, subject, message_key, cleaned)
+
+        self._io(work)
+
+    @staticmethod
+    def write(
+        session: Session,
+        policies: list[Policy],
+        virus: str,
+        sender: str,
+        subject: str,
+        message_key: str,
+        cleaned: bytes,
+    ) -> None:
+        """One row per mailbox in the caller's transaction; mailboxes an earlier attempt
+        of the same message already reported are left out."""
         details = json.dumps(
             {
                 "virus": virus,
@@ -44,20 +64,15 @@ class VirusReports:
             ensure_ascii=False,
         )
         keys = {f"{VIRUS_REPORT}:{policy.account_id}:{message_key}": policy for policy in policies}
-
-        def work() -> None:
-            with self._store.transaction() as session:
-                for key in already_queued(session, list(keys)):
-                    del keys[key]
-                for key, policy in keys.items():
-                    enqueue(
-                        session,
-                        VIRUS_REPORT,
-                        key,
-                        policy.address,
-                        account_id=policy.account_id,
-                        details=details,
-                        content=cleaned,
-                    )
-
-        self._io(work)
+        for key in already_queued(session, list(keys)):
+            del keys[key]
+        for key, policy in keys.items():
+            enqueue(
+                session,
+                VIRUS_REPORT,
+                key,
+                policy.address,
+                account_id=policy.account_id,
+                details=details,
+                content=cleaned,
+            )

@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sekisho.store.db import Store
 from sekisho.store.models import QuarantinedMessage, utcnow
 from sekisho.store.outbox import QUARANTINE_NOTICE, enqueue
 from sekisho.store.paging import Page, page_of_rows
@@ -82,38 +80,19 @@ def notice_due(now: datetime, digest_minutes: int) -> datetime:
     return EPOCH + slots * interval
 
 
-def record_quarantine_once(
-    store: Store,
-    record: QuarantineRecord,
-    retention: timedelta = RETENTION,
-    notice_at: datetime | None = None,
-) -> bool:
-    """Commit the row (and, when ``notice_at`` is given, its notice in the same
-    transaction); False when the same message was recorded first by another attempt.
-
-    Any other constraint failing (the mailbox deleted meanwhile) raises: taken for a
-    duplicate, it would drop the recipient's only copy.
-    """
-    try:
-        with store.transaction() as session:
-            row = record_quarantine(session, record, retention)
-            if notice_at is not None:
-                session.flush()
-                enqueue(
-                    session,
-                    QUARANTINE_NOTICE,
-                    f"{QUARANTINE_NOTICE}:{row.id}",
-                    record.address,
-                    account_id=record.account_id,
-                    quarantine_id=row.id,
-                    not_before=notice_at,
-                )
-    except IntegrityError:
-        with store.read() as session:
-            if already_quarantined(session, record.account_id, record.message_key):
-                return False
-        raise
-    return True
+def enqueue_notice(
+    session: Session, row: QuarantinedMessage, address: str, notice_at: datetime
+) -> None:
+    """The 隔離通知メール of a copy (its row flushed, so it has its id)."""
+    enqueue(
+        session,
+        QUARANTINE_NOTICE,
+        f"{QUARANTINE_NOTICE}:{row.id}",
+        address,
+        account_id=row.account_id,
+        quarantine_id=row.id,
+        not_before=notice_at,
+    )
 
 
 def quarantine_page(session: Session, account_id: int, number: int = 1) -> Page[QuarantinedMessage]:
