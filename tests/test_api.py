@@ -14,6 +14,7 @@ from werkzeug.test import TestResponse
 from sekisho.config import load_settings
 from sekisho.store import accounts, operators
 from sekisho.store.db import Store
+from sekisho.store.passwords import verify_password
 from sekisho.webui import create_app
 from tests.imported_hashes import HASHES
 from tests.test_spamfolder import quarantine
@@ -75,6 +76,7 @@ def test_the_description_is_served_without_a_token(api: FlaskClient) -> None:
         "/accounts/{address}/settings",
         "/accounts/{address}/quarantine",
         "/accounts/{address}/quarantine/{id}/release",
+        "/accounts/{address}/password-reset",
     }
 
 
@@ -259,3 +261,17 @@ def test_a_revoked_token_stops_at_once(
     with store.transaction() as session:
         operators.revoke_token(session, "crm")
     problem(call(api, "GET", "/accounts", tokens["crm"]), 401)
+
+
+def test_a_lost_password_is_replaced_by_a_temporary_one_answered_once(
+    api: FlaskClient, store: Store, tokens: dict[str, str]
+) -> None:
+    answer = call(api, "POST", "/accounts/taro@example.jp/password-reset", tokens["crm"])
+    assert answer.status_code == 200
+    temporary = answer.get_json()["temporary_password"]
+    with store.read() as session:
+        taro = accounts.require_account(session, "taro@example.jp")
+        assert taro.must_change_password
+        assert verify_password(taro.password_hash, temporary)
+        assert not verify_password(taro.password_hash, "taro1234")
+    problem(call(api, "POST", "/accounts/ken@other.example/password-reset", tokens["crm"]), 404)

@@ -234,6 +234,16 @@ def change_account(address: str) -> Response:
         return jsonify(accounts.account_facts(found))
 
 
+@blueprint.post("/accounts/<address>/password-reset")
+def reset_password(address: str) -> Response:
+    """A customer who lost their password: a new temporary one, answered once (the help
+    desk hands it over); the old one stops at once, the next login changes it first."""
+    with store().transaction() as session:
+        found = _account(session, address).address
+        temporary = accounts.reissue_temporary_password(session, found)
+    return jsonify(address=found, temporary_password=temporary)
+
+
 @blueprint.delete("/accounts/<address>")
 def delete_account(address: str) -> tuple[str, int]:
     from sekisho.maildir import remove_mailbox

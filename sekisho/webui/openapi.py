@@ -91,6 +91,17 @@ def document() -> dict[str, Any]:
                     "responses": {"200": _answer("A page", "QuarantinePage"), **_ERRORS},
                 },
             },
+            account + "/password-reset": {
+                "parameters": [_ADDRESS],
+                "post": {
+                    "summary": "A new temporary password for a customer who lost theirs "
+                    "(answered once; the next login changes it first)",
+                    "responses": {
+                        "200": _answer("The temporary password", "PasswordReset"),
+                        **_ERRORS,
+                    },
+                },
+            },
             account + "/quarantine/{id}/release": {
                 "parameters": [
                     _ADDRESS,
@@ -150,6 +161,10 @@ def _schemas() -> dict[str, Any]:
                 "status": {"enum": ["active", "suspended"]},
                 "settings": {"$ref": "#/components/schemas/Settings"},
             },
+        },
+        "PasswordReset": {
+            "type": "object",
+            "properties": {"address": text, "temporary_password": text},
         },
         "Account": {
             "type": "object",
