@@ -122,9 +122,7 @@ class DeliveryLog:
                 # Core's executemany with the rows' own attribute dicts: the ORM's bulk
                 # insert and dataclasses.asdict's deep copies were most of the milter's
                 # Python time spent on the log (bench/README.md).
-                session.connection().execute(
-                    insert(_TABLE), [vars(row) for row in pending]
-                )
+                session.connection().execute(insert(_TABLE), [vars(row) for row in pending])
         except SQLAlchemyError as error:
             log.warning("delivery_log_not_written rows=%d error=%s", len(pending), error)
             self.record(pending)
