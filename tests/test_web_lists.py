@@ -624,3 +624,15 @@ def test_the_store_down_is_a_clear_503_and_nothing_changes(
         with store.engine.begin() as connection:
             connection.exec_driver_sql("ALTER TABLE list_entries_away RENAME TO list_entries")
     assert saved(store) == ["kept.example"]
+
+
+def test_the_allow_list_says_it_applies_to_authenticated_senders_and_what_happens_unchecked(
+    client: FlaskClient,
+) -> None:
+    login(client)
+    page = client.get("/allow/").get_data(as_text=True)
+    assert "受信許可設定は、送信者が認証されたメール" in page
+    assert "認証を確認できないときは適用します。" in page
+    assert "送信者が認証されたメール" not in client.get("/reject/from/").get_data(as_text=True)
+    english = client.get("/allow/?lang=en").get_data(as_text=True)
+    assert "When the authentication cannot be checked, the entry applies." in english

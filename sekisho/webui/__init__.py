@@ -155,6 +155,7 @@ def create_app(
             "languages": LANGUAGES,
             "get_locale": get_locale,
             "quarantine_days": settings.quarantine_days,
+            "allow_list_trusts_unchecked": settings.allow_list_trusts_unchecked,
         }
 
     return app

@@ -153,6 +153,11 @@ SCREENS = (
                 "the spam scan. A virus is still removed."
             ),
             _l(
+                "It applies only to a sender the spam scan found authenticated (DMARC, or "
+                "DKIM or SPF of the From domain): mail that only pretends to come from an "
+                "allowed address is checked as usual."
+            ),
+            _l(
                 "“example.com” allows every address of that domain and its subdomains; "
                 "“taro@example.com” allows that address only."
             ),
