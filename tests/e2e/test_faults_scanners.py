@@ -16,8 +16,6 @@ from sekisho.devstack.spam import RspamdInstance
 from tests.e2e.conftest import MailHarness, start_harness
 from tests.e2e.test_faults import (
     HANAKO_INBOX,
-    MESSAGES_PER_SENDER,
-    SENDERS,
     count_once_each,
     send_under_load,
 )
@@ -69,16 +67,12 @@ def down_for_a_while(stop: Callable[[], None], start: Callable[[], None]) -> Cal
     return outage
 
 
-def subjects(name: str) -> list[str]:
-    return [f"{name} {s}-{m}" for s in range(SENDERS) for m in range(MESSAGES_PER_SENDER // 2)]
-
-
 def test_clamd_stopped_under_load_defers_and_nothing_passes_unscanned(
     mail: MailHarness, own_clamd: ClamdInstance
 ) -> None:
     import_settings(mail, "taro@example.jp", {"virus_scan": True})
-    sent = subjects("while clamd restarts")
-    attempts = send_under_load(mail, sent, [down_for_a_while(own_clamd.stop, own_clamd.start)])
+    outage = down_for_a_while(own_clamd.stop, own_clamd.start)
+    sent, attempts = send_under_load(mail, "while clamd restarts", [outage])
     count_once_each(mail, sent, attempts, (TARO_INBOX, HANAKO_INBOX))
     for path in mail.files()[TARO_INBOX]:
         assert b"X-Sekisho-Virus: clean" in path.read_bytes()  # every copy was scanned
@@ -88,8 +82,8 @@ def test_the_spam_engine_stopped_under_load_defers_and_nothing_passes_unscanned(
     mail: MailHarness, own_rspamd: RspamdInstance
 ) -> None:
     import_settings(mail, "taro@example.jp", {"spam_scan": {"enabled": True, "quarantine": True}})
-    sent = subjects("while rspamd restarts")
-    attempts = send_under_load(mail, sent, [down_for_a_while(own_rspamd.stop, own_rspamd.start)])
+    outage = down_for_a_while(own_rspamd.stop, own_rspamd.start)
+    sent, attempts = send_under_load(mail, "while rspamd restarts", [outage])
     count_once_each(mail, sent, attempts, (TARO_INBOX, HANAKO_INBOX))
     for path in mail.files()[TARO_INBOX]:
         assert b"X-Sekisho-Spam-Score:" in path.read_bytes()  # every copy was scanned
