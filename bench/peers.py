@@ -52,7 +52,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
@@ -61,29 +60,22 @@ from statistics import median
 
 from milter_throughput import (
     DOMAIN,
-    POLL_SECONDS,
-    SENDER,
     AppendedLines,
     Load,
     LogCounter,
-    check_deadline,
-    check_exit_status,
     chosen,
-    client_cpu_seconds,
-    count_files,
     last_line,
     log_tail,
     open_store,
     play_rounds,
     print_ratios,
     run_directory,
-    smtp_source,
     start_noop_milter,
     stderr_into,
     warn_if_noisy,
 )
 from rules_scaling import from_entries, subject_entries
-from scan_throughput import inbox_files, tree_cpu_seconds
+from scan_throughput import inbox_files, new_inbox_files, timed_load, tree_cpu_seconds
 
 from sekisho.devstack.clamd import ClamdInstance
 from sekisho.devstack.ports import free_port, wait_for_unix
@@ -369,46 +361,19 @@ def run_batch(instance: PeerInstance, load: Load, scanners: Scanners) -> PeerBat
         return tree_cpu_seconds(master), milter, scanners.cpu_seconds()
 
     timeout = 60 + load.messages * 0.2
-    cpu_before = cpu()
-    client_before = client_cpu_seconds()
-    start = time.monotonic()
-    client = smtp_source(instance.postfix.smtp_port, SENDER, load.messages, load.sessions, load)
-    accepted = delivered = 0.0
-    try:
-        while not (accepted and delivered):
-            if not accepted and client.poll() is not None:
-                accepted = time.monotonic() - start
-                check_exit_status([client])
-            if not delivered and log.update() >= expected:
-                delivered = time.monotonic() - start
-            check_deadline(start + timeout, f"{log.sent} of {expected} copies delivered")
-            time.sleep(POLL_SECONDS)
-    except BaseException as error:
-        error.add_note(f"{setup.name}: Postfix log:\n{instance.postfix.log_tail()}")
-        raise
-    finally:
-        stop_process(client, grace=0)
-        if client.stderr is not None:
-            client.stderr.close()
-    cpu_after = cpu()
-    client_cpu = client_cpu_seconds() - client_before
+    timed = timed_load(instance.postfix, setup.name, load, log, expected, timeout, cpu)
     # --- outside the timing: did every copy arrive, with the setup's work done? ---
-    files = inbox_files(instance.mail_root, addresses) - files_before
-    quarantined = count_files(instance.mail_root, addresses, ".Junk/new")
-    if len(files) != expected or quarantined:
-        raise RuntimeError(
-            f"{setup.name}: {len(files)} of {expected} INBOX files, {quarantined} quarantined"
-        )
+    files = new_inbox_files(instance.mail_root, setup.name, addresses, files_before, expected)
     check_work(setup, files)
     check_decisions(instance, decisions, load.messages)
     return PeerBatch(
         messages=load.messages,
-        accepted=accepted,
-        delivered=max(accepted, delivered),
-        postfix_cpu=cpu_after[0] - cpu_before[0],
-        milter_cpu=cpu_after[1] - cpu_before[1],
-        scanner_cpu=cpu_after[2] - cpu_before[2],
-        client_cpu=client_cpu,
+        accepted=timed.accepted,
+        delivered=timed.delivered,
+        postfix_cpu=timed.cpu_spent[0],
+        milter_cpu=timed.cpu_spent[1],
+        scanner_cpu=timed.cpu_spent[2],
+        client_cpu=timed.client_cpu,
     )
 
 

@@ -71,6 +71,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
@@ -368,6 +369,67 @@ def check_scanned(setup: ScanSetup, files: set[Path]) -> None:
             raise RuntimeError(f"{setup.name}: {path.name} has {', '.join(foreign)}")
 
 
+@dataclass(frozen=True)
+class TimedLoad:
+    """One smtp-source batch, timed to its accept and to its last delivery, with the CPU
+    the setup's processes (``cpu()``'s figures) and the client spent meanwhile."""
+
+    accepted: float
+    delivered: float
+    cpu_spent: tuple[float, ...]
+    client_cpu: float
+
+
+def timed_load(
+    postfix: PostfixInstance,
+    name: str,
+    load: Load,
+    log: LogCounter,
+    expected: int,
+    timeout: float,
+    cpu: Callable[[], tuple[float, ...]],
+) -> TimedLoad:
+    """Run ``load`` through ``postfix`` until ``expected`` copies are delivered."""
+    cpu_before = cpu()
+    client_before = client_cpu_seconds()
+    start = time.monotonic()
+    client = smtp_source(postfix.smtp_port, SENDER, load.messages, load.sessions, load)
+    accepted = delivered = 0.0
+    try:
+        while not (accepted and delivered):
+            if not accepted and client.poll() is not None:
+                accepted = time.monotonic() - start
+                check_exit_status([client])
+            if not delivered and log.update() >= expected:
+                delivered = time.monotonic() - start
+            check_deadline(start + timeout, f"{log.sent} of {expected} copies delivered")
+            time.sleep(POLL_SECONDS)
+    except BaseException as error:
+        error.add_note(f"{name}: Postfix log:\n{postfix.log_tail()}")
+        raise
+    finally:
+        stop_process(client, grace=0)
+        if client.stderr is not None:
+            client.stderr.close()
+    spent = tuple(after - before for after, before in zip(cpu(), cpu_before, strict=True))
+    return TimedLoad(
+        accepted, max(accepted, delivered), spent, client_cpu_seconds() - client_before
+    )
+
+
+def new_inbox_files(
+    mail_root: Path, name: str, addresses: list[str], before: set[Path], expected: int
+) -> set[Path]:
+    """The copies a batch delivered: all of them in the INBOX, none quarantined."""
+    files = inbox_files(mail_root, addresses) - before
+    quarantined = count_files(mail_root, addresses, ".Junk/new")
+    if len(files) != expected or quarantined:
+        raise RuntimeError(
+            f"{name}: {len(files)} of {expected} INBOX files, {quarantined} quarantined"
+        )
+    return files
+
+
 def run_batch(instance: ScanInstance, load: Load, spamd: BenchSpamd) -> ScanBatch:
     """Send ``load``, wait until every copy is delivered, then check that it was scanned.
 
@@ -391,36 +453,9 @@ def run_batch(instance: ScanInstance, load: Load, spamd: BenchSpamd) -> ScanBatc
         )
 
     timeout = 60 + load.messages * 0.5
-    cpu_before = cpu()
-    client_before = client_cpu_seconds()
-    start = time.monotonic()
-    client = smtp_source(instance.postfix.smtp_port, SENDER, load.messages, load.sessions, load)
-    accepted = delivered = 0.0
-    try:
-        while not (accepted and delivered):
-            if not accepted and client.poll() is not None:
-                accepted = time.monotonic() - start
-                check_exit_status([client])
-            if not delivered and log.update() >= expected:
-                delivered = time.monotonic() - start
-            check_deadline(start + timeout, f"{log.sent} of {expected} copies delivered")
-            time.sleep(POLL_SECONDS)
-    except BaseException as error:
-        error.add_note(f"{setup.name}: Postfix log:\n{instance.postfix.log_tail()}")
-        raise
-    finally:
-        stop_process(client, grace=0)
-        if client.stderr is not None:
-            client.stderr.close()
-    cpu_after = cpu()
-    client_cpu = client_cpu_seconds() - client_before
+    timed = timed_load(instance.postfix, setup.name, load, log, expected, timeout, cpu)
     # --- outside the timing: did every copy arrive, scanned? ---
-    files = inbox_files(instance.mail_root, addresses) - files_before
-    quarantined = count_files(instance.mail_root, addresses, ".Junk/new")
-    if len(files) != expected or quarantined:
-        raise RuntimeError(
-            f"{setup.name}: {len(files)} of {expected} INBOX files, {quarantined} quarantined"
-        )
+    files = new_inbox_files(instance.mail_root, setup.name, addresses, files_before, expected)
     check_scanned(setup, files)
     wanted_scans = load.messages if setup.scanned else 0
     grace = time.monotonic() + SPAMD_LOG_GRACE
@@ -432,12 +467,12 @@ def run_batch(instance: ScanInstance, load: Load, spamd: BenchSpamd) -> ScanBatc
         )
     return ScanBatch(
         messages=load.messages,
-        accepted=accepted,
-        delivered=max(accepted, delivered),
-        postfix_cpu=cpu_after[0] - cpu_before[0],
-        milter_cpu=cpu_after[1] - cpu_before[1],
-        spamd_cpu=cpu_after[2] - cpu_before[2],
-        client_cpu=client_cpu,
+        accepted=timed.accepted,
+        delivered=timed.delivered,
+        postfix_cpu=timed.cpu_spent[0],
+        milter_cpu=timed.cpu_spent[1],
+        spamd_cpu=timed.cpu_spent[2],
+        client_cpu=timed.client_cpu,
         scan_seconds=mean(s for s, _ in scans.scans) if scans.scans else 0.0,
         scan_bytes=mean(b for _, b in scans.scans) if scans.scans else 0.0,
     )
