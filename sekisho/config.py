@@ -12,6 +12,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,15 @@ from typing import Any
 
 class ConfigError(ValueError):
     """A configuration value is missing, unknown or of the wrong type."""
+
+
+class SpamOnFailure(StrEnum):
+    """What becomes of mail when the spam engine is down or times out."""
+
+    # The sender retries; nothing passes unscanned.
+    TEMPFAIL = "tempfail"
+    # Mail to recipients with the scan on goes through unscanned, logged.
+    DELIVER = "deliver"
 
 
 @dataclass(frozen=True)
@@ -77,9 +87,8 @@ class Settings:
     spam_engine: str = "rspamd://127.0.0.1:11333"
     # Seconds a spam scan may take; a timeout counts as the engine being down.
     spam_timeout: float = 30.0
-    # Engine down or timing out: "tempfail" (the sender retries; nothing passes unscanned)
-    # or "deliver" (mail to recipients with the scan on goes through unscanned, logged).
-    spam_on_failure: str = "tempfail"
+    # Engine down or timing out: "tempfail" or "deliver" (SpamOnFailure).
+    spam_on_failure: SpamOnFailure = SpamOnFailure.TEMPFAIL
     reinject_smtp: str = "127.0.0.1:10026"
     # postsrsd's forward lookup (host:port, Debian's default 127.0.0.1:10001): forwarded
     # copies leave with an SRS envelope sender; empty: with the original sender's, which
@@ -176,7 +185,12 @@ _BOOLEAN_WORDS = {
 }
 
 
+_CHOICES: dict[str, type[StrEnum]] = {"SpamOnFailure": SpamOnFailure}
+
+
 def _coerce(name: str, kind: Any, value: Any) -> Any:
+    if str(kind) in _CHOICES:
+        return _choice(name, _CHOICES[str(kind)], value)
     target = {"str": str, "int": int, "float": float, "bool": bool, "Path": Path}[str(kind)]
     if isinstance(value, target) and not (target is int and isinstance(value, bool)):
         return value
@@ -193,6 +207,14 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
         return target(value)
     except ValueError as error:
         raise ConfigError(f"{name}: {value!r} is not a valid {target.__name__}") from error
+
+
+def _choice(name: str, choices: type[StrEnum], value: Any) -> StrEnum:
+    try:
+        return choices(value)
+    except ValueError:
+        allowed = " or ".join(f'"{choice}"' for choice in choices)
+        raise ConfigError(f"{name}: {value!r} is not allowed; use {allowed}") from None
 
 
 def load_settings(

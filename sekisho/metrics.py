@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator
-from typing import ParamSpec, TypeVar
+from typing import Literal, ParamSpec, TypeVar
 
 from prometheus_client import (
     Counter,
@@ -27,7 +27,6 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from sekisho.milter.actions import Reject, TempFail
 from sekisho.store import outbox
 from sekisho.store.db import Store
 from sekisho.store.quarantine import held_count
@@ -130,9 +129,10 @@ def count_message(verdict: str) -> None:
     MESSAGES.labels(verdict).inc()
 
 
-def count_refusal(answer: TempFail | Reject) -> None:
-    """Any 4xx or 5xx the milter gave, for a message or (at RCPT) one recipient."""
-    (TEMPFAILS if isinstance(answer, TempFail) else REJECTS).labels(answer.reason).inc()
+def count_refusal(kind: Literal["tempfail", "reject"], reason: str) -> None:
+    """Any 4xx (tempfail) or 5xx (reject) the milter gave, for a message or (at RCPT) one
+    recipient; ``reason`` is its short name (store_down, spam_scan_down …)."""
+    (TEMPFAILS if kind == "tempfail" else REJECTS).labels(reason).inc()
 
 
 def count_tally(tally: Tally[str]) -> None:

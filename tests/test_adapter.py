@@ -13,6 +13,7 @@ import Milter
 import pytest
 from Milter.testctx import TestCtx as MilterContext
 
+from sekisho import metrics
 from sekisho.config import Settings
 from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
@@ -141,9 +142,13 @@ def test_store_down_defers_the_recipient(tmp_path: Path, monkeypatch: pytest.Mon
     broken = tmp_path / "broken.db"
     broken.write_bytes(b"not a database" * 100)
     ctx = context_for(Store(f"sqlite:///{broken}"), tmp_path / "mail", monkeypatch)
+    page = metrics.milter_page()
+    counted = {"reason": "store_down"}
+    before = page.get_sample_value("sekisho_tempfails_total", counted) or 0
     assert ctx._priv.envfrom("<x@bad.example>") == Milter.CONTINUE
     assert ctx._priv.envrcpt("<taro@example.jp>") == Milter.TEMPFAIL
     assert ctx._reply == ("451", "4.3.0", "Mail filter settings are unavailable, try again later")
+    assert page.get_sample_value("sekisho_tempfails_total", counted) == before + 1
     ctx._close()
 
 

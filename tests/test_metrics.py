@@ -4,6 +4,8 @@ store's, the milter's its verdicts (a counter of the other process would read 0 
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -69,6 +71,31 @@ def test_the_milter_page_has_none_of_the_worker_figures() -> None:
         close()
     assert names >= MILTER_ONLY
     assert names.isdisjoint(WORKER_ONLY)
+
+
+def test_a_refusal_is_counted_by_kind_and_reason() -> None:
+    page = metrics.milter_page()
+    spam_down = {"reason": "spam_scan_down"}
+    too_big = {"reason": "message_too_big"}
+    tempfails = page.get_sample_value("sekisho_tempfails_total", spam_down) or 0
+    rejects = page.get_sample_value("sekisho_rejects_total", too_big) or 0
+    metrics.count_refusal("tempfail", "spam_scan_down")
+    metrics.count_refusal("reject", "message_too_big")
+    assert page.get_sample_value("sekisho_tempfails_total", spam_down) == tempfails + 1
+    assert page.get_sample_value("sekisho_rejects_total", too_big) == rejects + 1
+    assert page.get_sample_value("sekisho_rejects_total", spam_down) is None
+
+
+def test_the_metrics_module_does_not_reach_up_into_the_milter() -> None:
+    """The worker imports sekisho.metrics too: it must not drag the milter layer along."""
+    listed = "import sys, sekisho.metrics; print(*[m for m in sys.modules if 'milter' in m])"
+    loaded = subprocess.run(
+        [sys.executable, "-c", listed],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == ""
 
 
 def _scrape_when_up(port: int) -> set[str]:

@@ -176,14 +176,14 @@ class SekishoMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no typ
         return self._reply(end.verdict)
 
     def _reply(self, verdict: Verdict, ends_message: bool = True) -> int:
-        if isinstance(verdict, TempFail | Reject):
-            metrics.count_refusal(verdict)
         if ends_message and not isinstance(verdict, Continue):
             metrics.count_message(type(verdict).__name__.lower())
         if isinstance(verdict, TempFail):
+            metrics.count_refusal("tempfail", verdict.reason)
             self.setreply(verdict.code, verdict.xcode, verdict.text)
             return TEMPFAIL
         if isinstance(verdict, Reject):
+            metrics.count_refusal("reject", verdict.reason)
             self.setreply(verdict.code, verdict.xcode, verdict.text)
             return REJECT
         if isinstance(verdict, Accept):

@@ -17,7 +17,7 @@ import Milter
 import milter
 
 from sekisho import metrics
-from sekisho.config import Settings, local_secret_key
+from sekisho.config import Settings, SpamOnFailure, local_secret_key
 from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
 from sekisho.milter.auto_reply import AutoReplies
@@ -83,8 +83,6 @@ def serve(settings: Settings) -> None:
         deliveries.run_every(HIT_FLUSH_SECONDS, stop_flushing),
     ]
 
-    if settings.spam_on_failure not in {"tempfail", "deliver"}:
-        raise ValueError(f"spam_on_failure: {settings.spam_on_failure!r} is not tempfail|deliver")
     # Scans wait on their engine's socket; like store I/O they run on Python's own
     # threads, the virus and the spam scan of one message side by side.
     scan_threads = ThreadPoolExecutor(max_workers=32, thread_name_prefix="scan")
@@ -122,7 +120,7 @@ def serve(settings: Settings) -> None:
             scan_spam,
             scan_virus,
             virus_reports,
-            deliver_when_spam_scan_fails=settings.spam_on_failure == "deliver",
+            deliver_when_spam_scan_fails=settings.spam_on_failure is SpamOnFailure.DELIVER,
             trust_unchecked_senders=settings.allow_list_trusts_unchecked,
             submission_rules=submission_rules,
             auto_replies=auto_replies,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sekisho.config import ConfigError, load_settings, local_secret_key
+from sekisho.config import ConfigError, SpamOnFailure, load_settings, local_secret_key
 
 EXAMPLE = Path(__file__).parents[2] / "deploy/sekisho.toml.example"
 
@@ -86,3 +86,16 @@ def test_a_bad_proxy_address_or_a_zero_limit_is_refused_at_load() -> None:
         load_settings(environ={"SEKISHO_WEB_PROXY_ADDRESSES": "127.0.0.1, proxy.example"})
     with pytest.raises(ConfigError, match="upload_max_lines: must be at least 1"):
         load_settings(environ={"SEKISHO_UPLOAD_MAX_LINES": "0"})
+
+
+def test_spam_on_failure_takes_the_two_words_and_refuses_any_other(tmp_path: Path) -> None:
+    assert load_settings(environ={}).spam_on_failure is SpamOnFailure.TEMPFAIL
+    config = tmp_path / "deliver.toml"
+    config.write_text('spam_on_failure = "deliver"\n')
+    assert load_settings(config, environ={}).spam_on_failure is SpamOnFailure.DELIVER
+    config.write_text('spam_on_failure = "accept"\n')
+    refused = 'spam_on_failure: \'accept\' is not allowed; use "tempfail" or "deliver"'
+    with pytest.raises(ConfigError, match=refused):
+        load_settings(config, environ={})
+    with pytest.raises(ConfigError, match="spam_on_failure: 'Deliver' is not allowed"):
+        load_settings(environ={"SEKISHO_SPAM_ON_FAILURE": "Deliver"})
