@@ -356,28 +356,34 @@ def audit_log(context: Context) -> None:
 @click.argument("address")
 @pass_context
 def history(context: Context, address: str) -> None:
-    """A mailbox's latest logins and settings changes (the audit log), as JSON lines."""
+    """A mailbox's latest logins and settings changes (the audit log), as JSON lines; a
+    change carries its detail (what was added, removed or set), null when it predates them."""
     from sekisho.store import audit
 
     with _refusals(), context.store().read() as session:
         account = accounts.require_account(session, address)
-        events = [
-            {
-                "at": attempt.at.isoformat(),
-                "event": "login" if attempt.succeeded else "login_failed",
-                "client": attempt.client_address,
-            }
+        events: list[tuple[datetime, dict[str, object]]] = [
+            (
+                attempt.at,
+                {
+                    "at": attempt.at.isoformat(),
+                    "event": "login" if attempt.succeeded else "login_failed",
+                    "client": attempt.client_address,
+                },
+            )
             for attempt in audit.history(session, account.id)
-        ] + [
-            {
+        ]
+        for change in audit.changes(session, account.id):
+            detail = audit.detail_of(change)
+            shown: dict[str, object] = {
                 "at": change.at.isoformat(),
                 "event": "change",
                 "area": change.area,
                 "client": change.client_address,
+                "detail": detail.to_dict() if detail else None,
             }
-            for change in audit.changes(session, account.id)
-        ]
-    for event in sorted(events, key=lambda item: item["at"], reverse=True):
+            events.append((change.at, shown))
+    for _, event in sorted(events, key=lambda item: item[0], reverse=True):
         click.echo(json.dumps(event, ensure_ascii=False))
 
 

@@ -168,5 +168,30 @@ def test_an_old_row_names_its_screen_and_an_import_names_its_sections(
     )
 
 
+def test_the_operators_history_command_prints_the_same_details(
+    client: FlaskClient, store: Store
+) -> None:
+    with store.transaction() as session:
+        audit.record_change(session, taro_id(store), "virus", "192.0.2.1", _now())
+    login(client)
+    add_and_delete_a_from_entry(client)
+    switch_the_virus_scan_on(client)
+    result = CliRunner().invoke(
+        main, ["--database-url", store.database_url, "history", "taro@example.jp"]
+    )
+    assert result.exit_code == 0, result.output
+    changes = [
+        (event["area"], event["detail"])
+        for event in map(json.loads, result.output.splitlines())
+        if event["event"] == "change"
+    ]
+    assert changes == [
+        ("virus", {"kind": "set", "values": ["enabled"], "count": 1}),
+        ("reject_from", {"kind": "removed", "values": ["bad.example"], "count": 1}),
+        ("reject_from", {"kind": "added", "values": ["bad.example"], "count": 1}),
+        ("virus", None),  # from before details were kept
+    ]
+
+
 def _now() -> datetime:
     return datetime.now(UTC)

@@ -63,11 +63,13 @@ class ChangeDetail:
     def total(self) -> int:
         return len(self.values) if self.count is None else self.count
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict[str, object]:
+        """The detail as stored (capped) and as ``sekisho history`` prints it."""
         kept = [value[:VALUE_CHARS] for value in self.values[:DETAIL_VALUES]]
-        return json.dumps(
-            {"kind": self.kind.value, "values": kept, "count": self.total}, ensure_ascii=False
-        )
+        return {"kind": self.kind.value, "values": kept, "count": self.total}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> ChangeDetail | None:
