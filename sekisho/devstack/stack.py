@@ -43,6 +43,8 @@ class LocalStack:
     extra_environment: dict[str, str] = field(default_factory=dict)
     # "host:port" that Postfix relays every non-local recipient to (a test's next hop).
     relay: str = ""
+    # More main.cf settings for the stack's Postfix (a test's milter timeouts …).
+    postfix_main: dict[str, str] = field(default_factory=dict)
     # The milter's spam engine (rspamd://… or spamd://…); the default points at a closed
     # port, so a mailbox that turns the scan on gets its mail deferred, never unscanned.
     spam_engine: str = "rspamd://127.0.0.1:9"
@@ -189,7 +191,10 @@ class LocalStack:
             submission_port=self.submission_port if self.dovecot else 0,
             sasl_port=self.dovecot.auth_port if self.dovecot else 0,
             srs_reverse_port=self.postsrsd.reverse_port if self.postsrsd else 0,
-            extra_main={"relayhost": f"[{self.relay.replace(':', ']:')}"} if self.relay else {},
+            extra_main={
+                **({"relayhost": f"[{self.relay.replace(':', ']:')}"} if self.relay else {}),
+                **self.postfix_main,
+            },
         )
         self.postfix.start()
         if self.with_web:
