@@ -26,7 +26,7 @@ from sekisho.scanners.spam import spam_engine
 from sekisho.scanners.virus import clamd_scanner
 from sekisho.store import accounts
 from sekisho.store.db import Store
-from sekisho.store.delivery_log import Delivery
+from sekisho.store.delivery_log import Mailed, rows_of
 from sekisho.store.hits import HitCounter
 from sekisho.store.lists import add_values
 from sekisho.store.policies import PolicyCache
@@ -176,10 +176,10 @@ def test_only_a_mail_taken_is_in_the_delivery_log(
 ) -> None:
     """受信ログ says what became of mail that was taken: a mail refused at its end (here
     over the size limit, 552) was never delivered, whatever end of headers thought."""
-    logged: list[Delivery] = []
+    logged: list[Mailed] = []
     small = replace(content_limits(Settings()), message_bytes=100)
     refusing = context_for(
-        store, tmp_path / "mail", monkeypatch, record_deliveries=logged.extend, content_limits=small
+        store, tmp_path / "mail", monkeypatch, record_deliveries=logged.append, content_limits=small
     )
     begin(refusing, "x@bad.example", "taro@example.jp", "hanako@example.jp")
     assert refusing._priv.eoh() == Milter.CONTINUE
@@ -187,9 +187,10 @@ def test_only_a_mail_taken_is_in_the_delivery_log(
     assert refusing._eom() == Milter.REJECT
     assert refusing._reply[:2] == ("552", "5.3.4")
     assert logged == []
-    taking = context_for(store, tmp_path / "mail", monkeypatch, record_deliveries=logged.extend)
+    taking = context_for(store, tmp_path / "mail", monkeypatch, record_deliveries=logged.append)
     begin(taking, "x@bad.example", "taro@example.jp", "hanako@example.jp")
     taking._priv.eoh()
     taking._priv.body(b"body\r\n")
     assert taking._eom() == Milter.ACCEPT
-    assert sorted(row.outcome for row in logged) == ["inbox", "quarantine"]
+    (mailed,) = logged
+    assert sorted(row["outcome"] for row in rows_of(mailed)) == ["inbox", "quarantine"]

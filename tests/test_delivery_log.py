@@ -14,10 +14,12 @@ from sekisho.devstack.spam import RspamdInstance
 from sekisho.milter.actions import Accept, Continue
 from sekisho.milter.auto_reply import AutoReplies
 from sekisho.milter.transaction import MailTransaction
+from sekisho.rules.forwarding import ForwardPlan
+from sekisho.rules.model import DELIVER, Action, Decision, Message, RuleHit
 from sekisho.store import accounts, delivery_log
 from sekisho.store.db import Store
-from sekisho.store.delivery_log import DeliveryLog, delivery_page
-from sekisho.store.models import utcnow
+from sekisho.store.delivery_log import DeliveryLog, Mailed, delivery_page
+from sekisho.store.models import DeliveryLogEntry, utcnow
 from sekisho.store.policies import PolicyCache
 from sekisho.store.settings_doc import import_settings
 from tests.scanning import transaction_on
@@ -128,12 +130,14 @@ def test_rows_wait_in_memory_while_the_store_is_down_and_are_written_later(
     with store.transaction() as session:
         accounts.add_account(session, "taro@example.jp", "secret123")
         taro = accounts.require_account(session, "taro@example.jp").id
-    row = delivery_log.Delivery(taro, utcnow(), "a@b.example", "s", delivery_log.INBOX)
+    mailed = Mailed(utcnow(), Message("a@b.example"), "", "Q1", ((taro, DELIVER),))
     broken = DeliveryLog(Store("sqlite:////nonexistent-dir/sekisho.db"))
-    broken.record([row])
+    broken.record(mailed)
     assert broken.flush() == 0
+    assert broken.flush() == 0  # still down: the row waits on
     working = DeliveryLog(store)
-    working.record([row, row])
+    working.record(mailed)
+    working.record(mailed)
     assert working.flush() == 2
     assert working.flush() == 0
 
@@ -144,12 +148,9 @@ def test_rows_past_their_days_are_forgotten(store: Store, example_domain: str) -
         taro = accounts.require_account(session, "taro@example.jp").id
     now = utcnow()
     log = DeliveryLog(store)
-    log.record(
-        [
-            delivery_log.Delivery(taro, now - timedelta(days=8), "a@b.example", "old", "inbox"),
-            delivery_log.Delivery(taro, now - timedelta(days=6), "a@b.example", "new", "inbox"),
-        ]
-    )
+    for days, subject in ((8, "old"), (6, "new")):
+        message = Message("a@b.example", (("Subject", subject),))
+        log.record(Mailed(now - timedelta(days=days), message, "", "", ((taro, DELIVER),)))
     log.flush()
     with store.transaction() as session:
         assert delivery_log.forget_old(session, now, days=7) == 1
@@ -194,3 +195,73 @@ def test_an_allow_entry_is_not_applied_to_a_sender_rspamd_could_not_authenticate
         "受信許可設定「ok.example」に一致しましたが、送信者が認証されていないため適用しませんでした"
         in page
     )
+
+
+def test_a_row_holds_what_the_milter_decided_cut_for_the_screen(
+    store: Store, example_domain: str
+) -> None:
+    """The rows are built on the flush thread from what the milter handed over: one per
+    mailbox, the subject decoded, long texts cut to 255 characters."""
+    with store.transaction() as session:
+        accounts.add_account(session, "taro@example.jp", "secret123")
+        accounts.add_account(session, "hanako@example.jp", "secret123")
+        taro = accounts.require_account(session, "taro@example.jp").id
+        hanako = accounts.require_account(session, "hanako@example.jp").id
+    caught = Decision(Action.QUARANTINE, RuleHit("reject_subject", "セール" * 100, "x" * 300))
+    forwarded = Decision(
+        Action.DELIVER,
+        forward=ForwardPlan(("a@mobile.example", "b@mobile.example"), keep_mailbox=False),
+        auto_reply="away",
+    )
+    subject = "=?UTF-8?B?5aSP44Gu44K744O844Or?= " + "z" * 300
+    message = Message("news@shop.example", (("Subject", subject),))
+    at = utcnow()
+    log = DeliveryLog(store)
+    log.record(Mailed(at, message, "k" * 64, "Q" * 40, ((taro, caught), (hanako, forwarded))))
+    assert log.flush() == 2
+    with store.read() as session:
+        rows = {
+            row.account_id: (
+                row.at,
+                row.sender,
+                row.subject,
+                row.outcome,
+                row.rule,
+                row.entry,
+                row.matched,
+                row.forwarded_to,
+                row.auto_replied,
+                row.message_key,
+                row.queue_id,
+            )
+            for row in session.query(DeliveryLogEntry)
+        }
+    shown = ("夏のセール " + "z" * 300)[:255]
+    assert rows == {
+        taro: (
+            at,
+            "news@shop.example",
+            shown,
+            delivery_log.QUARANTINE,
+            "reject_subject",
+            ("セール" * 100)[:255],
+            "x" * 255,
+            "",
+            False,
+            "k" * 64,
+            "Q" * 32,
+        ),
+        hanako: (
+            at,
+            "news@shop.example",
+            shown,
+            delivery_log.FORWARDED,
+            "",
+            "",
+            "",
+            "a@mobile.example, b@mobile.example",
+            True,
+            "k" * 64,
+            "Q" * 32,
+        ),
+    }

@@ -11,11 +11,11 @@ from flask.testing import FlaskClient
 
 from sekisho.rules.autoreply import AutoReply
 from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT
-from sekisho.rules.model import DELIVER, SpamSetting
+from sekisho.rules.model import DELIVER, Message, SpamSetting
 from sekisho.store import accounts
 from sekisho.store.autoreply import set_auto_reply
 from sekisho.store.db import Store
-from sekisho.store.delivery_log import DeliveryLog, delivery
+from sekisho.store.delivery_log import DeliveryLog, Mailed
 from sekisho.store.forwarding import add_target
 from sekisho.store.lists import add_values
 from sekisho.store.models import DeliveryLogEntry
@@ -203,8 +203,8 @@ def test_a_delivery_log_row_fills_a_from_and_subject_and_says_so(
     hanako = settle(store, "hanako@example.jp")
     log = DeliveryLog(store)
     at = datetime(2024, 2, 1, tzinfo=UTC)
-    for owner in (account_id, hanako):
-        log.record([delivery(owner, DELIVER, "news@shop.example", "夏のセール", "k", "Q1", at)])
+    message = Message("news@shop.example", (("Subject", "夏のセール"),))
+    log.record(Mailed(at, message, "k", "Q1", ((account_id, DELIVER), (hanako, DELIVER))))
     log.flush()
     with store.read() as session:
         ids = {row.account_id: row.id for row in session.query(DeliveryLogEntry)}

@@ -42,12 +42,12 @@ from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.abroad import is_local_network, submission_allowed
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.autoreply import japan_day
-from sekisho.rules.decide import ScanPlan, answers, decide, plan_scans
+from sekisho.rules.decide import ScanPlan, answers, decide, decide_with_scans, plan_scans
 from sekisho.rules.encoded_words import readable
 from sekisho.rules.model import Decision, Message, Policy, RuleHit, ScanResults
 from sekisho.rules.virus import refuses_submission
 from sekisho.scanners.countries import CountryLookup, RegistryCountries
-from sekisho.store.delivery_log import Delivery, delivery
+from sekisho.store.delivery_log import Mailed
 from sekisho.store.policies import PolicyUnavailableError
 
 log = logging.getLogger("sekisho.milter")
@@ -125,8 +125,8 @@ class MailTransaction:
     trace_key: bytes = b""
     # How much of a message is read: its size, and the MIME caps of scanning and disinfection.
     content_limits: ContentLimits = field(default_factory=lambda: content_limits(Settings()))
-    # Takes the 受信ログ rows of a message; None: not logged (tests of other parts).
-    record_deliveries: Callable[[list[Delivery]], None] | None = None
+    # Takes a message's decisions for 受信ログ; None: not logged (tests of other parts).
+    record_deliveries: Callable[[Mailed], None] | None = None
     recipients: list[Recipient] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
     queue_id: str = "NOQUEUE"
@@ -334,20 +334,19 @@ class MailTransaction:
     def _final_decisions(
         self, message: Message, scans: ScanResults, today: date | None
     ) -> list[tuple[Recipient, Decision | None]]:
-        """Every mailbox's decision with the scans; a forward target only while the
-        mailbox that forwards to it still delivers and forwards (not, say, caught as spam)."""
+        """Every mailbox's decision with the scans (its first one again where they change
+        nothing for it); a forward target only while the mailbox that forwards to it still
+        delivers and forwards (not, say, caught as spam)."""
         decided: list[tuple[Recipient, Decision | None]] = []
         forwarding: dict[str, tuple[str, ...]] = {}
-        for recipient, _ in self._decided:
+        for recipient, first in self._decided:
             if recipient.forwarded_by and recipient.given not in forwarding.get(
                 recipient.forwarded_by, ()
             ):
                 continue
             decision = (
-                decide(
-                    recipient.policy, message, scans=scans, today=today, trace_key=self.trace_key
-                )
-                if recipient.policy is not None
+                decide_with_scans(recipient.policy, message, first, scans, today, self.trace_key)
+                if recipient.policy is not None and first is not None
                 else None
             )
             decided.append((recipient, decision))
@@ -402,29 +401,22 @@ class MailTransaction:
         """Count the rules that decided and log each mailbox's outcome (受信ログ), once
         the verdict is final: at an accept at end of headers, or after the adapter
         applied the end-of-message edits (a temp-fail, which the sender retries, counts
-        nothing)."""
-        now = self.clock()
-        rows = []
+        nothing). The log's rows are built on its flush thread, not here."""
         message = self._message
-        key = self._digest.hexdigest() if self._digest is not None else ""
+        if message is None:
+            return
+        record = self.record_deliveries
+        mailboxes = []
         for recipient, decision in self._decided:
-            if recipient.policy is None or decision is None or message is None:
+            if recipient.policy is None or decision is None:
                 continue
             if decision.hit is not None:
                 self.record_hit(recipient.policy.account_id, decision.hit)
-            rows.append(
-                delivery(
-                    recipient.policy.account_id,
-                    decision,
-                    readable(message.sender),
-                    message.subject,
-                    key,
-                    self.queue_id,
-                    now,
-                )
-            )
-        if rows and self.record_deliveries is not None:
-            self.record_deliveries(rows)
+            if record is not None:
+                mailboxes.append((recipient.policy.account_id, decision))
+        if mailboxes and record is not None:
+            key = self._digest.hexdigest() if self._digest is not None else ""
+            record(Mailed(self.clock(), message, key, self.queue_id, tuple(mailboxes)))
 
     def _log_decisions(self) -> None:
         """One line per message: each filtered recipient, its action and the rule that hit.

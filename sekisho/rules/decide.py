@@ -95,6 +95,41 @@ def decide(
     )
 
 
+def decide_with_scans(
+    policy: Policy,
+    message: Message,
+    first: Decision,
+    scans: ScanResults,
+    today: date | None,
+    trace_key: bytes = b"",
+) -> Decision:
+    """The decision once the scans are in (end of message). ``first`` is decide's answer
+    at end of headers for the same policy and message (no scans, no ``today``): when
+    nothing the scans found concerns this mailbox it is the answer again, row for row, and
+    its lists are not walked a second time."""
+    if _unchanged_by(policy, message, first, scans, today):
+        return first
+    return decide(policy, message, scans=scans, today=today, trace_key=trace_key)
+
+
+def _unchanged_by(
+    policy: Policy, message: Message, first: Decision, scans: ScanResults, today: date | None
+) -> bool:
+    """Whether decide with ``scans`` and ``today`` repeats ``first``. Only these read them:
+    the virus row (a virus, for a mailbox with the scan on); the allow row and the
+    unverified entry (the sender's authentication, but only for a From an entry matches,
+    and before the scans such an entry decided: ``first.allowed``); the spam rows (spam,
+    for a mailbox with the scan on); the auto-reply (only to mail scanned clean)."""
+    if scans.virus is not None and policy.virus_scan:
+        return False
+    if first.allowed:
+        return False
+    verdict = scans.spam
+    if verdict is not None and verdict.is_spam and policy.spam.enabled:
+        return False
+    return not (scans.clean and first.delivered and answers(policy, message, today))
+
+
 def answers(policy: Policy, message: Message, today: date | None) -> bool:
     """Whether the mailbox's 自動返信設定 answers this mail if it turns out clean."""
     return _reply_text(policy, message, today) is not None

@@ -3,14 +3,16 @@ gets (forwarding, auto-reply), the record of rows walked, and which scans are ne
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
+from itertools import product
 from typing import Any
 
 import pytest
 
 from sekisho.rules.addresses import SuffixMatcher
 from sekisho.rules.autoreply import AutoReply
-from sekisho.rules.decide import decide, plan_scans
+from sekisho.rules.decide import decide, decide_with_scans, plan_scans
 from sekisho.rules.forwarding import FORWARD_TRACE, ForwardTarget, trace_value
 from sekisho.rules.model import (
     Action,
@@ -221,3 +223,41 @@ def test_engine_symbols_are_read_into_checks() -> None:
     assert rspamd == SenderAuth(Check.FAIL, Check.PASS, frozenset({"ok.example"}))
     spamd = from_spamd(["SPF_SOFTFAIL", "DKIM_VALID_AU", "BAYES_00"])
     assert spamd == SenderAuth(spf=Check.FAIL, dkim_author_aligned=True)
+
+
+def test_the_first_decision_stands_exactly_when_the_scans_change_nothing() -> None:
+    """decide_with_scans reuses the end-of-headers decision only where deciding again
+    would give the same one, row for row: every combination of a mailbox's settings and
+    what the scans found."""
+    virus = ("Eicar-Signature", None)
+    verdicts = (None, HAM, SPAM, replace(HAM, auth=SenderAuth(dmarc=Check.PASS)))
+    spam_settings = (SpamSetting(), SpamSetting(enabled=True), SpamSetting(True, False))
+    lists = (SuffixMatcher.build([]), SuffixMatcher.build(["ok.example"]))
+    reused = 0
+    for scan_virus, verdict, trust, spam_setting, allow, reject, on, reply in product(
+        virus, verdicts, (True, False), spam_settings, lists, lists, (True, False), (True, False)
+    ):
+        policy = mailbox(
+            virus_scan=on,
+            spam=spam_setting,
+            allow_from=allow,
+            reject_from=reject,
+            forward_to=FORWARDING,
+            auto_reply=ANSWERING if reply else AutoReply(),
+        )
+        scans = ScanResults(
+            virus_scanned=True,
+            virus=scan_virus,
+            spam=verdict,
+            complete=True,
+            trust_unchecked_senders=trust,
+        )
+        first = decide(policy, MESSAGE, trace_key=b"key")
+        again = decide(policy, MESSAGE, scans=scans, today=TODAY, trace_key=b"key")
+        final = decide_with_scans(policy, MESSAGE, first, scans, TODAY, b"key")
+        assert (final, final.trace) == (again, again.trace), (policy, scans)
+        reused += final is first
+    assert reused > 0
+    no_scan = ScanResults(complete=True)  # a message only the rules caught or forwarded
+    first = decide(mailbox(reject_from=lists[1]), MESSAGE)
+    assert decide_with_scans(mailbox(reject_from=lists[1]), MESSAGE, first, no_scan, TODAY) is first
