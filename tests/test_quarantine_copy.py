@@ -1,12 +1,17 @@
 """A quarantine copy is written once per mailbox and message, whichever attempt writes it:
-a milter that died between the file and its row leaves a file the retry takes over."""
+a milter that died between the file and its row leaves a file the retry takes over, and
+so does a commit whose answer was lost with the store."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from sekisho.envelope import Envelope
 from sekisho.maildir import JUNK_FOLDER, Ownership, keyed_name
@@ -85,3 +90,73 @@ def test_a_sqlite_store_commits_to_disk_before_it_answers(store: Store) -> None:
         pytest.skip("PostgreSQL commits durably by default (synchronous_commit=on)")
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+class StoreLost(Store):
+    """The store as the milter sees it when the connection to PostgreSQL drops at COMMIT:
+    the server may have committed (``committed``) or not, and it answers nothing more."""
+
+    def __init__(self, real: Store, committed: bool) -> None:  # no engine of its own
+        self.real = real
+        self.committed = committed
+        self.down = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.real.transaction() as session:
+            yield session
+            if not self.committed:
+                self.down = True
+                raise self.gone()
+        self.down = True
+        raise self.gone()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        if self.down:
+            raise self.gone()
+        with self.real.read() as session:
+            yield session
+
+    @staticmethod
+    def gone() -> OperationalError:
+        return OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+
+def rows(store: Store, policy: Policy) -> int:
+    with store.read() as session:
+        return quarantine_page(session, policy.account_id).total
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["committed", "rolled-back"])
+def test_a_commit_whose_answer_was_lost_keeps_its_copy_and_the_retry_lands_once(
+    store: Store, taro: Policy, tmp_path: Path, committed: bool
+) -> None:
+    """The milter cannot tell whether the row exists: removing the copy would lose the
+    mail when it does (the retry finds the row and writes no copy); keeping it loses
+    nothing either way (the retry takes it over under its name, or finds it recorded)."""
+    with pytest.raises(OperationalError):
+        put(StoreLost(store, committed), tmp_path, taro)
+    (kept,) = junk_files(tmp_path)
+    assert rows(store, taro) == (1 if committed else 0)
+    put(store, tmp_path, taro)  # the sender's retry, the store back
+    assert junk_files(tmp_path) == [kept]
+    assert rows(store, taro) == 1
+
+
+def test_a_copy_whose_row_is_known_not_committed_is_removed(
+    store: Store, taro: Policy, tmp_path: Path
+) -> None:
+    quarantine = Quarantine(store, tmp_path, Ownership())
+    copy = quarantine.write_copy(
+        taro, HIT, "x@bad.example", "offer", "Q1", KEY, MESSAGE, Envelope()
+    )
+    assert copy is not None
+
+    def failing(_session: Session) -> int:
+        raise OperationalError("INSERT", {}, Exception("statement failed"))
+
+    with pytest.raises(OperationalError):
+        quarantine.record_with([copy], failing)
+    assert junk_files(tmp_path) == []
+    assert rows(store, taro) == 0

@@ -142,7 +142,10 @@ class Quarantine:
         """The copies' rows (and notices) and whatever ``rows`` writes, in one transaction:
         the message's one store commit. Returns what ``rows`` returned. A copy whose row
         did not commit is removed (no copy without its row) unless another attempt of the
-        same message recorded it meanwhile; that attempt wrote the other rows too."""
+        same message recorded it meanwhile; that attempt wrote the other rows too. When
+        the store cannot say (the connection lost at COMMIT, the server gone), the copy
+        stays: its row may exist, and a row without its copy is a lost mail, while a copy
+        without its row is taken over by the sender's retry under its name."""
 
         def work() -> int:
             try:
@@ -161,7 +164,7 @@ class Quarantine:
                 if copies and all(recorded) and isinstance(error, IntegrityError):
                     return 0
                 for copy, done in zip(copies, recorded, strict=True):
-                    if not done:
+                    if done is False:
                         remove_message(copy.folder / "new" / copy.record.file_name)
                 raise
 
@@ -173,12 +176,13 @@ class Quarantine:
         return notice_due(utcnow(), self._notice_digest_minutes)
 
 
-def _recorded(store: Store, account_id: int, message_key: str) -> bool:
+def _recorded(store: Store, account_id: int, message_key: str) -> bool | None:
+    """Whether the copy's row exists; None when the store cannot say."""
     try:
         with store.read() as session:
             return already_quarantined(session, account_id, message_key)
     except SQLAlchemyError:
-        return False
+        return None
 
 
 def _trace_headers(sender: str, recipient: str, hit: RuleHit, envelope: Envelope) -> bytes:
