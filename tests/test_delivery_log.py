@@ -4,13 +4,18 @@ pruned after its days."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
+from sekisho.config import Settings
 from sekisho.devstack.spam import RspamdInstance
+from sekisho.milter import server, transaction
 from sekisho.milter.actions import Accept, Continue
 from sekisho.milter.auto_reply import AutoReplies
 from sekisho.milter.transaction import MailTransaction
@@ -22,17 +27,28 @@ from sekisho.store.delivery_log import DeliveryLog, Mailed, delivery_page
 from sekisho.store.models import DeliveryLogEntry, utcnow
 from sekisho.store.policies import PolicyCache
 from sekisho.store.settings_doc import import_settings
+from sekisho.webui import create_app
 from tests.scanning import transaction_on
 from tests.webclient import login
 
 
 def deliver(
-    store: Store, mail_root: Path, log: DeliveryLog, sender: str, subject: str, **options: Any
+    store: Store,
+    mail_root: Path,
+    log: DeliveryLog | None,
+    sender: str,
+    subject: str,
+    **options: Any,
 ) -> None:
     """One mail from ``sender`` to taro and hanako through a transaction, as the adapter
-    drives it (the outcome recorded once the verdict is final)."""
+    drives it (the outcome recorded once the verdict is final); ``log`` None: as the
+    milter runs when the operator keeps no log."""
     transaction: MailTransaction = transaction_on(
-        store, PolicyCache(store, 0.0).get, mail_root, record_deliveries=log.record, **options
+        store,
+        PolicyCache(store, 0.0).get,
+        mail_root,
+        record_deliveries=log.record if log is not None else None,
+        **options,
     )
     transaction.sender = sender
     for recipient in ("<taro@example.jp>", "<hanako@example.jp>"):
@@ -47,7 +63,8 @@ def deliver(
         transaction.end_of_message()
         transaction.close()
         transaction.record_outcome()
-    log.flush()
+    if log is not None:
+        log.flush()
 
 
 def settle(store: Store, address: str, document: dict[str, object]) -> None:
@@ -265,3 +282,43 @@ def test_a_row_holds_what_the_milter_decided_cut_for_the_screen(
             "Q" * 32,
         ),
     }
+
+
+def test_with_no_days_the_milter_hands_over_nothing(
+    store: Store, example_domain: str, mail_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """delivery_log_days = 0: the milter's wiring gives the transactions no log, so a mail
+    is filtered as ever but leaves no row, and none is even built; with days, it does."""
+    with store.transaction() as session:
+        accounts.add_account(session, "taro@example.jp", "secret123")
+        accounts.add_account(session, "hanako@example.jp", "secret123")
+    settle(store, "taro@example.jp", {"reject_from": ["bad.example"]})
+    kept = server.delivery_log(Settings(delivery_log_days=7), store)
+    assert kept is not None
+    deliver(store, mail_root, kept, "offers@bad.example", "kept")
+    assert server.delivery_log(Settings(delivery_log_days=0), store) is None
+
+    def built(*_: object) -> Mailed:
+        raise AssertionError("a 受信ログ row was built with the log off")
+
+    monkeypatch.setattr(transaction, "Mailed", built)
+    deliver(store, mail_root, None, "offers@bad.example", "not kept")
+    deliver(store, mail_root, None, "friend@ok.example", "not kept either")  # accepted early
+    with store.read() as session:
+        assert [row.subject for row in session.query(DeliveryLogEntry)] == ["kept", "kept"]
+    junk = list((mail_root / "example.jp" / "taro" / ".Junk" / "new").iterdir())
+    assert len(junk) == 2  # the rules still caught the second mail from bad.example
+    with store.transaction() as session:  # the hourly purge takes what was kept before
+        assert delivery_log.forget_old(session, utcnow(), days=0) == 2
+
+
+def test_with_no_days_the_page_says_no_log_is_kept(app: Flask, store: Store) -> None:
+    settings = replace(app.extensions["sekisho.settings"], delivery_log_days=0)
+    client = create_app(settings, store).test_client()
+    login(client)
+    page = client.get("/log/").get_data(as_text=True)
+    assert "ご利用のプロバイダーは受信ログを保存していません。" in page
+    assert "過去 0 日間" not in page
+    assert 'name="q"' not in page  # nothing to search
+    english = client.get("/log/?lang=en").get_data(as_text=True)
+    assert "Your provider does not keep a delivery log" in english

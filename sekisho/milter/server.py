@@ -76,12 +76,11 @@ def serve(settings: Settings) -> None:
     )
 
     hits = HitCounter(store)
-    deliveries = DeliveryLog(store)
+    deliveries = delivery_log(settings, store)
     stop_flushing = threading.Event()
-    flushers = [
-        hits.run_every(HIT_FLUSH_SECONDS, stop_flushing),
-        deliveries.run_every(HIT_FLUSH_SECONDS, stop_flushing),
-    ]
+    flushers = [hits.run_every(HIT_FLUSH_SECONDS, stop_flushing)]
+    if deliveries is not None:
+        flushers.append(deliveries.run_every(HIT_FLUSH_SECONDS, stop_flushing))
 
     # Scans wait on their engine's socket; like store I/O they run on Python's own
     # threads, the virus and the spam scan of one message side by side.
@@ -130,7 +129,7 @@ def serve(settings: Settings) -> None:
             send_tagged_copy=tagged_copies.send,
             tagged_copies=tagged_copy_ledger,
             trace_key=trace_key,
-            record_deliveries=deliveries.record,
+            record_deliveries=deliveries.record if deliveries is not None else None,
             content_limits=limits,
         )
 
@@ -160,6 +159,12 @@ def serve(settings: Settings) -> None:
         stop_flushing.set()
         for flusher in flushers:
             flusher.join()  # it writes the last counts and log rows
+
+
+def delivery_log(settings: Settings, store: Store) -> DeliveryLog | None:
+    """受信ログ's writer; None when the operator keeps no log (``delivery_log_days = 0``),
+    and then the transactions hand over nothing at all."""
+    return DeliveryLog(store) if settings.delivery_log_days > 0 else None
 
 
 def register_callbacks(name: str) -> None:

@@ -125,7 +125,8 @@ class MailTransaction:
     trace_key: bytes = b""
     # How much of a message is read: its size, and the MIME caps of scanning and disinfection.
     content_limits: ContentLimits = field(default_factory=lambda: content_limits(Settings()))
-    # Takes a message's decisions for 受信ログ; None: not logged (tests of other parts).
+    # Takes a message's decisions for 受信ログ; None: not logged (delivery_log_days = 0,
+    # tests of other parts).
     record_deliveries: Callable[[Mailed], None] | None = None
     recipients: list[Recipient] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)

@@ -3,8 +3,10 @@
 The milter hands over each message's decisions once its verdict is final; they wait in
 memory and a background thread builds the rows (one per mailbox) and writes them in one
 INSERT every second or so. So the log costs a mail no store write of its own and next to
-no work on the milter's thread, and a crash loses at most the rows of one interval, never
-mail: the log tells what happened, the Maildirs and the quarantine rows are what happened.
+no work on the milter's thread (bench/delivery_log.py), and a crash loses at most the rows
+of one interval, never mail: the log tells what happened, the Maildirs and the quarantine
+rows are what happened. An operator who keeps no log (``delivery_log_days = 0``) gets no
+DeliveryLog at all: the milter then hands over nothing.
 """
 
 from __future__ import annotations
