@@ -368,6 +368,7 @@ def history(context: Context, address: str) -> None:
                 {
                     "at": attempt.at.isoformat(),
                     "event": "login" if attempt.succeeded else "login_failed",
+                    "service": attempt.service,
                     "client": attempt.client_address,
                 },
             )

@@ -14,7 +14,8 @@ the attributes it is told to send (``login``, ``remote``, ``protocol``) to
   counts as a failed web login does (per address and per client). One this server refused
   is not counted, as a refused web login is not. A success is recorded only when it ends
   counted failures of the address — all the throttle needs — so mail programs polling every
-  few minutes do not write a row each time.
+  few minutes do not write a row each time. Each row keeps the service (POP3, IMAP, SMTP)
+  for the owner's ログイン履歴.
 
 A process of its own rather than a route of the web UI: Dovecot's auth waits on the answer
 of every login (up to auth_policy_server_timeout_msecs), so it must not queue behind web
@@ -41,6 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sekisho.config import Settings
 from sekisho.store import accounts, audit
+from sekisho.store.audit import LoginService
 from sekisho.store.db import Store
 from sekisho.store.models import utcnow
 
@@ -49,6 +51,14 @@ POLICY_STARTED = "policy_started"
 # Dovecot's request is a few hundred bytes; anything far larger is not Dovecot.
 MAX_REQUEST_BYTES = 64 * 1024
 Clock = Callable[[], datetime]
+# Dovecot's service names (``protocol``, its %s) → the door ログイン履歴 names. Postfix asks
+# Dovecot SASL as "smtp"; "submission" is Dovecot's own submission server.
+SERVICES = {
+    "pop3": LoginService.POP3,
+    "imap": LoginService.IMAP,
+    "smtp": LoginService.SMTP,
+    "submission": LoginService.SMTP,
+}
 
 
 class PolicyRequestError(ValueError):
@@ -62,6 +72,10 @@ class Login:
     address: str  # as typed (requested_username)
     client: str  # the client's IP address (rip)
     protocol: str  # pop3, imap, smtp …
+
+    @property
+    def service(self) -> LoginService:
+        return SERVICES.get(self.protocol.lower(), LoginService.OTHER)
 
 
 @dataclass(frozen=True)
@@ -135,7 +149,13 @@ def report(store: Store, outcome: Report, now: datetime) -> bool:
             return False
         known = accounts.find_account(db, login.address)
         audit.record_attempt(
-            db, login.address, login.client, known.id if known else None, outcome.succeeded, now
+            db,
+            login.address,
+            login.client,
+            known.id if known else None,
+            outcome.succeeded,
+            now,
+            service=login.service,
         )
     if not outcome.succeeded:
         log.info(

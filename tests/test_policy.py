@@ -24,6 +24,7 @@ from sekisho.store.db import Store
 from sekisho.store.models import LoginAttempt, utcnow
 
 KEY = "0123abcd"
+WEB = audit.LoginService.WEB
 NOW = utcnow()
 
 
@@ -56,11 +57,13 @@ class Dovecot:
         assert isinstance(answer, dict)
         return answer
 
-    def report(self, login: str, success: bool, refused: bool = False) -> None:
+    def report(
+        self, login: str, success: bool, refused: bool = False, protocol: str = "imap"
+    ) -> None:
         document = {
             "login": login,
             "remote": "192.0.2.8",
-            "protocol": "imap",
+            "protocol": protocol,
             "success": success,
             "policy_reject": refused,
             "tls": False,
@@ -122,7 +125,9 @@ def test_web_failures_refuse_the_next_dovecot_login(dovecot: Dovecot, store: Sto
     with store.transaction() as session:
         for second in range(audit.MAX_FAILURES_PER_ADDRESS):
             at = NOW - timedelta(seconds=10 - second)
-            audit.record_attempt(session, "taro@example.jp", "203.0.113.5", None, False, at)
+            audit.record_attempt(
+                session, "taro@example.jp", "203.0.113.5", None, False, at, service=WEB
+            )
     assert dovecot.allow("taro@example.jp")["status"] == -1
 
 
@@ -140,6 +145,24 @@ def test_a_refused_login_is_not_counted_and_a_success_clears_once(
     dovecot.report("taro@example.jp", success=False)
     # The good login ended the run: one failure since, not five.
     assert dovecot.allow("taro@example.jp")["status"] == 0
+
+
+def test_each_reported_login_keeps_the_service_it_came_by(dovecot: Dovecot, store: Store) -> None:
+    """ログイン履歴 names the door: Dovecot's POP3 and IMAP, and SMTP AUTH whether Postfix
+    asked (smtp) or Dovecot's own submission server did."""
+    for protocol in ("pop3", "imap", "smtp", "submission", "sieve"):
+        dovecot.report("taro@example.jp", success=False, protocol=protocol)
+    dovecot.report("taro@example.jp", success=True, protocol="pop3")
+    with store.read() as session:
+        history = audit.history(session, accounts.require_account(session, "taro@example.jp").id)
+    assert [(attempt.service, attempt.succeeded) for attempt in reversed(history)] == [
+        ("pop3", False),
+        ("imap", False),
+        ("smtp", False),
+        ("smtp", False),
+        ("other", False),
+        ("pop3", True),
+    ]
 
 
 def test_without_the_key_nothing_is_answered_or_counted(dovecot: Dovecot, store: Store) -> None:

@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from sekisho import policy
 from sekisho.cli import main
 from sekisho.store import accounts, audit
 from sekisho.store.db import Store
-from sekisho.store.models import utcnow
+from sekisho.store.migrate import upgrade
+from sekisho.store.models import LoginAttempt, utcnow
 from tests.webclient import csrf, hidden, login
 
 THROTTLED = "ログインの失敗が続いたため、一時的にログインできません。"
+WEB = audit.LoginService.WEB
 
 
 def try_login(
@@ -67,7 +73,7 @@ def failures_from(store: Store, client_address: str, count: int) -> None:
     with store.transaction() as session:
         for number in range(count):
             audit.record_attempt(
-                session, f"made-up{number}@example.jp", client_address, None, False, at
+                session, f"made-up{number}@example.jp", client_address, None, False, at, service=WEB
             )
 
 
@@ -98,14 +104,16 @@ def test_the_lock_ends_with_the_window_and_a_good_login_resets_the_count(store: 
     with store.transaction() as session:
         for minute in range(5):
             at = now - timedelta(minutes=10 - minute)
-            audit.record_attempt(session, "taro@example.jp", "192.0.2.1", None, False, at)
+            audit.record_attempt(
+                session, "taro@example.jp", "192.0.2.1", None, False, at, service=WEB
+            )
     with store.read() as session:
         until = audit.throttled_until(session, "taro@example.jp", "192.0.2.1", now)
         assert until == now - timedelta(minutes=10) + audit.WINDOW
         later = now + timedelta(minutes=6)
         assert audit.throttled_until(session, "taro@example.jp", "192.0.2.1", later) is None
     with store.transaction() as session:
-        audit.record_attempt(session, "taro@example.jp", "192.0.2.1", None, True, now)
+        audit.record_attempt(session, "taro@example.jp", "192.0.2.1", None, True, now, service=WEB)
     with store.read() as session:
         after_good = now + timedelta(seconds=1)
         assert audit.throttled_until(session, "taro@example.jp", "192.0.2.1", after_good) is None
@@ -120,6 +128,59 @@ def test_the_login_history_shows_good_and_bad_logins_with_the_client(client: Fla
     assert history.index("ログイン成功") < history.index("パスワード誤り")  # newest first
     assert "203.0.113.9" in history
     assert "127.0.0.1" in history
+
+
+def test_the_login_history_says_which_service_each_login_came_by(
+    client: FlaskClient, store: Store
+) -> None:
+    """Failures reported by Dovecot (POP3, IMAP, SMTP AUTH) and the web's own, each named."""
+    try_login(client, "taro@example.jp", "wrong-one", "203.0.113.9")
+    for protocol in ("pop3", "smtp", "imap"):
+        mail_program = policy.Login("taro@example.jp", "198.51.100.4", protocol)
+        policy.report(store, policy.Report(mail_program, False, False), utcnow())
+    login(client)
+    ja = client.get("/history").get_data(as_text=True)
+    services = re.findall(r'data-label="サービス">([^<]*)</td>', ja)
+    assert services == ["Web", "IMAP", "SMTP（送信）", "POP3", "Web"]  # newest first
+    assert "<th>サービス</th>" in ja
+    en = client.get("/history?lang=en").get_data(as_text=True)
+    assert re.findall(r'data-label="Service">([^<]*)</td>', en) == [
+        "Web",
+        "IMAP",
+        "SMTP (sending)",
+        "POP3",
+        "Web",
+    ]
+    result = CliRunner().invoke(
+        main, ["--database-url", store.database_url, "history", "taro@example.jp"]
+    )
+    logins = [json.loads(line) for line in result.output.splitlines()]
+    assert [(event["event"], event["service"]) for event in logins] == [
+        ("login", "web"),
+        ("login_failed", "imap"),
+        ("login_failed", "smtp"),
+        ("login_failed", "pop3"),
+        ("login_failed", "web"),
+    ]
+
+
+def test_logins_recorded_before_the_service_was_kept_count_as_web(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0016")
+    old = Store(url)
+    with old.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO login_attempts (address, client_address, succeeded, at) "
+            "VALUES ('taro@example.jp', '192.0.2.1', 0, '2026-12-01 00:00:00')"
+        )
+    old.dispose()
+    upgrade(url)
+    new = Store(url)
+    try:
+        with new.read() as session:
+            assert session.scalars(select(LoginAttempt.service)).all() == ["web"]
+    finally:
+        new.dispose()
 
 
 def test_the_change_history_names_each_screen_and_the_operator_sees_it_too(

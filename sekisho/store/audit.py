@@ -42,6 +42,16 @@ DETAIL_VALUES = 10
 VALUE_CHARS = 100
 
 
+class LoginService(StrEnum):
+    """The door a login came by (LoginAttempt.service), as ログイン履歴 names it."""
+
+    WEB = "web"
+    POP3 = "pop3"
+    IMAP = "imap"
+    SMTP = "smtp"  # SMTP AUTH of a submission (Postfix's, or Dovecot's own, through Dovecot)
+    OTHER = "other"  # another Dovecot service (ManageSieve …)
+
+
 class ChangeKind(StrEnum):
     ADDED = "added"  # values: the entries registered
     REMOVED = "removed"  # values: the entries deleted
@@ -90,6 +100,8 @@ def record_attempt(
     account_id: int | None,
     succeeded: bool,
     now: datetime,
+    *,
+    service: LoginService,
 ) -> None:
     session.add(
         LoginAttempt(
@@ -98,6 +110,7 @@ def record_attempt(
             client_address=client_address[:45],
             succeeded=succeeded,
             at=now,
+            service=service.value,
         )
     )
 

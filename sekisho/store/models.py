@@ -291,10 +291,12 @@ class OutboxMessage(Base):
 
 
 class LoginAttempt(Base):
-    """One login to the web UI, good or bad: the owner's ログイン履歴 and the throttle.
+    """One login, good or bad, to the web UI or through Dovecot (POP3, IMAP, SMTP AUTH):
+    the owner's ログイン履歴 and the throttle.
 
     ``address`` is what was typed (normalized), so failures against an address that does
-    not exist are counted the same way as against one that does.
+    not exist are counted the same way as against one that does. ``service`` is the door
+    it came by (sekisho.store.audit.LoginService; 'web' for every row from before 0017).
     """
 
     __tablename__ = "login_attempts"
@@ -311,6 +313,7 @@ class LoginAttempt(Base):
     client_address: Mapped[str] = mapped_column(String(45))
     succeeded: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    service: Mapped[str] = mapped_column(String(16), server_default="web")
 
 
 class DeliveryLogEntry(Base):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask, redirect, render_template, session, url_for
 from flask_babel import format_datetime, gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import (
     LoginManager,
     UserMixin,
@@ -30,6 +31,14 @@ from sekisho.webui.sites import current_site, login_url
 log = logging.getLogger("sekisho.web")
 blueprint = Blueprint("auth", __name__)
 login_manager = LoginManager()
+# The door each login of ログイン履歴 came by (LoginAttempt.service).
+SERVICE_NAMES = {
+    audit.LoginService.WEB: _l("Web"),
+    audit.LoginService.POP3: _l("POP3"),
+    audit.LoginService.IMAP: _l("IMAP"),
+    audit.LoginService.SMTP: _l("SMTP (sending)"),
+    audit.LoginService.OTHER: _l("Other"),
+}
 
 
 @dataclass
@@ -126,7 +135,13 @@ def login() -> str | Response | tuple[str, int]:
             account = accounts.authenticate(db, address, password)
             known = accounts.find_account(db, address)
             audit.record_attempt(
-                db, address, client, known.id if known else None, account is not None, now
+                db,
+                address,
+                client,
+                known.id if known else None,
+                account is not None,
+                now,
+                service=audit.LoginService.WEB,
             )
             if account is not None and accounts.upgrade_password_hash(account, password):
                 log.info("password_rehashed address=%s", account.address)
@@ -171,10 +186,15 @@ def logout() -> Response:
 @blueprint.route("/history")
 @login_required  # type: ignore[untyped-decorator]
 def history() -> str:
-    """ログイン履歴: the latest logins to this mailbox, good and bad, with the client."""
+    """ログイン履歴: the latest logins to this mailbox, good and bad, with the client and
+    the service (web, POP3, IMAP, SMTP)."""
     with store().read() as db:
         attempts = audit.history(db, int(current_user.id))
         changes = audit.changes(db, int(current_user.id))
     return render_template(
-        "history.html", attempts=attempts, changes=changes, describe=changes_text.describe
+        "history.html",
+        attempts=attempts,
+        changes=changes,
+        describe=changes_text.describe,
+        service_names=SERVICE_NAMES,
     )

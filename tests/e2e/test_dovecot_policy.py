@@ -109,6 +109,9 @@ def test_failures_over_imap_and_smtp_auth_count_and_a_good_login_clears_them(
     assert pop3(mail, "guess").startswith("-ERR")
     # smtplib tries PLAIN, then LOGIN: two failed SMTP AUTH attempts, as a mail program's.
     assert counted(mail) == 4
+    with mail.store.read() as session:
+        services = session.scalars(select(LoginAttempt.service).order_by(LoginAttempt.id)).all()
+    assert services == ["imap", "smtp", "smtp", "pop3"]  # as ログイン履歴 names each door
     assert pop3(mail, PASSWORD).startswith("+OK")
     for _ in range(audit.MAX_FAILURES_PER_ADDRESS - 1):
         assert not imap_login(mail, "guess")
