@@ -14,7 +14,7 @@ import click
 from sekisho.config import ConfigError, Settings, load_settings
 from sekisho.logsetup import configure_logging
 from sekisho.store import account_import as account_import_store
-from sekisho.store import accounts, operators, settings_doc
+from sekisho.store import accounts, audit, operators, settings_doc
 from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
 
@@ -227,6 +227,31 @@ def account_resume(context: Context, address: str) -> None:
     click.echo(f"account {address.lower()} resumed")
 
 
+@account.command("unlock")
+@click.argument("address")
+@pass_context
+def account_unlock(context: Context, address: str) -> None:
+    """Clear the login lockout of an account (web, POP3, IMAP, SMTP AUTH alike)."""
+    from sekisho.store.models import utcnow
+
+    with _refusals(), context.store().transaction() as session:
+        found = accounts.require_account(session, address)
+        cleared = audit.unlock(session, found, utcnow())
+        said = _unlocked(found.address, cleared)
+        operators.record_action(session, _actor(), "account.unlock", found.address, said)
+    click.echo(said)
+
+
+def _unlocked(address: str, cleared: audit.Unlocked) -> str:
+    if not cleared.failures:
+        return f"account {address} was not locked: no failed logins to clear"
+    failures = f"{cleared.failures} failed login{'s' if cleared.failures > 1 else ''}"
+    if cleared.locked_until is None:
+        return f"account {address} was not locked; {failures} no longer count"
+    until = cleared.locked_until.isoformat(timespec="seconds")
+    return f"account {address} unlocked (it was locked until {until}); {failures} no longer count"
+
+
 @account.command("list")
 @click.option("--domain", "domain_name", help="Only the accounts of this domain.")
 @click.option("--query", help="Only addresses containing this text.")
@@ -358,8 +383,6 @@ def audit_log(context: Context) -> None:
 def history(context: Context, address: str) -> None:
     """A mailbox's latest logins and settings changes (the audit log), as JSON lines; a
     change carries its detail (what was added, removed or set), null when it predates them."""
-    from sekisho.store import audit
-
     with _refusals(), context.store().read() as session:
         account = accounts.require_account(session, address)
         events: list[tuple[datetime, dict[str, object]]] = [

@@ -12,12 +12,15 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from sekisho.config import load_settings
-from sekisho.store import accounts, operators
+from sekisho.store import accounts, audit, operators
 from sekisho.store.db import Store
+from sekisho.store.models import utcnow
 from sekisho.store.passwords import verify_password
 from sekisho.webui import create_app
 from tests.imported_hashes import HASHES
 from tests.test_spamfolder import quarantine
+
+POP3 = audit.LoginService.POP3
 
 
 @pytest.fixture
@@ -77,6 +80,7 @@ def test_the_description_is_served_without_a_token(api: FlaskClient) -> None:
         "/accounts/{address}/quarantine",
         "/accounts/{address}/quarantine/{id}/release",
         "/accounts/{address}/password-reset",
+        "/accounts/{address}/unlock",
     }
 
 
@@ -275,3 +279,33 @@ def test_a_lost_password_is_replaced_by_a_temporary_one_answered_once(
         assert verify_password(taro.password_hash, temporary)
         assert not verify_password(taro.password_hash, "taro1234")
     problem(call(api, "POST", "/accounts/ken@other.example/password-reset", tokens["crm"]), 404)
+
+
+def test_an_unlock_clears_the_lockout_and_says_what_it_cleared(
+    api: FlaskClient, store: Store, tokens: dict[str, str]
+) -> None:
+    now = utcnow()
+    with store.transaction() as session:
+        taro = accounts.require_account(session, "taro@example.jp")
+        for _ in range(audit.MAX_FAILURES_PER_ADDRESS):
+            audit.record_attempt(
+                session, "taro@example.jp", "198.51.100.4", taro.id, False, now, service=POP3
+            )
+    answer = call(api, "POST", "/accounts/taro@example.jp/unlock", tokens["crm"])
+    assert answer.status_code == 200
+    assert answer.get_json() == {
+        "address": "taro@example.jp",
+        "failures_cleared": audit.MAX_FAILURES_PER_ADDRESS,
+        "locked_until": (now + audit.WINDOW).isoformat(),
+    }
+    with store.read() as session:
+        assert audit.throttled_until(session, "taro@example.jp", "198.51.100.4", utcnow()) is None
+        (action, *_) = operators.latest_actions(session)
+    assert (action.actor, action.action, action.target) == (
+        "api:crm",
+        "POST /api/v1/accounts/<address>/unlock",
+        "taro@example.jp",
+    )
+    again = call(api, "POST", "/accounts/taro@example.jp/unlock", tokens["crm"]).get_json()
+    assert (again["failures_cleared"], again["locked_until"]) == (0, None)
+    problem(call(api, "POST", "/accounts/ken@other.example/unlock", tokens["crm"]), 404)

@@ -164,6 +164,67 @@ def test_the_login_history_says_which_service_each_login_came_by(
     ]
 
 
+def test_the_operator_unlocks_an_address_a_stale_mail_program_locked(
+    client: FlaskClient, store: Store
+) -> None:
+    """A mail program with an old password locks its owner out of every door; the
+    operator's unlock lets the right password in again, says what it cleared and is
+    audited, and the owner's history keeps the failures with the unlock after them."""
+    stale = policy.Login("taro@example.jp", "198.51.100.4", "imap")
+    for _ in range(audit.MAX_FAILURES_PER_ADDRESS):
+        policy.report(store, policy.Report(stale, False, False), utcnow())
+    assert try_login(client, "taro@example.jp", "taro1234")[0] == 429
+
+    def sekisho(*arguments: str) -> str:
+        result = CliRunner().invoke(main, ["--database-url", store.database_url, *arguments])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    said = sekisho("account", "unlock", "Taro@example.jp")
+    assert re.fullmatch(
+        r"account taro@example\.jp unlocked \(it was locked until \S+\); "
+        r"5 failed logins no longer count\n",
+        said,
+    )
+    assert policy.allow(store, stale, utcnow()) == policy.ALLOW  # POP3/IMAP/SMTP too
+    assert try_login(client, "taro@example.jp", "taro1234")[0] == 302
+    audited = json.loads(sekisho("audit").splitlines()[0])
+    assert (audited["action"], audited["target"]) == ("account.unlock", "taro@example.jp")
+    assert audited["details"] == said.strip()
+    assert audited["actor"].startswith("cli:")
+
+    history = client.get("/history").get_data(as_text=True)
+    results = re.findall(r'data-label="結果">([^<]*)</td>', history)
+    assert results == ["ログイン成功", "ロックを解除"] + ["パスワード誤り"] * 5
+    assert re.findall(r'data-label="サービス">([^<]*)</td>', history)[1] == "管理者"
+    en = client.get("/history?lang=en").get_data(as_text=True)
+    assert re.findall(r'data-label="Result">([^<]*)</td>', en)[1] == "Lockout cleared"
+
+    again = sekisho("account", "unlock", "taro@example.jp")
+    assert again == "account taro@example.jp was not locked: no failed logins to clear\n"
+    refused = CliRunner().invoke(
+        main, ["--database-url", store.database_url, "account", "unlock", "nobody@example.jp"]
+    )
+    assert refused.exit_code != 0
+    assert "no account nobody@example.jp" in refused.output
+
+
+@pytest.mark.usefixtures("app")  # taro's account
+def test_an_unlock_below_the_limit_says_the_address_was_not_locked(store: Store) -> None:
+    with store.transaction() as session:
+        taro = accounts.require_account(session, "taro@example.jp")
+        for _ in range(2):
+            audit.record_attempt(
+                session, "taro@example.jp", "192.0.2.1", taro.id, False, utcnow(), service=WEB
+            )
+    result = CliRunner().invoke(
+        main, ["--database-url", store.database_url, "account", "unlock", "taro@example.jp"]
+    )
+    assert (
+        result.output == "account taro@example.jp was not locked; 2 failed logins no longer count\n"
+    )
+
+
 def test_logins_recorded_before_the_service_was_kept_count_as_web(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     upgrade(url, "0016")

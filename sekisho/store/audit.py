@@ -50,6 +50,9 @@ class LoginService(StrEnum):
     IMAP = "imap"
     SMTP = "smtp"  # SMTP AUTH of a submission (Postfix's, or Dovecot's own, through Dovecot)
     OTHER = "other"  # another Dovecot service (ManageSieve …)
+    # Not a login: an operator cleared the lockout (``unlock``). Recorded as succeeded, so
+    # the count restarts there as after a good login, and the owner sees why.
+    OPERATOR = "operator"
 
 
 class ChangeKind(StrEnum):
@@ -153,15 +156,51 @@ def throttled_until(
         (LoginAttempt.client_address == client_address, MAX_FAILURES_PER_CLIENT, now - WINDOW),
     )
     for condition, limit, start in checks:
-        if _failures(session, condition, start) >= limit:
-            oldest = session.scalars(
-                select(LoginAttempt.at)
-                .where(condition, LoginAttempt.succeeded.is_(False), LoginAttempt.at > start)
-                .order_by(LoginAttempt.at.desc())
-                .limit(limit)
-            ).all()[-1]
-            return oldest + WINDOW
+        until = _locked_until(session, condition, limit, start)
+        if until is not None:
+            return until
     return None
+
+
+def _locked_until(
+    session: Session, condition: ColumnElement[bool], limit: int, start: datetime
+) -> datetime | None:
+    if _failures(session, condition, start) < limit:
+        return None
+    oldest = session.scalars(
+        select(LoginAttempt.at)
+        .where(condition, LoginAttempt.succeeded.is_(False), LoginAttempt.at > start)
+        .order_by(LoginAttempt.at.desc())
+        .limit(limit)
+    ).all()[-1]
+    return oldest + WINDOW
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    """What ``unlock`` cleared."""
+
+    failures: int  # the address's failed logins that counted and no longer do
+    locked_until: datetime | None  # when its lockout would have ended; None: not locked
+
+
+def unlock(session: Session, account: Account, now: datetime) -> Unlocked:
+    """Stop the account's failed logins counting, as a good login would: a mail program
+    with a stale password can keep its owner locked out of every door. The failures stay
+    in the history, with the unlock after them. The per-client limit is not lifted: it
+    guards every mailbox, and a client's count ends with its window."""
+    address = normalize_address(account.address)
+    condition = LoginAttempt.address == address
+    since = _counted_since(session, address, now)
+    cleared = Unlocked(
+        _failures(session, condition, since),
+        _locked_until(session, condition, MAX_FAILURES_PER_ADDRESS, since),
+    )
+    if cleared.failures:
+        record_attempt(
+            session, address, "operator", account.id, True, now, service=LoginService.OPERATOR
+        )
+    return cleared
 
 
 def history(session: Session, account_id: int) -> list[LoginAttempt]:

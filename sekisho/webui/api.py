@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 
 from sekisho.rules.addresses import normalize_address
 from sekisho.spamfolder import Outcome
-from sekisho.store import accounts, operators, settings_doc
+from sekisho.store import accounts, audit, operators, settings_doc
 from sekisho.store.account_import import AccountImportError, import_accounts
-from sekisho.store.models import Account, QuarantinedMessage
+from sekisho.store.models import Account, QuarantinedMessage, utcnow
 from sekisho.store.quarantine import quarantine_page, quarantined_one
 from sekisho.webui.context import settings, spam_folder, store
 from sekisho.webui.openapi import document
@@ -242,6 +242,17 @@ def reset_password(address: str) -> Response:
         found = _account(session, address).address
         temporary = accounts.reissue_temporary_password(session, found)
     return jsonify(address=found, temporary_password=temporary)
+
+
+@blueprint.post("/accounts/<address>/unlock")
+def unlock(address: str) -> Response:
+    """Clear the login lockout (as ``sekisho account unlock``): the failed logins stop
+    counting, web, POP3, IMAP and SMTP AUTH alike."""
+    with store().transaction() as session:
+        found = _account(session, address)
+        cleared = audit.unlock(session, found, utcnow())
+        until = cleared.locked_until.isoformat() if cleared.locked_until else None
+        return jsonify(address=found.address, failures_cleared=cleared.failures, locked_until=until)
 
 
 @blueprint.delete("/accounts/<address>")

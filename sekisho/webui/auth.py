@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from sekisho.envelope import CONTROL
 from sekisho.store import accounts, audit
-from sekisho.store.models import Account
+from sekisho.store.models import Account, LoginAttempt
 from sekisho.webui import changes as changes_text
 from sekisho.webui import sessions
 from sekisho.webui.context import store
@@ -38,6 +38,7 @@ SERVICE_NAMES = {
     audit.LoginService.IMAP: _l("IMAP"),
     audit.LoginService.SMTP: _l("SMTP (sending)"),
     audit.LoginService.OTHER: _l("Other"),
+    audit.LoginService.OPERATOR: _l("Operator"),
 }
 
 
@@ -197,4 +198,11 @@ def history() -> str:
         changes=changes,
         describe=changes_text.describe,
         service_names=SERVICE_NAMES,
+        result=_result,
     )
+
+
+def _result(attempt: LoginAttempt) -> str:
+    if attempt.service == audit.LoginService.OPERATOR:
+        return str(gettext("Lockout cleared"))
+    return str(gettext("Logged in") if attempt.succeeded else gettext("Wrong password"))

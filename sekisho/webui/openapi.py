@@ -102,6 +102,14 @@ def document() -> dict[str, Any]:
                     },
                 },
             },
+            account + "/unlock": {
+                "parameters": [_ADDRESS],
+                "post": {
+                    "summary": "Clear the login lockout (web, POP3, IMAP, SMTP AUTH): the "
+                    "failed logins stop counting, as after a good login",
+                    "responses": {"200": _answer("What was cleared", "Unlock"), **_ERRORS},
+                },
+            },
             account + "/quarantine/{id}/release": {
                 "parameters": [
                     _ADDRESS,
@@ -165,6 +173,18 @@ def _schemas() -> dict[str, Any]:
         "PasswordReset": {
             "type": "object",
             "properties": {"address": text, "temporary_password": text},
+        },
+        "Unlock": {
+            "type": "object",
+            "properties": {
+                "address": text,
+                "failures_cleared": {"type": "integer"},
+                "locked_until": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "When the lockout would have ended; null: it was not locked",
+                },
+            },
         },
         "Account": {
             "type": "object",
