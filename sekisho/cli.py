@@ -17,6 +17,7 @@ from sekisho.store import account_import as account_import_store
 from sekisho.store import accounts, audit, operators, settings_doc
 from sekisho.store.db import Store
 from sekisho.store.migrate import upgrade
+from sekisho.store.models import LoginAttempt, utcnow
 
 
 class Context:
@@ -232,8 +233,6 @@ def account_resume(context: Context, address: str) -> None:
 @pass_context
 def account_unlock(context: Context, address: str) -> None:
     """Clear the login lockout of an account (web, POP3, IMAP, SMTP AUTH alike)."""
-    from sekisho.store.models import utcnow
-
     with _refusals(), context.store().transaction() as session:
         found = accounts.require_account(session, address)
         cleared = audit.unlock(session, found, utcnow())
@@ -390,7 +389,7 @@ def history(context: Context, address: str) -> None:
                 attempt.at,
                 {
                     "at": attempt.at.isoformat(),
-                    "event": "login" if attempt.succeeded else "login_failed",
+                    "event": _login_event(attempt),
                     "service": attempt.service,
                     "client": attempt.client_address,
                 },
@@ -409,6 +408,12 @@ def history(context: Context, address: str) -> None:
             events.append((change.at, shown))
     for _, event in sorted(events, key=lambda item: item[0], reverse=True):
         click.echo(json.dumps(event, ensure_ascii=False))
+
+
+def _login_event(attempt: LoginAttempt) -> str:
+    if attempt.service == audit.LoginService.OPERATOR:
+        return "unlock"  # sekisho account unlock, not a login
+    return "login" if attempt.succeeded else "login_failed"
 
 
 @main.command()

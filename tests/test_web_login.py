@@ -192,6 +192,12 @@ def test_the_operator_unlocks_an_address_a_stale_mail_program_locked(
     assert (audited["action"], audited["target"]) == ("account.unlock", "taro@example.jp")
     assert audited["details"] == said.strip()
     assert audited["actor"].startswith("cli:")
+    events = [json.loads(line) for line in sekisho("history", "taro@example.jp").splitlines()]
+    assert [(event["event"], event["service"]) for event in events[:3]] == [
+        ("login", "web"),
+        ("unlock", "operator"),
+        ("login_failed", "imap"),
+    ]
 
     history = client.get("/history").get_data(as_text=True)
     results = re.findall(r'data-label="結果">([^<]*)</td>', history)
