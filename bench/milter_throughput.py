@@ -204,9 +204,15 @@ def start_noop_milter(listen: str, nodelay: bool, log: IO[bytes]) -> subprocess.
 
 
 def start_instance(
-    setup: Setup, root: Path, store_url: str, store_path: Path, stack: ExitStack
+    setup: Setup,
+    root: Path,
+    store_url: str,
+    store_path: Path,
+    stack: ExitStack,
+    settings: Mapping[str, str] | None = None,
 ) -> Instance:
-    """The setup's milter (if any) and Postfix; ``stack`` stops both, whatever happens."""
+    """The setup's milter (if any) and Postfix; ``stack`` stops both, whatever happens.
+    ``settings``: more SEKISHO_* variables for sekisho's milter."""
     run = root / setup.name.replace("+", "-")
     run.mkdir()
     # smtpd (user postfix) must reach the milter socket, virtual (uid 5000) the Maildirs.
@@ -225,6 +231,7 @@ def start_instance(
             "SEKISHO_MAIL_ROOT": str(mail_root),
             "SEKISHO_MAILBOX_OWNER": f"{VMAIL_UID}:{VMAIL_UID}",
             "SEKISHO_SECRET_KEY": "bench",
+            **(settings or {}),
         }
         sekisho = milter_process(environment, listen, milter_log)
         stack.callback(sekisho.stop, 0.5)

@@ -24,7 +24,7 @@ from sekisho.rules import allow_from
 from sekisho.rules.encoded_words import readable
 from sekisho.rules.model import Action, Decision, Message, RuleHit
 from sekisho.store.db import Store
-from sekisho.store.models import DeliveryLogEntry, utcnow
+from sekisho.store.models import Account, DeliveryLogEntry, utcnow
 from sekisho.store.paging import Page, containing, page_of_rows
 from sekisho.store.periodic import run_every
 
@@ -165,6 +165,15 @@ def delivery_entry(session: Session, account_id: int, entry_id: int) -> Delivery
 
 
 def forget_old(session: Session, now: datetime | None = None, days: int = KEPT_DAYS) -> int:
+    """Delete the rows past their days. Asked mailbox by mailbox, so that SQLite and
+    PostgreSQL both find them through the (account, time) index: asked by time alone they
+    read the whole table, and at 10 million rows one hour's purge held SQLite's write lock
+    1.4-2 s, 11 s on a loaded machine, past the store's busy timeout (bench/README.md). No
+    row is missed: a deleted mailbox's rows go with it (ON DELETE CASCADE)."""
     cutoff = (now or utcnow()) - timedelta(days=days)
-    result = session.execute(delete(DeliveryLogEntry).where(DeliveryLogEntry.at < cutoff))
+    result = session.execute(
+        delete(DeliveryLogEntry).where(
+            DeliveryLogEntry.account_id.in_(select(Account.id)), DeliveryLogEntry.at < cutoff
+        )
+    )
     return int(getattr(result, "rowcount", 0) or 0)
