@@ -5,14 +5,16 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from sekisho.devstack.clamd import ClamdInstance
-from sekisho.devstack.ports import free_port
+from sekisho.devstack.ports import PORT_RANGE_VARIABLE, free_port
 from sekisho.devstack.postgres import PostgresInstance
 from sekisho.devstack.spam import RspamdInstance
 from sekisho.store import accounts
@@ -23,6 +25,15 @@ from sekisho.store.migrate import upgrade
 CLAMD_UNUSED = "tcp://127.0.0.1:9"
 pytest_plugins = ["tests.webclient", "tests.smtpsink"]
 _database_numbers = itertools.count()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist's workers (gw0, gw1, …) start their stacks at the same time: each takes
+    # its daemons' ports from its own range, below the kernel's ephemeral ports.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        first = 20000 + int(worker[2:]) * 1000
+        os.environ[PORT_RANGE_VARIABLE] = f"{first}-{first + 999}"
 
 
 @pytest.fixture(scope="session")
@@ -62,16 +73,37 @@ def clamd(run_root: Path) -> Iterator[ClamdInstance]:
     daemon.stop()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(run_root: Path) -> Path:
+    """An empty store at the newest schema, copied for each test (migrating one costs 0.13 s)."""
+    template = run_root / "migrated.db"
+    upgrade(f"sqlite:///{template}")
+    return template
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres: PostgresInstance) -> str:
+    """The name of a migrated PostgreSQL database each test's database is created from."""
+    name = "migrated"
+    upgrade(postgres.create_database(name))
+    return name
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty store: every store test runs on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'sekisho.db'}"
-    else:
-        server: PostgresInstance = request.getfixturevalue("postgres")
-        url = server.create_database(f"test_{next(_database_numbers)}")
-    upgrade(url)
-    return url
+        database = tmp_path / "sekisho.db"
+        template: Path = request.getfixturevalue("migrated_sqlite")
+        with (
+            closing(sqlite3.connect(template)) as source,
+            closing(sqlite3.connect(database)) as copy,
+        ):
+            source.backup(copy)
+        return f"sqlite:///{database}"
+    server: PostgresInstance = request.getfixturevalue("postgres")
+    migrated: str = request.getfixturevalue("migrated_postgres")
+    return server.create_database(f"test_{next(_database_numbers)}", template=migrated)
 
 
 @pytest.fixture

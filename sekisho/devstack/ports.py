@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from pathlib import Path
 
 _HANDED_OUT: set[int] = set()
+# "first-last": processes that start stacks side by side (the test suite's parallel
+# workers) each probe their own range, as two probes in two processes can be offered the
+# same port by the kernel before either daemon binds it.
+PORT_RANGE_VARIABLE = "SEKISHO_PORT_RANGE"
 
 
 def free_port() -> int:
@@ -16,13 +21,46 @@ def free_port() -> int:
     the same port again to the next probe; a stack asks for a dozen ports before it starts
     anything, and two daemons configured on one port fail to start.
     """
+    configured = os.environ.get(PORT_RANGE_VARIABLE)
+    if configured:
+        return _free_port_in(*_parse_range(configured))
     while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
+        port = _probe(0)
         if port not in _HANDED_OUT:
             _HANDED_OUT.add(port)
             return port
+
+
+def _parse_range(configured: str) -> tuple[int, int]:
+    first, _, last = configured.partition("-")
+    if not (first.isdigit() and last.isdigit() and 1024 <= int(first) <= int(last) <= 65535):
+        raise ValueError(
+            f"{PORT_RANGE_VARIABLE}={configured!r}: expected first-last, e.g. 20000-21999"
+        )
+    return int(first), int(last)
+
+
+def _free_port_in(first: int, last: int) -> int:
+    size = last - first + 1
+    # A process started by another one in the same range (a demo under test) starts
+    # elsewhere in it, so the two rarely probe the same ports.
+    start = os.getpid() * 7919 % size
+    for step in range(size):
+        port = first + (start + step) % size
+        if port not in _HANDED_OUT and _probe(port):
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError(f"no free port left in {PORT_RANGE_VARIABLE}={first}-{last}")
+
+
+def _probe(port: int) -> int:
+    """The port bound (the kernel's choice for 0), or 0 when it is taken."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+        return int(probe.getsockname()[1])
 
 
 def wait_for_tcp(port: int, timeout: float = 15.0) -> None:

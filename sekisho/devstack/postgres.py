@@ -8,6 +8,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+
 from sekisho.devstack.ports import wait_for_tcp
 
 
@@ -84,17 +87,17 @@ class PostgresInstance:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        _as_postgres(
-            _bin("psql"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            "-q",
-            "-c",
-            f'CREATE DATABASE "{name}"',
-        )
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database; a copy of ``template`` (one already migrated) when given.
+
+        Over the server's own connection rather than psql: the test suite creates several
+        hundred, and a psql process costs twice the statement.
+        """
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as connection:
+            connection.execute(statement)
         return self.url(name)
