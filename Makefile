@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test demo demo-reset demo-stop lint typecheck unit e2e bench debs venv translations clean
 
+# Two workers, each with its own daemons and ports (tests/conftest.py); a file's tests stay
+# on one worker, so a module's Postfix stack starts once.
 test: venv lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 demo: venv
 	$(BIN)/python scripts/demo.py start
