@@ -28,7 +28,8 @@ mailbox and the heavy one, --requests times each, what the 受信ログ page rea
 store (sekisho.webui.delivery_log.log_page, one session per request, as the page): the
 first page, the last page, a sender search and a subject search; p50 / p95 / max in ms.
 Last the purge as the worker runs it (sekisho.store.delivery_log.forget_old, hourly):
-one hour of rows past their days, then one day.
+one hour of rows past their days, then one day, each while a writer on its own connection
+flushes a 受信ログ row every 50 ms; the purge's transactions and the writer's waits in ms.
 
     cd bench
     ../.venv/bin/python delivery_log.py [--messages 1000] [--rounds 6] [--recipients 2]
@@ -44,6 +45,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -70,12 +72,14 @@ from milter_throughput import (
 )
 from peers import fill_store
 from scan_throughput import inbox_files, new_inbox_files, timed_load
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.orm import Session
 
 from sekisho.milter.server import HIT_FLUSH_SECONDS
+from sekisho.rules.model import DELIVER, Message
 from sekisho.store.accounts import add_domain
 from sekisho.store.db import Store
-from sekisho.store.delivery_log import forget_old
+from sekisho.store.delivery_log import DeliveryLog, Mailed, forget_old
 from sekisho.store.migrate import upgrade
 from sekisho.store.models import Account, DeliveryLogEntry
 from sekisho.webui.delivery_log import log_page
@@ -378,11 +382,74 @@ def page_timings(store: Store, account_id: int, requests: int) -> list[Timing]:
     return timings
 
 
-def timed_purge(store: Store, now: datetime) -> tuple[int, float]:
-    start = time.perf_counter()
-    with store.transaction() as session:
-        deleted = forget_old(session, now)
-    return deleted, time.perf_counter() - start
+@dataclass(frozen=True)
+class Purge:
+    """One purge (forget_old) and what a writer went through meanwhile."""
+
+    name: str
+    rows: int
+    seconds: float
+    transactions: list[float]  # each deleting transaction, from its first statement to committed
+    waits: list[float]  # the writer's flushes, each from asked to written
+    failed: int  # flushes the store refused (the busy timeout)
+
+    def line(self) -> str:
+        spans = [1000 * t for t in self.transactions]
+        waits = sorted(1000 * t for t in self.waits)
+        return (
+            f"{self.name:<24} {self.rows:>8} {self.seconds:>6.2f} {len(spans):>5} "
+            f"{spans[0]:>7.0f} {median(spans):>7.0f} {max(spans):>7.0f} "
+            f"{len(waits):>6} {median(waits):>6.0f} {waits[-1]:>6.0f} {self.failed:>6}"
+        )
+
+
+def timed_purge(store: Store, name: str, now: datetime, writer_account: int) -> Purge:
+    """The purge as the worker runs it, while a writer on a connection of its own flushes
+    one 受信ログ row every 50 ms, as the milter's flush thread would (its quarantine rows
+    wait for the same lock): how long each of the purge's transactions took, and how long
+    the writer waited."""
+    transactions: list[float] = []
+    began = [0.0]
+
+    def begun(session: Session, *_: object) -> None:
+        if session.bind is store.engine:
+            began[0] = time.perf_counter()
+
+    def committed(session: Session) -> None:
+        if session.bind is store.engine:
+            transactions.append(time.perf_counter() - began[0])
+
+    writer = Store(store.database_url)
+    waits: list[float] = []
+    failed = [0]
+    stop = threading.Event()
+
+    def write() -> None:
+        log = DeliveryLog(writer)
+        while not stop.is_set():
+            message = Message("writer@bench.example", (("Subject", "during the purge"),))
+            log.record(Mailed(datetime.now(UTC), message, "", "", ((writer_account, DELIVER),)))
+            start = time.perf_counter()
+            written = log.flush()
+            waits.append(time.perf_counter() - start)
+            failed[0] += not written
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=write)
+    event.listen(Session, "after_begin", begun)
+    event.listen(Session, "after_commit", committed)
+    thread.start()
+    try:
+        start = time.perf_counter()
+        deleted = forget_old(store, now)
+        seconds = time.perf_counter() - start
+    finally:
+        stop.set()
+        thread.join()
+        event.remove(Session, "after_begin", begun)
+        event.remove(Session, "after_commit", committed)
+        writer.dispose()
+    return Purge(name, deleted, seconds, transactions, waits, failed[0])
 
 
 def volume(options: argparse.Namespace) -> None:
@@ -408,8 +475,10 @@ def volume(options: argparse.Namespace) -> None:
                 ("heavy mailbox", accounts[0], page_timings(store, accounts[0], options.requests)),
             ]
             purges = [
-                ("one hour past its days", *timed_purge(store, now + timedelta(hours=1))),
-                ("one day past its days", *timed_purge(store, now + timedelta(days=1, hours=1))),
+                timed_purge(store, "one hour past its days", now + timedelta(hours=1), typical),
+                timed_purge(
+                    store, "one day past its days", now + timedelta(days=1, hours=1), typical
+                ),
             ]
         finally:
             store.dispose()
@@ -426,9 +495,13 @@ def volume(options: argparse.Namespace) -> None:
         print("-" * len(header))
         for timing in timings:
             print(timing.line())
-    print(f"\n{'purge (forget_old)':<30} {'rows':>8} {'s':>7}")
-    for name, deleted, seconds in purges:
-        print(f"{name:<30} {deleted:>8} {seconds:>7.2f}")
+    print(
+        f"\n{'purge (forget_old)':<24} {'rows':>8} {'s':>6} {'txns':>5} "
+        f"{'first':>7} {'median':>7} {'longest':>7} {'writes':>6} {'median':>6} {'max':>6} "
+        f"{'failed':>6}\n{'':<46} {'transaction ms':^23} {'a writer meanwhile, ms':^27}"
+    )
+    for purge in purges:
+        print(purge.line())
 
 
 # --- main ------------------------------------------------------------------------------------
