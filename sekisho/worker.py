@@ -6,7 +6,7 @@ auto-generated mail is sent (RFC 3834 §3.3; auto-replies may use the mailbox in
 ``auto_reply_sender``). A row is marked sent only after Postfix answered 250 to the
 whole transaction; a 4xx or a connection failure retries it later with backoff, a 5xx
 gives it up (and says so in the log). Any number of workers may run: an auto-reply is
-sent only by the worker holding its sender's lease (sekisho.store.autoreply).
+sent only by the worker holding its sender's lease (sekisho.store.auto_reply).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from sekisho.mails.notice import compose_notice
 from sekisho.mails.virus_report import compose_virus_report
 from sekisho.sites import site_url
 from sekisho.spamfolder import SpamFolder
-from sekisho.store import audit, autoreply, delivery_log, outbox
+from sekisho.store import audit, auto_reply, delivery_log, outbox
 from sekisho.store.accounts import find_account
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage, QuarantinedMessage, utcnow
@@ -232,18 +232,18 @@ class Worker:
         def compose() -> Message | None:
             message = compose_auto_reply(details, row.envelope_to, utcnow())
             try:
-                taken = autoreply.reserve(self._store, account_id, row.envelope_to, utcnow())
+                taken = auto_reply.reserve(self._store, account_id, row.envelope_to, utcnow())
             except SQLAlchemyError as error:  # the store, not the row: try again later
                 raise TryLaterError(f"store unavailable: {error}") from error
-            if taken is autoreply.Reservation.BUSY:
+            if taken is auto_reply.Reservation.BUSY:
                 raise TryLaterError("another worker is replying to this sender")
-            if taken is not autoreply.Reservation.TAKEN:
+            if taken is not auto_reply.Reservation.TAKEN:
                 log.info("auto_reply_skipped row=%d reason=%s", row.id, taken.value)
                 return None
             return message
 
         def settle(sent: bool) -> None:
-            autoreply.settle(self._store, account_id, row.envelope_to, utcnow() if sent else None)
+            auto_reply.settle(self._store, account_id, row.envelope_to, utcnow() if sent else None)
 
         sender = mailbox if self._settings.auto_reply_sender == "mailbox" else ""
         return Delivery(row.kind, [row.id], row.envelope_to, compose, sender, settle)
@@ -307,7 +307,7 @@ def purge_expired(
         forgotten = (
             outbox.delete_finished(session, now)
             + audit.forget_old(session, now)
-            + autoreply.forget_old_replies(session, now)
+            + auto_reply.forget_old_replies(session, now)
         )
     # In short transactions of its own: a day of 受信ログ rows in this one held SQLite's
     # write lock past the milter's busy timeout.

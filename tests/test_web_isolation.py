@@ -8,15 +8,15 @@ from pathlib import Path
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from sekisho.rules.autoreply import AutoReply, SenderText
+from sekisho.rules.auto_reply import AutoReply, SenderText
 from sekisho.rules.lists import REJECT_FROM
 from sekisho.store import accounts
-from sekisho.store.autoreply import auto_reply, set_auto_reply
+from sekisho.store.auto_reply import auto_reply, set_auto_reply
 from sekisho.store.db import Store
 from sekisho.store.lists import add_values, export_rows
 from sekisho.store.models import ListEntryRecord
 from tests.test_spamfolder import files, quarantine
-from tests.test_web_autoreply import confirm_data, next_step
+from tests.test_web_auto_reply import confirm_data, next_step
 from tests.webclient import csrf, login
 
 

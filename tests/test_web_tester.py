@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from flask.testing import FlaskClient
 
-from sekisho.rules.autoreply import AutoReply
+from sekisho.rules.auto_reply import AutoReply
 from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT
 from sekisho.rules.model import DELIVER, Message, SpamSetting
 from sekisho.store import accounts
-from sekisho.store.autoreply import set_auto_reply
+from sekisho.store.auto_reply import set_auto_reply
 from sekisho.store.db import Store
 from sekisho.store.delivery_log import DeliveryLog, Mailed
 from sekisho.store.forwarding import add_target

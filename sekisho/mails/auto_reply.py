@@ -15,7 +15,7 @@ from email.message import Message
 from email.utils import format_datetime, make_msgid
 
 from sekisho.mailparts import utf8_text
-from sekisho.rules.autoreply import message_ids, reply_subject
+from sekisho.rules.auto_reply import message_ids, reply_subject
 
 AUTO_REPLY_HEADER = "X-Sekisho-Auto-Reply"
 # A long thread's References are cut to the first id and the latest ones (RFC 5322 §3.6.4

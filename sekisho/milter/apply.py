@@ -47,7 +47,7 @@ from sekisho.milter.quarantine import Copy, Quarantine
 from sekisho.milter.tagged_copy import TaggedCopyError, TaggedCopyLedger
 from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.addresses import normalize_address
-from sekisho.rules.autoreply import message_ids
+from sekisho.rules.auto_reply import message_ids
 from sekisho.rules.encoded_words import decode_header_text, readable
 from sekisho.rules.forwarding import FORWARD_TRACE, trace_value
 from sekisho.rules.model import Action, Decision, Policy, ScanResults

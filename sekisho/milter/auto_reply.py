@@ -3,7 +3,7 @@
 The row holds what the reply needs (the mailbox, the owner's text chosen for this
 sender, the subject, Message-ID and References of the mail) and goes to the envelope
 sender. A sender replied to within 24 hours gets no row; whether the reply is really
-sent is decided again by the worker (sekisho.store.autoreply.reserve), which sees
+sent is decided again by the worker (sekisho.store.auto_reply.reserve), which sees
 replies other nodes sent meanwhile. The same message presented again adds no row.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sekisho.rules.model import Policy
-from sekisho.store.autoreply import replied_recently
+from sekisho.store.auto_reply import replied_recently
 from sekisho.store.db import IoRunner, Store, run_here
 from sekisho.store.outbox import AUTO_REPLY, already_queued, enqueue
 

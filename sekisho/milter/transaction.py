@@ -41,7 +41,7 @@ from sekisho.milter.tagged_copy import TaggedCopyLedger
 from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.abroad import is_local_network, submission_allowed
 from sekisho.rules.addresses import normalize_address
-from sekisho.rules.autoreply import japan_day
+from sekisho.rules.auto_reply import japan_day
 from sekisho.rules.decide import ScanPlan, answers, decide, decide_with_scans, plan_scans
 from sekisho.rules.encoded_words import readable
 from sekisho.rules.model import Decision, Message, Policy, RuleHit, ScanResults

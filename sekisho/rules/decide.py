@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sekisho.rules import allow_from, reject_from, reject_header, reject_subject, spam, virus
-from sekisho.rules.autoreply import refusal
+from sekisho.rules.auto_reply import refusal
 from sekisho.rules.forwarding import FORWARD_TRACE, NOT_FORWARDED, forward_plan, forward_trace
 from sekisho.rules.model import (
     NOT_SCANNED,

@@ -10,8 +10,8 @@ from enum import Enum, StrEnum
 from functools import cached_property
 
 from sekisho.rules.addresses import EMPTY_MATCHER, SuffixMatcher, normalize_address
-from sekisho.rules.autoreply import OFF as AUTO_REPLY_OFF
-from sekisho.rules.autoreply import AutoReply
+from sekisho.rules.auto_reply import OFF as AUTO_REPLY_OFF
+from sekisho.rules.auto_reply import AutoReply
 from sekisho.rules.encoded_words import decode_header_text
 from sekisho.rules.forwarding import NOT_FORWARDED, ForwardPlan, ForwardTarget
 from sekisho.rules.sender_auth import NOT_CHECKED, SenderAuth

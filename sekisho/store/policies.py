@@ -24,7 +24,7 @@ from sekisho.rules.model import Policy
 from sekisho.rules.subjects import SubstringMatcher
 from sekisho.rules.validate import ListEntry
 from sekisho.store.abroad import unlocked_until
-from sekisho.store.autoreply import auto_reply
+from sekisho.store.auto_reply import auto_reply
 from sekisho.store.db import IoRunner, Store, run_here
 from sekisho.store.forwarding import forward_targets
 from sekisho.store.header_rules import header_checks

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from sekisho.rules.abroad import UNLOCK_PERIOD
 from sekisho.rules.addresses import normalize_address
-from sekisho.rules.autoreply import SenderText, check_auto_reply, cleaned
+from sekisho.rules.auto_reply import SenderText, check_auto_reply, cleaned
 from sekisho.rules.forwarding import ForwardTarget, check_target
 from sekisho.rules.lists import LIST_KINDS
 from sekisho.rules.model import HeaderCheck, SpamSetting
@@ -25,7 +25,7 @@ from sekisho.rules.validate import ListEntry
 from sekisho.store.abroad import set_unlocked_until, unlocked_until
 from sekisho.store.accounts import require_account
 from sekisho.store.audit import ChangeDetail, ChangeKind, record_change
-from sekisho.store.autoreply import auto_reply, set_auto_reply
+from sekisho.store.auto_reply import auto_reply, set_auto_reply
 from sekisho.store.forwarding import forward_targets, replace_targets
 from sekisho.store.header_rules import header_checks, set_header_checks
 from sekisho.store.lists import replace_entries, values

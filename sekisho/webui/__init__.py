@@ -73,7 +73,7 @@ def create_app(
     from sekisho.webui import (
         abroad,
         auth,
-        autoreply,
+        auto_reply,
         delivery_log,
         errors,
         forward,
@@ -111,7 +111,7 @@ def create_app(
     app.register_blueprint(virus.blueprint)
     app.register_blueprint(abroad.blueprint)
     app.register_blueprint(forward.blueprint)
-    app.register_blueprint(autoreply.blueprint)
+    app.register_blueprint(auto_reply.blueprint)
 
     app.jinja_env.filters["datetimeformat"] = format_datetime
     app.jinja_env.filters["dateformat"] = format_date

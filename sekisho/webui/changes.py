@@ -16,7 +16,8 @@ from sekisho.store.audit import ChangeDetail, ChangeKind, detail_of
 from sekisho.store.models import SettingsChange
 from sekisho.webui.reject import HEADER_CHECK_TEXTS
 
-# The screen a change was made on, as the 変更履歴 names it (blueprint → title).
+# The screen a change was made on, as the 変更履歴 names it (stored area → title). The area is
+# the blueprint's name, except "autoreply": the auto_reply blueprint's stored area.
 AREA_TITLES = {
     "forward": _l("Forwarding settings"),
     "reject_from": _l("From (sender address) reject settings"),

@@ -44,8 +44,9 @@ def change(work: Callable[[Session, int], ChangeDetail], area: str | None = None
     """Run ``work(session, account id)`` in one transaction for the logged-in mailbox;
     what it returns, what it changed, goes into the 変更履歴 with the change.
 
-    ``area`` is the settings screen the 変更履歴 names, when the change is made from
-    another screen's blueprint (the spam folder adding to the allow list). False when
+    ``area`` is the settings screen the 変更履歴 names, when it is not the blueprint's
+    name: a change made from another screen's blueprint (the spam folder adding to the
+    allow list), or the auto_reply blueprint's, stored as "autoreply". False when
     the store refused it as a duplicate: the same change arrived twice at once (a double
     click), and the first one is kept.
     """

@@ -20,7 +20,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from sekisho.rules.autoreply import MAX_SENDER_TEXTS, AutoReply, SenderText
+from sekisho.rules.auto_reply import MAX_SENDER_TEXTS, AutoReply, SenderText
 from sekisho.rules.model import HeaderCheck, SpamSetting
 from sekisho.rules.passwords import LONGEST_CHECKED
 

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT
 from sekisho.store.abroad import lifted_until
 from sekisho.store.accounts import require_account
-from sekisho.store.autoreply import auto_reply
+from sekisho.store.auto_reply import auto_reply
 from sekisho.store.forwarding import targets
 from sekisho.store.header_rules import header_checks
 from sekisho.store.lists import count_and_last_id

@@ -19,7 +19,7 @@ from flask_login import current_user
 from sekisho.reasons import reason_text
 from sekisho.rules import allow_from, reject_from, reject_header, reject_subject, spam, virus
 from sekisho.rules.addresses import normalize_address
-from sekisho.rules.autoreply import japan_day
+from sekisho.rules.auto_reply import japan_day
 from sekisho.rules.model import Action, Decision, Message, Policy, RuleHit
 from sekisho.rules.tester import (
     HEADER_MAX_BYTES,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sekisho.rules.addresses import SuffixMatcher
-from sekisho.rules.autoreply import AutoReply
+from sekisho.rules.auto_reply import AutoReply
 from sekisho.rules.decide import decide, decide_with_scans, plan_scans
 from sekisho.rules.forwarding import FORWARD_TRACE, ForwardTarget, trace_value
 from sekisho.rules.model import (

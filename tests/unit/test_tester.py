@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from sekisho.rules.addresses import SuffixMatcher
-from sekisho.rules.autoreply import AutoReply
+from sekisho.rules.auto_reply import AutoReply
 from sekisho.rules.decide import DECISION_TABLE
 from sekisho.rules.model import Action, HeaderCheck, Message, Policy, RuleHit, SpamSetting
 from sekisho.rules.tester import RowState, envelope_sender, parse_header, try_message

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sekisho.rules.addresses import normalize_address
-from sekisho.rules.autoreply import OFF, REPLY_INTERVAL, AutoReply, SenderText, japan_day
+from sekisho.rules.auto_reply import OFF, REPLY_INTERVAL, AutoReply, SenderText, japan_day
 from sekisho.store.accounts import bump_settings_version
 from sekisho.store.db import Store
 from sekisho.store.models import AutoReplySender, AutoReplySenderText, AutoReplySettingRecord
@@ -53,7 +53,7 @@ def auto_reply(session: Session, account_id: int) -> AutoReply:
 
 
 def set_auto_reply(session: Session, account_id: int, setting: AutoReply) -> None:
-    """Replace the setting (checked and cleaned before: sekisho.rules.autoreply)."""
+    """Replace the setting (checked and cleaned before: sekisho.rules.auto_reply)."""
     row = session.get(AutoReplySettingRecord, account_id) or AutoReplySettingRecord(
         account_id=account_id
     )

@@ -35,7 +35,7 @@ AWAY = {
 def reply_stack(run_root: Path, next_hop: Sink, rspamd: RspamdInstance) -> Iterator[MailHarness]:
     """With a real rspamd: a mailbox that answers has its mail scanned (no reply to spam)."""
     yield from start_harness(
-        run_root / "autoreply",
+        run_root / "auto-reply",
         relay=next_hop.address,
         with_worker=True,
         spam_engine=rspamd.url,

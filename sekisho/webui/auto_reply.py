@@ -1,6 +1,6 @@
 """自動返信設定, the guide's flow: 自動送信設定一覧参照 → 「設定」 → 自動返信設定 (有効（ON）,
 the message, the optional dates and per-sender messages) → 「次へ」 → 自動返信設定確認 →
-「登録」 → 自動返信設定完了. The setting is checked as sekisho.rules.autoreply says.
+「登録」 → 自動返信設定完了. The setting is checked as sekisho.rules.auto_reply says.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask_babel import gettext
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from sekisho.rules.autoreply import (
+from sekisho.rules.auto_reply import (
     MAX_MESSAGE_CHARS,
     MAX_SENDER_TEXTS,
     AutoReply,
@@ -25,14 +25,18 @@ from sekisho.rules.autoreply import (
 )
 from sekisho.rules.problems import Problem
 from sekisho.store.audit import ChangeDetail
-from sekisho.store.autoreply import auto_reply, set_auto_reply
+from sekisho.store.auto_reply import auto_reply, set_auto_reply
 from sekisho.webui.access import login_required
 from sekisho.webui.context import store
 from sekisho.webui.flows import Pending, change, current_account_id, stale, switched
 from sekisho.webui.forms import AutoReplyForm, ConfirmSettingForm
 
-blueprint = Blueprint("autoreply", __name__, url_prefix="/autoreply")
-_register = Pending("autoreply", "register")
+# External names keep the older spelling "autoreply": the URL /autoreply/, the area that the
+# 変更履歴 stores and logs for a change made here (settings_changes.area, "area=autoreply"),
+# and the session key of a confirmation in flight; only the Python names say auto_reply.
+AREA = "autoreply"
+blueprint = Blueprint("auto_reply", __name__, url_prefix="/autoreply")
+_register = Pending(AREA, "register")
 
 
 def _current() -> AutoReply:
@@ -44,7 +48,7 @@ def _current() -> AutoReply:
 @blueprint.route("/")
 @login_required
 def show() -> str:
-    return render_template("autoreply/list.html", setting=_current())
+    return render_template("auto_reply/list.html", setting=_current())
 
 
 @blueprint.route("/edit", methods=["GET", "POST"])
@@ -64,7 +68,7 @@ def edit() -> str:
     shown = _as_json(setting)
     token = _register.issue(digest=_digest(shown))
     return render_template(
-        "autoreply/confirm.html",
+        "auto_reply/confirm.html",
         setting=setting,
         form=ConfirmSettingForm(formdata=None, setting=shown, token=token),
     )
@@ -72,7 +76,7 @@ def edit() -> str:
 
 def _form(form: AutoReplyForm, errors: list[str]) -> str:
     return render_template(
-        "autoreply/form.html",
+        "auto_reply/form.html",
         form=form,
         errors=errors,
         max_chars=MAX_MESSAGE_CHARS,
@@ -93,22 +97,22 @@ def register() -> Response:
     pending = _register.take(form)
     shown = form.setting.data or ""
     if pending is None or _digest(shown) != pending["digest"]:
-        return stale(url_for("autoreply.show"))  # only what the confirmation screen showed
+        return stale(url_for("auto_reply.show"))  # only what the confirmation screen showed
     setting = _from_json(shown)
 
     def register_setting(db: Session, account_id: int) -> ChangeDetail:
         set_auto_reply(db, account_id, setting)
         return switched(enabled=setting.enabled)
 
-    if not change(register_setting):
-        return stale(url_for("autoreply.show"))
-    return redirect(url_for("autoreply.done"))
+    if not change(register_setting, area=AREA):
+        return stale(url_for("auto_reply.show"))
+    return redirect(url_for("auto_reply.done"))
 
 
 @blueprint.route("/done")
 @login_required
 def done() -> str:
-    return render_template("autoreply/done.html")
+    return render_template("auto_reply/done.html")
 
 
 def _digest(shown: str) -> str:

@@ -17,7 +17,7 @@ from sekisho.milter.actions import Accept, Continue, DeleteRecipient, EndOfMessa
 from sekisho.milter.auto_reply import AutoReplies
 from sekisho.milter.transaction import MailTransaction
 from sekisho.store import accounts
-from sekisho.store.autoreply import reserve, settle
+from sekisho.store.auto_reply import reserve, settle
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage
 from sekisho.store.outbox import AUTO_REPLY

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy import text as sql
 
 from sekisho.milter.auto_reply import Answered, AutoReplies
-from sekisho.rules.autoreply import AutoReply
+from sekisho.rules.auto_reply import AutoReply
 from sekisho.rules.encoded_words import decode_header_text
 from sekisho.store import accounts, outbox
-from sekisho.store.autoreply import Reservation, replied_recently, reserve, set_auto_reply, settle
+from sekisho.store.auto_reply import Reservation, replied_recently, reserve, set_auto_reply, settle
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage, utcnow
 from sekisho.store.policies import load_policy

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from sekisho.rules.autoreply import (
+from sekisho.rules.auto_reply import (
     MAX_MESSAGE_CHARS,
     MAX_SENDER_TEXTS,
     AutoReply,

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import date
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
-from sekisho.rules.autoreply import MAX_MESSAGE_CHARS, MAX_SENDER_TEXTS, OFF, AutoReply, SenderText
+from sekisho.rules.auto_reply import MAX_MESSAGE_CHARS, MAX_SENDER_TEXTS, OFF, AutoReply, SenderText
 from sekisho.store import accounts
-from sekisho.store.autoreply import auto_reply
+from sekisho.store.auto_reply import auto_reply
 from sekisho.store.db import Store
+from sekisho.store.models import SettingsChange
 from tests.webclient import csrf, hidden, login
 
 VACATION = {
@@ -113,6 +116,18 @@ def test_the_guide_flow_registers_an_auto_reply(client: FlaskClient, store: Stor
     assert overview_state(client) == "有効（ON）：2024/08/10～2024/08/20"
     history = client.get("/history").get_data(as_text=True)  # 変更履歴
     assert '"設定">自動返信設定：有効</td>' in history
+
+
+def test_a_change_keeps_the_area_autoreply_in_the_history_and_the_log(
+    client: FlaskClient, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The blueprint is auto_reply; the area stored and logged stays "autoreply"."""
+    caplog.set_level(logging.INFO, "sekisho.audit")
+    login(client)
+    client.post("/autoreply/confirm", data=confirm_data(next_step(client, VACATION)))
+    with store.read() as session:
+        assert session.scalars(select(SettingsChange.area)).all() == ["autoreply"]
+    assert "settings_changed address=taro@example.jp area=autoreply " in caplog.text
 
 
 def test_the_form_shows_what_is_registered(client: FlaskClient, store: Store) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sekisho.rules.autoreply import AutoReply, SenderText
+from sekisho.rules.auto_reply import AutoReply, SenderText
 from sekisho.store import accounts
-from sekisho.store.autoreply import (
+from sekisho.store.auto_reply import (
     SENDING_LEASE,
     Reservation,
     auto_reply,
