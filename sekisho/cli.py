@@ -426,12 +426,12 @@ def _login_event(attempt: LoginAttempt) -> str:
 def purge(context: Context, now: datetime | None) -> None:
     """Delete quarantined copies whose time is up (quarantine_days after they came)."""
     from sekisho.maildir import Ownership
-    from sekisho.spamfolder import SpamFolder
+    from sekisho.quarantine_folder import QuarantineFolder
     from sekisho.store.models import utcnow
     from sekisho.worker import purge_expired
 
     current = context.settings()
-    folder = SpamFolder(
+    folder = QuarantineFolder(
         context.store(), current.mail_root.absolute(), Ownership(current.mailbox_uid_gid)
     )
     purged, forgotten = purge_expired(

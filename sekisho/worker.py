@@ -31,8 +31,8 @@ from sekisho.maildir import Ownership
 from sekisho.mails.auto_reply import compose_auto_reply
 from sekisho.mails.notice import compose_notice
 from sekisho.mails.virus_report import compose_virus_report
+from sekisho.quarantine_folder import QuarantineFolder
 from sekisho.sites import site_url
-from sekisho.spamfolder import SpamFolder
 from sekisho.store import audit, auto_reply, delivery_log, outbox
 from sekisho.store.accounts import find_account
 from sekisho.store.db import Store
@@ -82,7 +82,7 @@ class Worker:
         self._store = store
         # Read at start: a worker that could not sign release links must not start.
         self._secret_key = local_secret_key(settings)
-        self._spam_folder = SpamFolder(
+        self._quarantine_folder = QuarantineFolder(
             store, settings.mail_root.absolute(), Ownership(settings.mailbox_uid_gid)
         )
         host, _, port = settings.reinject_smtp.rpartition(":")
@@ -115,7 +115,7 @@ class Worker:
     def housekeeping(self, now: datetime) -> None:
         try:
             purged, forgotten = purge_expired(
-                self._spam_folder, self._store, now, self._settings.delivery_log_days
+                self._quarantine_folder, self._store, now, self._settings.delivery_log_days
             )
         except Exception:
             log.exception("housekeeping_failed")
@@ -298,7 +298,7 @@ class Worker:
 
 
 def purge_expired(
-    folder: SpamFolder, store: Store, now: datetime, log_days: int = delivery_log.KEPT_DAYS
+    folder: QuarantineFolder, store: Store, now: datetime, log_days: int = delivery_log.KEPT_DAYS
 ) -> tuple[int, int]:
     """Quarantined copies whose time is up; outbox rows, login attempts, auto-reply
     records and 受信ログ rows long past."""

@@ -19,7 +19,7 @@ from sekisho.store.models import OutboxMessage, QuarantinedMessage, SettingsChan
 from sekisho.store.outbox import enqueue
 from tests.imported_hashes import HASHES
 from tests.test_cli import sekisho  # noqa: F401 -- the fixture: a store with example.jp
-from tests.test_spamfolder import quarantine
+from tests.test_quarantine_folder import quarantine
 
 
 @pytest.fixture

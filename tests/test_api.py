@@ -18,7 +18,7 @@ from sekisho.store.models import utcnow
 from sekisho.store.passwords import verify_password
 from sekisho.webui import create_app
 from tests.imported_hashes import HASHES
-from tests.test_spamfolder import quarantine
+from tests.test_quarantine_folder import quarantine
 
 POP3 = audit.LoginService.POP3
 

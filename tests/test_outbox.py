@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sekisho.envelope import Envelope
 from sekisho.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
+from sekisho.quarantine_folder import QuarantineFolder
 from sekisho.rules.model import RuleHit, SpamSetting
-from sekisho.spamfolder import SpamFolder
 from sekisho.store import accounts, outbox
 from sekisho.store.db import Store
 from sekisho.store.models import OutboxMessage, utcnow
@@ -187,5 +187,5 @@ def test_deleting_the_copy_takes_its_pending_notice_with_it(
         set_spam_setting(session, taro, SpamSetting(enabled=True, quarantine=True, notify=True))
     record_id = quarantine_spam(store, tmp_path, "deleted", digest_minutes=60)
     assert rows(store)[0].not_before > utcnow()
-    SpamFolder(store, tmp_path, Ownership()).delete(taro, record_id)
+    QuarantineFolder(store, tmp_path, Ownership()).delete(taro, record_id)
     assert rows(store) == []

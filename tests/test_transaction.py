@@ -16,10 +16,10 @@ from sekisho.milter.actions import Accept, Continue, DeleteRecipient, Discard, E
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.transaction import MailTransaction
 from sekisho.milter.virus_report import VirusReports
+from sekisho.quarantine_folder import Outcome, QuarantineFolder
 from sekisho.rules.lists import REJECT_FROM
 from sekisho.scanners.spam import spam_engine
 from sekisho.scanners.virus import clamd_scanner
-from sekisho.spamfolder import Outcome, SpamFolder
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.hits import HitCounter
@@ -170,7 +170,7 @@ def test_a_released_copy_says_where_it_came_from_and_not_why_it_was_caught(
     with store.read() as session:
         taro = accounts.require_account(session, "taro@example.jp").id
         (record,) = quarantine_page(session, taro).entries
-    folder = SpamFolder(store, tmp_path / "mail", Ownership())
+    folder = QuarantineFolder(store, tmp_path / "mail", Ownership())
     assert folder.release(taro, record.id) is Outcome.DONE
     (inbox_copy,) = (tmp_path / "mail/example.jp/taro/new").iterdir()
     released = message_from_bytes(inbox_copy.read_bytes())

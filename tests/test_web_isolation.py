@@ -15,7 +15,7 @@ from sekisho.store.auto_reply import auto_reply, set_auto_reply
 from sekisho.store.db import Store
 from sekisho.store.lists import add_values, export_rows
 from sekisho.store.models import ListEntryRecord
-from tests.test_spamfolder import files, quarantine
+from tests.test_quarantine_folder import files, quarantine
 from tests.test_web_auto_reply import confirm_data, next_step
 from tests.webclient import csrf, login
 

@@ -23,7 +23,7 @@ from sekisho.store.lists import add_values
 from sekisho.store.migrate import upgrade
 from sekisho.webui import create_app
 from tests.chromium import chromium
-from tests.test_spamfolder import quarantine
+from tests.test_quarantine_folder import quarantine
 
 pytestmark = pytest.mark.browser
 

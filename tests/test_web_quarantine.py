@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sekisho.rules.lists import ALLOW_FROM
 from sekisho.store.db import Store
 from sekisho.store.lists import add_values
-from tests.test_spamfolder import files, quarantine, taro
+from tests.test_quarantine_folder import files, quarantine, taro
 from tests.webclient import csrf, hidden, login
 
 

@@ -15,7 +15,7 @@ from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.forwarding import add_target
 from sekisho.store.lists import add_values
-from tests.test_spamfolder import quarantine
+from tests.test_quarantine_folder import quarantine
 from tests.test_web_auto_reply import rows_on
 from tests.test_web_lists import page, submit
 from tests.webclient import login

@@ -242,7 +242,7 @@ def test_a_copy_released_before_its_notice_is_not_announced(
 ) -> None:
     record_id = quarantine_spam(store, mail_root, "released early")
     worker = Worker(settings_for(app, smtp_sink), store)
-    app.extensions["sekisho.spam_folder"].release(notify_on, record_id)
+    app.extensions["sekisho.quarantine_folder"].release(notify_on, record_id)
     worker.send_due()
     assert smtp_sink.received == []
     assert outbox_rows(store)[0].sent_at is not None

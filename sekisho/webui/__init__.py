@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sekisho.config import Settings, local_secret_key
 from sekisho.maildir import Ownership
-from sekisho.spamfolder import SpamFolder
+from sekisho.quarantine_folder import QuarantineFolder
 from sekisho.store.db import Store
 from sekisho.store.models import utcnow
 from sekisho.texts import LANGUAGES, TIMEZONE
@@ -62,7 +62,7 @@ def create_app(
         app.wsgi_app, settings.web_proxies, settings.web_proxy_networks
     )
     app.extensions["sekisho.store"] = store
-    app.extensions["sekisho.spam_folder"] = SpamFolder(
+    app.extensions["sekisho.quarantine_folder"] = QuarantineFolder(
         app.extensions["sekisho.store"],
         settings.mail_root.absolute(),
         Ownership(settings.mailbox_uid_gid),

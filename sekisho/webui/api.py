@@ -22,13 +22,13 @@ from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from sekisho.quarantine_folder import Outcome
 from sekisho.rules.addresses import normalize_address
-from sekisho.spamfolder import Outcome
 from sekisho.store import accounts, audit, operators, settings_doc
 from sekisho.store.account_import import AccountImportError, import_accounts
 from sekisho.store.models import Account, QuarantinedMessage, utcnow
 from sekisho.store.quarantine import quarantine_page, quarantined_one
-from sekisho.webui.context import settings, spam_folder, store
+from sekisho.webui.context import quarantine_folder, settings, store
 from sekisho.webui.openapi import document
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -314,7 +314,7 @@ def list_quarantine(address: str) -> Response:
 def release_quarantined(address: str, record_id: int) -> Response:
     with store().read() as session:
         account_id = _account(session, address).id
-    outcome = spam_folder().release(account_id, record_id)
+    outcome = quarantine_folder().release(account_id, record_id)
     if outcome is Outcome.UNKNOWN:
         raise ApiProblemError(404, "Not Found", f"No quarantined message {record_id}.")
     if outcome is Outcome.GONE:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from sekisho.config import Settings
-from sekisho.spamfolder import SpamFolder
+from sekisho.quarantine_folder import QuarantineFolder
 from sekisho.store.db import Store
 
 
@@ -19,6 +19,6 @@ def settings() -> Settings:
     return found
 
 
-def spam_folder() -> SpamFolder:
-    found: SpamFolder = current_app.extensions["sekisho.spam_folder"]
+def quarantine_folder() -> QuarantineFolder:
+    found: QuarantineFolder = current_app.extensions["sekisho.quarantine_folder"]
     return found

@@ -23,12 +23,12 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from sekisho.mailsource import SOURCE_MAX_BYTES, header_fields, read_source
+from sekisho.quarantine_folder import Outcome, delete_all
 from sekisho.reasons import reason_text
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.lists import ALLOW_FROM
 from sekisho.rules.model import Message
 from sekisho.rules.validate import ListEntry
-from sekisho.spamfolder import Outcome, delete_all
 from sekisho.store import lists
 from sekisho.store.audit import ChangeDetail, ChangeKind
 from sekisho.store.models import QuarantinedMessage
@@ -39,7 +39,7 @@ from sekisho.store.quarantine import (
     quarantined_one,
 )
 from sekisho.webui.access import login_required
-from sekisho.webui.context import spam_folder, store
+from sekisho.webui.context import quarantine_folder, store
 from sekisho.webui.flows import Pending, change, current_account_id, stale
 from sekisho.webui.forms import TokenForm
 
@@ -73,7 +73,7 @@ def _one(record_id: int) -> QuarantinedMessage:
 @login_required
 def view(record_id: int) -> str:
     record = _one(record_id)
-    shown = spam_folder().view(current_account_id(), record_id)
+    shown = quarantine_folder().view(current_account_id(), record_id)
     return render_template(
         "quarantine/view.html", record=record, reason=reason_text(record, gettext), shown=shown
     )
@@ -115,7 +115,7 @@ def release_confirm(record_id: int) -> str:
 def release(record_id: int) -> Response:
     if not _confirmed(_release, record_id):
         return stale(url_for("quarantine.show"))
-    outcome = spam_folder().release(current_account_id(), record_id)
+    outcome = quarantine_folder().release(current_account_id(), record_id)
     flash(RELEASE_ANSWERS[outcome]())
     return redirect(url_for("quarantine.show"))
 
@@ -125,7 +125,7 @@ def release(record_id: int) -> Response:
 def source(record_id: int) -> str:
     """The copy as received, as escaped text: nothing in it is opened or fetched."""
     record = _one(record_id)
-    path = spam_folder().copy_path(current_account_id(), record_id)
+    path = quarantine_folder().copy_path(current_account_id(), record_id)
     return render_template(
         "quarantine/source.html",
         record=record,
@@ -153,7 +153,7 @@ def _allow(db: Session, account_id: int, entries: tuple[ListEntry, ...]) -> Chan
 def _allowing(record: QuarantinedMessage) -> _Allowing | None:
     """None when the copy is no longer in the spam folder."""
     account_id = current_account_id()
-    path = spam_folder().copy_path(account_id, record.id)
+    path = quarantine_folder().copy_path(account_id, record.id)
     if path is None:
         return None
     from_addresses = Message("", header_fields(path)).header_from_addresses
@@ -204,7 +204,7 @@ def release_allow(record_id: int) -> Response:
     if allowing is not None and allowing.problems:
         flash(gettext("Nothing was changed: %(problem)s", problem=allowing.problems[0]))
         return redirect(url_for("quarantine.view", record_id=record_id))
-    outcome = spam_folder().release(current_account_id(), record_id)
+    outcome = quarantine_folder().release(current_account_id(), record_id)
     if allowing is None or outcome not in (Outcome.DONE, Outcome.ALREADY):
         flash(RELEASE_ANSWERS[outcome]())
         return redirect(url_for("quarantine.show"))
@@ -243,7 +243,7 @@ def delete_confirm(record_id: int) -> str:
 def delete(record_id: int) -> Response:
     if not _confirmed(_delete, record_id):
         return stale(url_for("quarantine.show"))
-    spam_folder().delete(current_account_id(), record_id)
+    quarantine_folder().delete(current_account_id(), record_id)
     flash(gettext("The mail was deleted."))
     return redirect(url_for("quarantine.show"))
 
@@ -279,7 +279,7 @@ def purge() -> Response:
     pending = _purge.take(TokenForm())
     if pending is None:
         return stale(url_for("quarantine.show"))
-    count = delete_all(spam_folder(), store(), current_account_id(), pending["last_id"])
+    count = delete_all(quarantine_folder(), store(), current_account_id(), pending["last_id"])
     flash(ngettext("%(num)d mail was deleted.", "%(num)d mails were deleted.", count))
     return redirect(url_for("quarantine.show"))
 

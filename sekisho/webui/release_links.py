@@ -14,11 +14,11 @@ from flask import Blueprint, current_app, render_template
 from flask_babel import gettext
 
 from sekisho.mails.release_links import RELEASE_PATH, ReleaseTarget, read_release_token
+from sekisho.quarantine_folder import Outcome
 from sekisho.reasons import reason_text
-from sekisho.spamfolder import Outcome
 from sekisho.store.models import QuarantinedMessage
 from sekisho.store.quarantine import quarantined_one
-from sekisho.webui.context import settings, spam_folder, store
+from sekisho.webui.context import quarantine_folder, settings, store
 from sekisho.webui.forms import TokenForm
 from sekisho.webui.quarantine import RELEASE_ANSWERS
 
@@ -71,7 +71,7 @@ def release(token: str) -> str | tuple[str, int]:
         return _answer(_invalid_link(), 404)
     if _record(target) is None:
         return _answer(RELEASE_ANSWERS[Outcome.UNKNOWN](), 404)
-    outcome = spam_folder().release(target.account_id, target.record_id)
+    outcome = quarantine_folder().release(target.account_id, target.record_id)
     return _answer(RELEASE_ANSWERS[outcome]())
 
 

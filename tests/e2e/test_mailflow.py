@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sekisho.maildir import Ownership
-from sekisho.spamfolder import Outcome, SpamFolder
+from sekisho.quarantine_folder import Outcome, QuarantineFolder
 from sekisho.store import accounts
 from sekisho.store.quarantine import quarantine_page
 from tests.e2e.conftest import MailHarness, start_harness
@@ -271,7 +271,7 @@ def test_a_released_copy_has_postfixs_trace_and_no_reason(mail: MailHarness) -> 
     with mail.store.read() as session:
         taro = accounts.require_account(session, "taro@example.jp").id
         (record,) = quarantine_page(session, taro).entries
-    folder = SpamFolder(mail.store, mail.mail_root, Ownership((5000, 5000)))
+    folder = QuarantineFolder(mail.store, mail.mail_root, Ownership((5000, 5000)))
     assert folder.release(taro, record.id) is Outcome.DONE
     (inbox_copy,) = mail.wait_for_files("example.jp/taro/new")
     released = message_from_bytes(inbox_copy.read_bytes())

@@ -41,6 +41,8 @@ from sekisho.store.db import Store
 from sekisho.store.models import Account, QuarantinedMessage, utcnow
 from sekisho.store.quarantine import expired, quarantine_ids_up_to, quarantined_one
 
+# The logger keeps the module's old name: it is in every log line (%(name)s), where an
+# operator's filters and alerts may look for "sekisho.spamfolder purge_failed".
 log = logging.getLogger("sekisho.spamfolder")
 
 # The safe view reads at most this much of a message and shows at most this much text.
@@ -65,7 +67,9 @@ class SafeView:
     truncated: bool
 
 
-class SpamFolder:
+class QuarantineFolder:
+    """The quarantined copies in the mailboxes' spam folders (.Junk), each with its row."""
+
     def __init__(self, store: Store, mail_root: Path, ownership: Ownership) -> None:
         self._store = store
         self._mail_root = mail_root
@@ -243,7 +247,7 @@ def _html_text(html: str) -> str:
     return "".join(parser.chunks)
 
 
-def delete_all(folder: SpamFolder, store: Store, account_id: int, last_id: int) -> int:
+def delete_all(folder: QuarantineFolder, store: Store, account_id: int, last_id: int) -> int:
     """「全て削除」: the copies its confirmation counted (id ≤ ``last_id``), not one that
     arrived while the owner was reading it."""
     with store.read() as session:

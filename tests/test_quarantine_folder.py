@@ -16,8 +16,8 @@ from sekisho.cli import main
 from sekisho.envelope import Envelope
 from sekisho.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
+from sekisho.quarantine_folder import Outcome, QuarantineFolder, safe_view
 from sekisho.rules.model import RuleHit
-from sekisho.spamfolder import Outcome, SpamFolder, safe_view
 from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.models import QuarantinedMessage, utcnow
@@ -32,11 +32,11 @@ def message(subject: str, body: str = "Hello.\n") -> list[bytes]:
 
 
 @pytest.fixture
-def folder(store: Store, example_domain: str, mail_root: Path) -> SpamFolder:
+def folder(store: Store, example_domain: str, mail_root: Path) -> QuarantineFolder:
     with store.transaction() as session:
         accounts.add_account(session, "taro@example.jp", "secret123")
         accounts.add_account(session, "hanako@example.jp", "secret123")
-    return SpamFolder(store, mail_root, Ownership())
+    return QuarantineFolder(store, mail_root, Ownership())
 
 
 def quarantine(
@@ -80,7 +80,7 @@ def files(folder: Path) -> list[Path]:
 
 
 def test_release_moves_the_copy_into_the_inbox_exactly_once(
-    folder: SpamFolder, store: Store, mail_root: Path
+    folder: QuarantineFolder, store: Store, mail_root: Path
 ) -> None:
     record_id = quarantine(store, mail_root, "caught")
     mailbox = mail_root / "example.jp/taro"
@@ -97,7 +97,7 @@ def test_release_moves_the_copy_into_the_inbox_exactly_once(
 
 
 def test_the_released_copy_is_the_quarantined_one_without_its_reason(
-    folder: SpamFolder, store: Store, mail_root: Path
+    folder: QuarantineFolder, store: Store, mail_root: Path
 ) -> None:
     """The reason speaks of the spam folder; in the inbox it would only mislead a filter.
     Everything else stays byte for byte, a folded Japanese reason goes whole."""
@@ -123,7 +123,7 @@ def test_the_released_copy_is_the_quarantined_one_without_its_reason(
 
 
 def test_a_copy_read_while_it_is_released_is_released_once(
-    folder: SpamFolder, store: Store, mail_root: Path, monkeypatch: pytest.MonkeyPatch
+    folder: QuarantineFolder, store: Store, mail_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The mail program marks the copy read (renames it) while the release rewrites it:
     the rewrite is not renamed over the old name (two copies), the release starts over."""
@@ -147,7 +147,7 @@ def test_a_copy_read_while_it_is_released_is_released_once(
 
 
 def test_release_finds_a_copy_the_mail_program_already_read(
-    folder: SpamFolder, store: Store, mail_root: Path
+    folder: QuarantineFolder, store: Store, mail_root: Path
 ) -> None:
     record_id = quarantine(store, mail_root, "seen")
     junk = mail_root / "example.jp/taro/.Junk"
@@ -159,7 +159,7 @@ def test_release_finds_a_copy_the_mail_program_already_read(
 
 
 def test_a_copy_gone_from_disk_is_answered_and_forgotten(
-    folder: SpamFolder, store: Store, mail_root: Path
+    folder: QuarantineFolder, store: Store, mail_root: Path
 ) -> None:
     record_id = quarantine(store, mail_root, "moved away")
     for path in files(mail_root / "example.jp/taro/.Junk"):
@@ -170,7 +170,7 @@ def test_a_copy_gone_from_disk_is_answered_and_forgotten(
 
 
 def test_another_mailboxs_copy_cannot_be_touched(
-    folder: SpamFolder, store: Store, mail_root: Path
+    folder: QuarantineFolder, store: Store, mail_root: Path
 ) -> None:
     record_id = quarantine(store, mail_root, "hanako's", "hanako@example.jp")
     assert folder.release(taro(store), record_id) is Outcome.UNKNOWN
@@ -180,7 +180,7 @@ def test_another_mailboxs_copy_cannot_be_touched(
 
 
 def test_delete_removes_the_copy_and_its_row_and_leaves_other_junk_alone(
-    folder: SpamFolder, store: Store, mail_root: Path
+    folder: QuarantineFolder, store: Store, mail_root: Path
 ) -> None:
     record_id = quarantine(store, mail_root, "to delete")
     junk = mail_root / "example.jp/taro/.Junk"
@@ -193,7 +193,7 @@ def test_delete_removes_the_copy_and_its_row_and_leaves_other_junk_alone(
 
 
 def test_purge_deletes_what_is_older_than_the_retention_and_nothing_younger(
-    folder: SpamFolder, store: Store, mail_root: Path
+    folder: QuarantineFolder, store: Store, mail_root: Path
 ) -> None:
     old = quarantine(store, mail_root, "eight days ago")
     young = quarantine(store, mail_root, "six days ago")
@@ -214,7 +214,7 @@ def test_purge_deletes_what_is_older_than_the_retention_and_nothing_younger(
 
 
 def test_purge_command_uses_the_given_time(
-    folder: SpamFolder, store: Store, mail_root: Path
+    folder: QuarantineFolder, store: Store, mail_root: Path
 ) -> None:
     quarantine(store, mail_root, "due")
     environment = {"SEKISHO_DATABASE_URL": store.database_url, "SEKISHO_MAIL_ROOT": str(mail_root)}
@@ -266,7 +266,7 @@ def test_safe_view_survives_broken_mail(raw: bytes) -> None:
 
 
 def test_purge_goes_on_past_a_copy_it_cannot_delete(
-    folder: SpamFolder, store: Store, mail_root: Path
+    folder: QuarantineFolder, store: Store, mail_root: Path
 ) -> None:
     stuck = quarantine(store, mail_root, "stuck")
     quarantine(store, mail_root, "free")
