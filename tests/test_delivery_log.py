@@ -4,6 +4,7 @@ pruned after its days."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -158,6 +159,35 @@ def test_rows_wait_in_memory_while_the_store_is_down_and_are_written_later(
     working.record(mailed)
     assert working.flush() == 2
     assert working.flush() == 0
+
+
+def test_a_mailbox_deleted_before_the_flush_loses_its_rows_alone(
+    store: Store, example_domain: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """jiro's account goes between his mail and the flush: his row would break the foreign
+    key and took the whole batch with it; now it is dropped (and counted in the log), and
+    everyone else's are written."""
+    with store.transaction() as session:
+        for name in ("taro", "hanako", "jiro"):
+            accounts.add_account(session, f"{name}@example.jp", "secret123")
+        taro, hanako, jiro = (
+            accounts.require_account(session, f"{name}@example.jp").id
+            for name in ("taro", "hanako", "jiro")
+        )
+    log = DeliveryLog(store)
+    for subject, mailboxes in (("to taro and jiro", (taro, jiro)), ("to hanako", (hanako,))):
+        message = Message("a@b.example", (("Subject", subject),))
+        log.record(Mailed(utcnow(), message, "", "", tuple((m, DELIVER) for m in mailboxes)))
+    with store.transaction() as session:
+        session.delete(accounts.require_account(session, "jiro@example.jp"))
+    caplog.set_level(logging.INFO, "sekisho.delivery_log")
+    assert log.flush() == 2
+    assert "delivery_log_rows_dropped rows=1 mailboxes=1 reason=mailbox_deleted" in caplog.text
+    assert "delivery_log_not_written" not in caplog.text
+    with store.read() as session:
+        written = {(row.account_id, row.subject) for row in session.query(DeliveryLogEntry)}
+    assert written == {(taro, "to taro and jiro"), (hanako, "to hanako")}
+    assert log.flush() == 0  # nothing left over to try again
 
 
 def test_the_purge_forgets_exactly_the_rows_past_their_days_a_few_at_a_time(
