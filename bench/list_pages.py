@@ -26,6 +26,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from sekisho.config import load_settings
 from sekisho.devstack.ports import free_port
@@ -56,6 +57,13 @@ def seeded_store(url: str, size: int) -> Store:
             REJECT_FROM,
             REJECT_FROM.check_entries(texts, max_lines=None).entries,
         )
+    if store.engine.dialect.name == "postgresql":
+        # A store in use is vacuumed and analyzed (autovacuum, within a minute of a large
+        # change); the fresh 100,000 rows without statistics are planned as a scan (list
+        # page 110 ms, a search 150 ms, page_of 95 ms).
+        with store.engine.connect() as connection:
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit.execute(text("VACUUM ANALYZE list_entries"))
     return store
 
 

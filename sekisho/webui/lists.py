@@ -206,7 +206,9 @@ def make_blueprint(screens: ListScreens) -> Blueprint:
         account_id = current_account_id()
         with store().read() as db:
             page = lists.page_of(db, account_id, kind, number, PER_PAGE, search)
-            count, _ = lists.count_and_last_id(db, account_id, kind)
+            # Unsearched, the page has counted the list already (a count of 100,000 entries
+            # is a third of the page's time on PostgreSQL).
+            count = lists.count_and_last_id(db, account_id, kind)[0] if search else page.total
             return render(
                 "lists/list.html",
                 page=page,
