@@ -424,7 +424,8 @@ def _login_event(attempt: LoginAttempt) -> str:
 )
 @pass_context
 def purge(context: Context, now: datetime | None) -> None:
-    """Delete quarantined copies whose time is up (quarantine_days after they came)."""
+    """Delete quarantined copies whose time is up (quarantine_days after they came), and
+    the rows kept for a while: outbox, login attempts, auto-reply records, 受信ログ."""
     from sekisho.maildir import Ownership
     from sekisho.quarantine_folder import QuarantineFolder
     from sekisho.store.models import utcnow
@@ -438,7 +439,10 @@ def purge(context: Context, now: datetime | None) -> None:
         folder, context.store(), now or utcnow(), current.delivery_log_days
     )
     click.echo(f"purged {purged} quarantined copies")
-    click.echo(f"deleted {forgotten} outbox rows sent or given up long ago")
+    click.echo(
+        f"deleted {forgotten} rows past their keeping time"
+        " (outbox, login attempts, auto-reply records, delivery log)"
+    )
 
 
 @main.command()
