@@ -12,7 +12,6 @@ from flask_login import (
     LoginManager,
     UserMixin,
     current_user,
-    login_required,
     login_user,
     logout_user,
 )
@@ -23,6 +22,7 @@ from sekisho.store import accounts, audit
 from sekisho.store.models import Account, LoginAttempt
 from sekisho.webui import changes as changes_text
 from sekisho.webui import sessions
+from sekisho.webui.access import login_required
 from sekisho.webui.context import store
 from sekisho.webui.flows import client_address
 from sekisho.webui.forms import LoginForm
@@ -174,7 +174,7 @@ def login() -> str | Response | tuple[str, int]:
 
 
 @blueprint.route("/logout", methods=["POST"])
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def logout() -> Response:
     # Every session of the account ends, so a copy of this cookie is refused too.
     with store().transaction() as db:
@@ -185,7 +185,7 @@ def logout() -> Response:
 
 
 @blueprint.route("/history")
-@login_required  # type: ignore[untyped-decorator]
+@login_required
 def history() -> str:
     """ログイン履歴: the latest logins to this mailbox, good and bad, with the client and
     the service (web, POP3, IMAP, SMTP)."""
