@@ -131,6 +131,9 @@ def test_pages_forbid_framing_and_sessions_expire_when_idle(client: FlaskClient)
     response = client.get("/login")
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self';")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     page = response.get_data(as_text=True)
     response = client.post(
         "/login",
