@@ -235,8 +235,9 @@ class PendingUpload(Base):
 class QuarantinedMessage(Base):
     """One quarantined copy in a recipient's ``.Junk`` Maildir folder.
 
-    ``message_key`` (Message-ID + body digest) makes a repeated delivery attempt of
-    the same message find its earlier copy instead of writing a second one.
+    ``message_key`` (SHA-256 of the header fields but Received and Return-Path, and of
+    the body) makes a repeated delivery attempt of the same message find its earlier copy
+    instead of writing a second one.
     """
 
     __tablename__ = "quarantined_messages"
