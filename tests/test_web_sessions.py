@@ -1,15 +1,17 @@
 """Sessions the server ends: a cookie copied before 「ログアウト」, a password change, a
 reissued password or a suspension opens nothing afterwards, and no session outlives its
-absolute lifetime (sekisho.webui.sessions)."""
+absolute lifetime or its idle timeout (sekisho.webui.sessions)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from itsdangerous import TimestampSigner
 from sqlalchemy import update
 
 from sekisho.cli import main
@@ -141,4 +143,25 @@ def test_a_busy_session_still_ends_after_its_absolute_lifetime(app: Flask, store
         assert logged_in(client)
     clock.now += timedelta(minutes=30)
     assert not logged_in(client)
+    assert "ログアウト" in login(client)
+
+
+def test_a_session_idle_past_its_timeout_goes_back_to_the_login_page(
+    app: Flask, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The idle timeout is the age of the session cookie's signed timestamp, which Flask
+    renews on every response: the signer reads the same clock as the app here."""
+    settings = app.extensions["sekisho.settings"]
+    assert settings.session_idle_minutes == 30
+    clock = Clock()
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda _: int(clock.now.timestamp()))
+    client = create_app(settings, store, clock=clock).test_client()
+    login(client)
+    just_under = timedelta(minutes=29, seconds=59)
+    for _ in range(3):  # each request starts the 30 minutes again
+        clock.now += just_under
+        assert logged_in(client)
+    clock.now += timedelta(minutes=30, seconds=1)
+    assert not logged_in(client)
+    assert not logged_in(client)  # the expired cookie opens nothing later either
     assert "ログアウト" in login(client)
