@@ -5,6 +5,7 @@ infected submission, clamd down, and the virus and spam scans of one message tog
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -198,3 +199,19 @@ def test_spam_and_virus_scans_of_one_message_both_decide(transaction: Factory) -
     assert DeleteRecipient("<saburo@example.jp>") in end.edits  # quarantined as spam
     assert AddHeader("X-Sekisho-Virus", "clean") in end.edits  # on taro's copy
     assert any(isinstance(e, AddHeader) and e.name == "X-Sekisho-Spam-Score" for e in end.edits)
+
+
+def test_the_end_line_counts_virus_removals_apart_from_quarantines(
+    transaction: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The milter's ``end`` log line: two mailboxes with the scan on lose the infected
+    mail (virus_removed=2), which is no quarantine (quarantined=0); hanako keeps it."""
+    recipients = ["<taro@example.jp>", "<saburo@example.jp>", "<hanako@example.jp>"]
+    with caplog.at_level(logging.INFO, logger="sekisho.milter"):
+        end = deliver(transaction(), recipients, INFECTED_BODY)
+    assert isinstance(end, EndOfMessage)
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("end ")]
+    fields = dict(field.split("=", 1) for field in line.split()[1:])
+    assert fields["virus_removed"] == "2"
+    assert fields["quarantined"] == "0"
+    assert (fields["delivered"], fields["verdict"]) == ("1", "accept")
