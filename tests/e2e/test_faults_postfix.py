@@ -37,6 +37,7 @@ from tests.e2e.test_faults import (
 )
 from tests.e2e.test_mailflow import import_settings
 from tests.e2e.test_spam_mailflow import GTUBE
+from tests.reporting import Record
 
 TARO_INBOX = "example.jp/taro/new"
 DOWN_SECONDS = 3.0
@@ -85,7 +86,7 @@ def refuses_connections(port: int) -> bool:
 
 
 def test_the_reinjection_listener_down_under_load_defers_and_each_tagged_copy_lands_once(
-    mail: MailHarness,
+    mail: MailHarness, record_property: Record
 ) -> None:
     """taro tags spam, hanako has no scan: a GTUBE mail to both needs the tagged copy
     re-injected for taro. With the listener out of master.cf (``postfix reload``) those
@@ -115,7 +116,7 @@ def test_the_reinjection_listener_down_under_load_defers_and_each_tagged_copy_la
         wait_for_tcp(port)
 
     sent, attempts = send_under_load(mail, "tagged", [outage], body=gtube_every_other)
-    count_once_each(mail, sent, attempts, (TARO_INBOX, HANAKO_INBOX))
+    count_once_each(mail, sent, attempts, (TARO_INBOX, HANAKO_INBOX), record_property)
     assert "tagged_copy_failed" in mail.stack.milter.log_text()  # type: ignore[union-attr]
     for path in mail.files()[TARO_INBOX]:
         subject = str(message_from_bytes(path.read_bytes())["Subject"])
@@ -128,7 +129,7 @@ def test_the_reinjection_listener_down_under_load_defers_and_each_tagged_copy_la
 
 
 def test_a_milter_hung_past_postfix_timeouts_under_load_loses_and_doubles_nothing(
-    mail: MailHarness,
+    mail: MailHarness, record_property: Record
 ) -> None:
     """The milter stopped (SIGSTOP) for twice Postfix's milter timeouts, while messages
     are inside its end-of-message step (the store's write lock is held until a quarantine
@@ -168,7 +169,7 @@ def test_a_milter_hung_past_postfix_timeouts_under_load_loses_and_doubles_nothin
             os.kill(pid, signal.SIGCONT)
 
     sent, attempts = send_under_load(mail, "hung", [hang])
-    count_once_each(mail, sent, attempts, (TARO_JUNK, HANAKO_INBOX))
+    count_once_each(mail, sent, attempts, (TARO_JUNK, HANAKO_INBOX), record_property)
     with mail.store.read() as session:
         assert session.query(QuarantinedMessage).count() == len(sent)
     stale = finished_after_postfix_gave_up(mail)

@@ -20,6 +20,7 @@ from tests.e2e.test_faults import (
     send_under_load,
 )
 from tests.e2e.test_mailflow import import_settings
+from tests.reporting import Record
 
 TARO_INBOX = "example.jp/taro/new"
 DOWN_SECONDS = 3.0
@@ -68,22 +69,22 @@ def down_for_a_while(stop: Callable[[], None], start: Callable[[], None]) -> Cal
 
 
 def test_clamd_stopped_under_load_defers_and_nothing_passes_unscanned(
-    mail: MailHarness, own_clamd: ClamdInstance
+    mail: MailHarness, own_clamd: ClamdInstance, record_property: Record
 ) -> None:
     import_settings(mail, "taro@example.jp", {"virus_scan": True})
     outage = down_for_a_while(own_clamd.stop, own_clamd.start)
     sent, attempts = send_under_load(mail, "while clamd restarts", [outage])
-    count_once_each(mail, sent, attempts, (TARO_INBOX, HANAKO_INBOX))
+    count_once_each(mail, sent, attempts, (TARO_INBOX, HANAKO_INBOX), record_property)
     for path in mail.files()[TARO_INBOX]:
         assert b"X-Sekisho-Virus: clean" in path.read_bytes()  # every copy was scanned
 
 
 def test_the_spam_engine_stopped_under_load_defers_and_nothing_passes_unscanned(
-    mail: MailHarness, own_rspamd: RspamdInstance
+    mail: MailHarness, own_rspamd: RspamdInstance, record_property: Record
 ) -> None:
     import_settings(mail, "taro@example.jp", {"spam_scan": {"enabled": True, "quarantine": True}})
     outage = down_for_a_while(own_rspamd.stop, own_rspamd.start)
     sent, attempts = send_under_load(mail, "while rspamd restarts", [outage])
-    count_once_each(mail, sent, attempts, (TARO_INBOX, HANAKO_INBOX))
+    count_once_each(mail, sent, attempts, (TARO_INBOX, HANAKO_INBOX), record_property)
     for path in mail.files()[TARO_INBOX]:
         assert b"X-Sekisho-Spam-Score:" in path.read_bytes()  # every copy was scanned

@@ -34,6 +34,7 @@ from tests.e2e.test_faults import (
     count_once_each,
     send_under_load,
 )
+from tests.reporting import Record
 
 DOWN_SECONDS = 3.0
 
@@ -74,7 +75,7 @@ def mail(postgres_stack: MailHarness) -> MailHarness:
 
 
 def test_postgresql_stopped_under_load_defers_and_loses_and_doubles_nothing(
-    mail: MailHarness, own_postgres: PostgresInstance
+    mail: MailHarness, own_postgres: PostgresInstance, record_property: Record
 ) -> None:
     def outage() -> None:
         own_postgres.stop()
@@ -82,7 +83,7 @@ def test_postgresql_stopped_under_load_defers_and_loses_and_doubles_nothing(
         own_postgres.start()
 
     sent, attempts = send_under_load(mail, "while the store restarts", [outage])
-    count_once_each(mail, sent, attempts, (TARO_JUNK, HANAKO_INBOX))
+    count_once_each(mail, sent, attempts, (TARO_JUNK, HANAKO_INBOX), record_property)
     with mail.store.read() as session:
         assert session.query(QuarantinedMessage).count() == len(sent)
     assert mail.stack.milter is not None
