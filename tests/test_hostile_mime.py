@@ -2,14 +2,16 @@
 
 Deep and wide MIME, 10,000 header fields, NUL bytes, broken encoded-words, a 50 MB mail
 and fuzzed MIME (hypothesis): never an exception, never a 4xx while every dependency is
-up, never infected content in a report; clamd requests per message and peak memory are
-printed (``pytest -s``).
+up, never infected content in a report; clamd requests per message are printed
+(``pytest -s``), and each case's peak memory (tracemalloc, the Python allocations of the
+transaction) is recorded for the run's summary (tests/reporting.py).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import time
 import tracemalloc
@@ -49,6 +51,7 @@ from sekisho.store.outbox import content_of
 from sekisho.store.policies import PolicyCache
 from sekisho.store.settings_doc import import_settings
 from tests.conftest import CLAMD_UNUSED
+from tests.reporting import Record, record_peak_memory
 from tests.scanning import SPAM_UNUSED, at_once
 from tests.test_transaction_virus import reports
 
@@ -179,13 +182,15 @@ def only_report(store: Store) -> tuple[str, bytes]:
 
 
 def test_1200_multiparts_deep_is_removed_with_a_headers_only_report(
-    transaction: Factory, store: Store
+    transaction: Factory, store: Store, record_property: Record
 ) -> None:
     """It raised RecursionError in disinfection: a 451 on every retry."""
     body = nested(1200, attachment(EICAR, "eicar.com"))
+    peaks: list[float] = []
     for _attempt in range(2):  # the retry finds the report already written
         built, requests = transaction()
-        end = deliver(built, mime_headers("deep", "b0"), body)
+        end, peak = peak_of(functools.partial(deliver, built, mime_headers("deep", "b0"), body))
+        peaks.append(peak)
         assert isinstance(end, EndOfMessage)
         assert end.verdict == Accept()
         assert DeleteRecipient(SCANNED) in end.edits
@@ -193,6 +198,7 @@ def test_1200_multiparts_deep_is_removed_with_a_headers_only_report(
         # clamd stops at its MaxRecursion and answers clean: the cap decides.
         assert AddHeader("X-Sekisho-Virus", "Sekisho.Limits.Exceeded.MimeDepth") in end.edits
         assert requests.count == 1
+    print("\n1,200 deep: " + record_peak_memory(record_property, max(peaks), TRACED))
     virus, content = only_report(store)
     assert virus == "Sekisho.Limits.Exceeded.MimeDepth"
     assert b"Subject: deep" in content
@@ -214,12 +220,16 @@ def test_past_the_depth_cap_clamds_own_name_wins_when_it_found_one(
     assert b"multipart" not in content
 
 
-def test_2000_parts_cost_one_clamd_request_not_4003(transaction: Factory, store: Store) -> None:
+def test_2000_parts_cost_one_clamd_request_not_4003(
+    transaction: Factory, store: Store, record_property: Record
+) -> None:
     built, requests = transaction()
-    end = deliver(built, mime_headers("wide", "w"), wide(2000, infected=True))
+    body = wide(2000, infected=True)
+    end, peak = peak_of(lambda: deliver(built, mime_headers("wide", "w"), body))
     assert isinstance(end, EndOfMessage)
     assert DeleteRecipient(SCANNED) in end.edits
-    print(f"\n2,001 parts, infected: {requests.count} clamd request(s)")
+    peak_line = record_peak_memory(record_property, peak, TRACED)
+    print(f"\n2,001 parts, infected: {requests.count} clamd request(s), {peak_line}")
     assert requests.count == 1  # over disinfect_max_parts: no part is scanned alone
     virus, content = only_report(store)
     assert virus == EICAR_NAME
@@ -251,7 +261,7 @@ def test_more_parts_than_clamd_looks_at_is_not_clean(transaction: Factory, store
     assert AddHeader("X-Sekisho-Virus", "Sekisho.Limits.Exceeded.MimeParts") in end.edits
 
 
-def test_10000_header_fields(transaction: Factory, store: Store) -> None:
+def test_10000_header_fields(transaction: Factory, store: Store, record_property: Record) -> None:
     headers = mime_headers("many fields") + [(f"X-Field-{n}", "v" * 50) for n in range(10_000)]
     built, _ = transaction()
     started = time.monotonic()
@@ -261,19 +271,23 @@ def test_10000_header_fields(transaction: Factory, store: Store) -> None:
     assert end.verdict == Accept()
     assert AddHeader("X-Sekisho-Virus", "clean") in end.edits
     infected, _ = transaction()
-    end = deliver(infected, headers, b"see " + EICAR + b"\r\n")
+    end, peak = peak_of(lambda: deliver(infected, headers, b"see " + EICAR + b"\r\n"))
+    print("infected, removed: " + record_peak_memory(record_property, peak, TRACED))
     assert isinstance(end, EndOfMessage)
     _, content = only_report(store)
     assert content.count(b"X-Field-") == 10_000
     assert EICAR not in content
 
 
-def test_nul_bytes_in_the_header_fields_and_the_body(transaction: Factory, store: Store) -> None:
+def test_nul_bytes_in_the_header_fields_and_the_body(
+    transaction: Factory, store: Store, record_property: Record
+) -> None:
     headers = [*mime_headers("nul\x00subject", "w"), ("X-Nul", "a\x00b")]
     body = b"--w\r\nContent-Type: text/plain\r\n\r\n\x00\x00\x00\r\n--w\r\n"
     body += attachment(b"\x00" * 100 + EICAR) + b"--w--\r\n"
     built, _ = transaction()
-    end = deliver(built, headers, body)
+    end, peak = peak_of(lambda: deliver(built, headers, body))
+    print("\nNUL bytes: " + record_peak_memory(record_property, peak, TRACED))
     assert isinstance(end, EndOfMessage)
     assert DeleteRecipient(SCANNED) in end.edits
     _, content = only_report(store)
@@ -292,10 +306,13 @@ BROKEN_WORDS = [
 
 
 @pytest.mark.parametrize("subject", BROKEN_WORDS)
-def test_broken_encoded_words(transaction: Factory, store: Store, subject: str) -> None:
+def test_broken_encoded_words(
+    transaction: Factory, store: Store, subject: str, record_property: Record
+) -> None:
     headers = [*mime_headers(subject), ("From", f"{subject} <shop@bad.example>")]
     built, _ = transaction()
-    end = deliver(built, headers, b"see " + EICAR + b"\r\n")
+    end, peak = peak_of(lambda: deliver(built, headers, b"see " + EICAR + b"\r\n"))
+    print("\nbroken encoded-words: " + record_peak_memory(record_property, peak, TRACED))
     assert isinstance(end, EndOfMessage)
     assert DeleteRecipient(SCANNED) in end.edits
     _, content = only_report(store)
@@ -305,6 +322,9 @@ def test_broken_encoded_words(transaction: Factory, store: Store, subject: str) 
 def fifty_mb() -> bytes:
     line = base64.encodebytes(b"\x5a" * 57).replace(b"\n", b"\r\n")
     return b"--w\r\n" + attachment(b"") + line * (50 * MB // len(line)) + b"--w--\r\n"
+
+
+TRACED = "traced"
 
 
 def peak_of(run: Callable[[], object]) -> tuple[object, float]:
@@ -320,11 +340,11 @@ def peak_of(run: Callable[[], object]) -> tuple[object, float]:
         tracemalloc.stop()
 
 
-def test_50_mb_is_refused_552_unread(transaction: Factory) -> None:
+def test_50_mb_is_refused_552_unread(transaction: Factory, record_property: Record) -> None:
     body = fifty_mb()
     built, requests = transaction()
     end, peak = peak_of(lambda: deliver(built, mime_headers("big", "w"), body))
-    print(f"\n50 MB over message_size_limit: peak {peak:.1f} MB traced")
+    print("\n50 MB over message_size_limit: " + record_peak_memory(record_property, peak, TRACED))
     assert end == EndOfMessage((), MESSAGE_TOO_BIG)
     assert isinstance(MESSAGE_TOO_BIG, Reject)
     assert (MESSAGE_TOO_BIG.code, MESSAGE_TOO_BIG.xcode) == ("552", "5.3.4")
@@ -341,7 +361,7 @@ def roomy_clamd(run_root: Path) -> Iterator[ClamdInstance]:
 
 
 def test_50_mb_within_a_raised_limit_is_scanned_streaming(
-    transaction: Factory, roomy_clamd: ClamdInstance
+    transaction: Factory, roomy_clamd: ClamdInstance, record_property: Record
 ) -> None:
     """Joined for the scanners, 50 MB held +99 MB: now chunks of 64 KB go to clamd."""
     body = fifty_mb()
@@ -349,7 +369,8 @@ def test_50_mb_within_a_raised_limit_is_scanned_streaming(
     built, requests = transaction(clamd_url=roomy_clamd.url, limits=limits)
     started = time.monotonic()
     end, peak = peak_of(lambda: deliver(built, mime_headers("big", "w"), body))
-    print(f"\n50 MB scanned: peak {peak:.1f} MB traced, {time.monotonic() - started:.1f} s")
+    seconds = time.monotonic() - started
+    print(f"\n50 MB scanned: {record_peak_memory(record_property, peak, TRACED)}, {seconds:.1f} s")
     assert isinstance(end, EndOfMessage)
     assert AddHeader("X-Sekisho-Virus", "clean") in end.edits
     assert requests.count == 1
@@ -425,6 +446,17 @@ _TREES = st.recursive(_leaf(), lambda inner: _multipart(st.lists(inner, max_size
 _SUBJECTS = st.one_of(st.sampled_from(BROKEN_WORDS), st.text(max_size=40))
 
 
+@pytest.fixture
+def fuzz_peaks(record_property: Record) -> Iterator[list[float]]:
+    """Each example's peak; the largest is recorded once hypothesis is done (the fixture
+    lives for the whole test, not per example)."""
+    peaks: list[float] = []
+    yield peaks
+    if peaks:
+        how = f"{TRACED}, the largest of {len(peaks)} examples"
+        print("\nfuzzed MIME: " + record_peak_memory(record_property, max(peaks), how))
+
+
 @settings(
     max_examples=60,
     deadline=None,
@@ -433,7 +465,7 @@ _SUBJECTS = st.one_of(st.sampled_from(BROKEN_WORDS), st.text(max_size=40))
 )
 @given(tree=_TREES, subject=_SUBJECTS)
 def test_fuzzed_mime_never_breaks_the_transaction(
-    transaction: Factory, store: Store, tree: bytes, subject: str
+    transaction: Factory, store: Store, fuzz_peaks: list[float], tree: bytes, subject: str
 ) -> None:
     header, _, body = tree.partition(b"\r\n\r\n")
     headers = mime_headers(subject.replace("\r", " ").replace("\n", " "))
@@ -442,7 +474,8 @@ def test_fuzzed_mime_never_breaks_the_transaction(
         if name:
             headers.append((name, value))
     built, requests = transaction()
-    end = deliver(built, headers, body)
+    end, peak = peak_of(lambda: deliver(built, headers, body))
+    fuzz_peaks.append(peak)
     assert isinstance(end, Accept | EndOfMessage)  # Accept: no recipient needs the body
     if isinstance(end, EndOfMessage):
         assert not isinstance(end.verdict, TempFail | Reject)
