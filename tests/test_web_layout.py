@@ -15,15 +15,21 @@ from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
 
 from sekisho.config import load_settings
+from sekisho.rules import allow_from, virus
+from sekisho.rules.forwarding import ForwardPlan
 from sekisho.rules.lists import ALLOW_FROM, REJECT_FROM, REJECT_SUBJECT
+from sekisho.rules.model import DELIVER, Action, Decision, Message, RuleHit
+from sekisho.rules.spam import spam_hit
 from sekisho.store import accounts
 from sekisho.store.db import Store
+from sekisho.store.delivery_log import DeliveryLog, Mailed
 from sekisho.store.forwarding import add_target
 from sekisho.store.lists import add_values
 from sekisho.store.migrate import upgrade
+from sekisho.store.models import utcnow
 from sekisho.webui import create_app
 from tests.chromium import chromium
-from tests.test_quarantine_folder import quarantine
+from tests.test_quarantine_folder import HIT, quarantine
 
 pytestmark = pytest.mark.browser
 
@@ -34,6 +40,7 @@ SUBJECTS = [
     "Very long English subject about winning a prize and claiming it now",
     "Invitation-" + "x" * 90,
 ]
+SRS_SENDER = "SRS0=x7Kq=5Z=newsletter.marketing-mail.example.com=bounces@forwarder.example.net"
 LOCALES = {"ja": "ja-JP", "en": "en-US"}
 ACTIONS = {"ja": ["受信箱へ戻す", "削除"], "en": ["Move back to the inbox", "Delete"]}
 PAGES = [
@@ -52,6 +59,7 @@ PAGES = [
     "/reject/from/new",
     "/password/",
     "/rules/test",
+    "/log/",
 ]
 
 # Counts, for each element, the lines its text is laid out on: a label or a word that
@@ -88,6 +96,61 @@ MEASURE = """() => {
 }"""
 
 
+# 受信ログ's rows besides the quarantined ones (which link to their copies): every other
+# outcome, the longest reasons, a bounce's long VERP sender, a mail with neither sender
+# nor subject.
+LOGGED = [
+    (
+        "bounces+2024.06.01.a1b2c3d4e5@mail.shop-news.example.co.jp",
+        "【広告】夏の大感謝セール開催中！全品最大70%オフ、今すぐチェック",
+        Decision(Action.TAG, spam_hit(1000.0, 15.0, "rspamd")),
+    ),
+    (
+        "invoice@billing.example.com",
+        "Your invoice INV-2024-000123 is attached",
+        Decision(Action.REMOVE_VIRUS, RuleHit(virus.name, "Win.Trojan.Agent-1234567-0", "")),
+    ),
+    (
+        "friend@ok.example",
+        "週末のお花見の件",
+        Decision(
+            Action.DELIVER,
+            unverified_allow=RuleHit(allow_from.name, "ok.example", "friend@ok.example"),
+        ),
+    ),
+    (
+        "mother@example.ne.jp",
+        "Re: お正月の予定について",
+        Decision(
+            Action.DELIVER,
+            forward=ForwardPlan(("taro.personal@another-provider.example.ne.jp",), False),
+            auto_reply="away",
+        ),
+    ),
+    ("", "", DELIVER),
+]
+
+
+def log_what_became_of_each_mail(store: Store, account_id: int) -> None:
+    log = DeliveryLog(store)
+    at = utcnow()
+    for subject in SUBJECTS:  # the keys the quarantine helper gave their copies
+        message = Message("x@bad.example", (("Subject", subject),))
+        log.record(
+            Mailed(
+                at,
+                message,
+                f"key-{subject}",
+                "Q1",
+                ((account_id, Decision(Action.QUARANTINE, HIT)),),
+            )
+        )
+    for sender, subject, decision in LOGGED:
+        message = Message(sender, (("Subject", subject),))
+        log.record(Mailed(at, message, f"key-{subject}", "Q1", ((account_id, decision),)))
+    assert log.flush() == len(SUBJECTS) + len(LOGGED)
+
+
 @dataclass(frozen=True)
 class LiveUI:
     url: str
@@ -110,7 +173,10 @@ def live_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveUI]:
         add_values(session, taro, REJECT_FROM, ["newsletter.marketing-mail.example.com"])
         add_values(session, taro, REJECT_SUBJECT, ["未承諾広告", "Congratulations"])
         add_values(session, taro, ALLOW_FROM, ["friend@example.org"])
+    # A forwarder's SRS address as the envelope sender: long, with few places to break.
+    quarantine(store, mail_root, "転送されたメール", sender=SRS_SENDER)
     record_id = [quarantine(store, mail_root, subject) for subject in SUBJECTS][-1]
+    log_what_became_of_each_mail(store, taro)
     settings = load_settings(
         environ={
             "SEKISHO_SECRET_KEY": "test",
@@ -165,6 +231,10 @@ def test_on_a_desktop_no_label_or_word_breaks(
     page.goto(live_ui.url + "/quarantine/")
     actions = page.locator("td.actions").first
     assert actions.locator("a").all_inner_texts() == ACTIONS[language]
+    page.goto(live_ui.url + "/log/")  # measured above with every row of its fixture
+    assert page.locator("table.list tbody tr").count() == len(SUBJECTS) + len(LOGGED)
+    linked = page.locator(f'td.text a[href="/quarantine/{live_ui.record_id}"]')
+    assert linked.inner_text() == SUBJECTS[2]
     page.context.close()
 
 

@@ -19,6 +19,7 @@ from sekisho.quarantine_folder import QuarantineFolder
 from sekisho.store.db import Store
 from sekisho.store.models import utcnow
 from sekisho.texts import LANGUAGES, TIMEZONE
+from sekisho.webui.addresses import breakable
 from sekisho.webui.csv_lists import UploadLimits
 from sekisho.webui.proxies import TrustedProxies
 from sekisho.webui.sites import LoginSites, login_sites
@@ -115,6 +116,7 @@ def create_app(
 
     app.jinja_env.filters["datetimeformat"] = format_datetime
     app.jinja_env.filters["dateformat"] = format_date
+    app.jinja_env.filters["breakable"] = breakable
     # A name a template uses but its view did not pass is an error, not an empty string
     # (an empty form action once posted 「登録」 back to the wrong step).
     app.jinja_env.undefined = StrictUndefined
