@@ -4,7 +4,9 @@ pruned after its days."""
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from sekisho.config import Settings
+from sekisho.devstack.clamd import ClamdInstance
 from sekisho.devstack.spam import RspamdInstance
 from sekisho.milter import server, transaction
 from sekisho.milter.actions import Accept, Continue
@@ -31,6 +34,8 @@ from sekisho.store.policies import PolicyCache
 from sekisho.store.settings_doc import import_settings
 from sekisho.webui import create_app
 from tests.scanning import transaction_on
+from tests.test_transaction_spam import GTUBE_BODY
+from tests.test_transaction_virus import EICAR_NAME, INFECTED_BODY
 from tests.webclient import login
 
 
@@ -40,6 +45,7 @@ def deliver(
     log: DeliveryLog | None,
     sender: str,
     subject: str,
+    body: bytes = b"Hello, are you there? Let us meet for lunch next week.\r\n",
     **options: Any,
 ) -> None:
     """One mail from ``sender`` to taro and hanako through a transaction, as the adapter
@@ -61,7 +67,7 @@ def deliver(
     transaction.add_header("Message-ID", f"<{subject.replace(' ', '.')}@client.example>")
     transaction.queue_id = "Q1"
     if transaction.end_of_headers() != Accept():  # an accept there records the outcome
-        transaction.add_body(b"Hello, are you there? Let us meet for lunch next week.\r\n")
+        transaction.add_body(body)
         transaction.end_of_message()
         transaction.close()
         transaction.record_outcome()
@@ -119,6 +125,135 @@ def test_each_mailbox_gets_a_row_saying_where_its_copy_went_and_why(
     assert "Spam folder" in english
     overview = client.get("/").get_data(as_text=True)
     assert 'href="/log/"' in overview
+
+
+def shown(page: str) -> list[tuple[str, str, str, str]]:
+    """(sender, subject, result, reason) of each row of the page's table, as read on the
+    screen: tags and the link to the rule tester dropped (a <wbr> in an address, where it
+    may break, is no space)."""
+    body = page.split("<tbody>")[-1].split("</tbody>")[0]
+    found = []
+    for row in re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)
+        cells[4] = re.sub(r'<a href="/rules/test[^"]*">.*?</a>', "", cells[4])
+        cells = [re.sub(r"<[^>]+>", " ", cell.replace("<wbr>", "")) for cell in cells]
+        texts = [" ".join(html.unescape(cell).split()) for cell in cells]
+        found.append((texts[1], texts[2], texts[3], texts[4]))
+    return found
+
+
+def logged(store: Store, address: str) -> list[DeliveryLogEntry]:
+    with store.read() as session:
+        account = accounts.require_account(session, address).id
+        return list(delivery_page(session, account).entries)
+
+
+def test_spam_taken_tagged_into_the_inbox_shows_its_score(
+    client: FlaskClient, store: Store, mail_root: Path, rspamd: RspamdInstance
+) -> None:
+    """「[spam]付きで受信箱」: the spam scan's verdict, for a mailbox that takes spam tagged,
+    with the score and the engine that gave it."""
+    for address in ("taro@example.jp", "hanako@example.jp"):
+        settle(store, address, {"spam_scan": {"enabled": True, "quarantine": False}})
+    deliver(
+        store,
+        mail_root,
+        DeliveryLog(store),
+        "shop@ads.example",
+        "offer",
+        GTUBE_BODY,
+        spam_engine_url=rspamd.url,
+    )
+    (row,) = logged(store, "taro@example.jp")
+    assert (row.outcome, row.rule, row.matched) == (delivery_log.TAGGED, "spam", "rspamd")
+    assert re.fullmatch(r"\d+\.\d / \d+\.\d", row.entry), row.entry  # score / threshold
+    login(client)
+    assert shown(client.get("/log/").get_data(as_text=True)) == [
+        (
+            "shop@ads.example",
+            "offer",
+            "[spam]付きで受信箱",
+            f"迷惑メールスキャン：スコア {row.entry}（rspamd）",
+        )
+    ]
+    assert shown(client.get("/log/?lang=en").get_data(as_text=True)) == [
+        (
+            "shop@ads.example",
+            "offer",
+            "Inbox, tagged [spam]",
+            f"Spam scan: score {row.entry} (rspamd)",
+        )
+    ]
+
+
+def test_a_mail_removed_for_a_virus_names_the_virus(
+    client: FlaskClient, app: Flask, store: Store, mail_root: Path, clamd: ClamdInstance
+) -> None:
+    """「ウイルス削除」 for the mailbox with the virus scan on, naming what clamd found; the
+    mailbox with the scan off got the mail in its inbox, and its log says just that."""
+    settle(store, "taro@example.jp", {"virus_scan": True})
+    settle(store, "hanako@example.jp", {"virus_scan": False})
+    deliver(
+        store,
+        mail_root,
+        DeliveryLog(store),
+        "shop@ads.example",
+        "invoice",
+        INFECTED_BODY,
+        clamd_url=clamd.url,
+    )
+    login(client)
+    assert shown(client.get("/log/").get_data(as_text=True)) == [
+        ("shop@ads.example", "invoice", "ウイルス削除", f"ウイルス：{EICAR_NAME}")
+    ]
+    assert shown(client.get("/log/?lang=en").get_data(as_text=True)) == [
+        ("shop@ads.example", "invoice", "Removed: virus", f"Virus: {EICAR_NAME}")
+    ]
+    hanako = app.test_client()
+    login(hanako, "hanako@example.jp", "hanako123")
+    assert shown(hanako.get("/log/").get_data(as_text=True)) == [
+        ("shop@ads.example", "invoice", "受信箱", "")
+    ]
+
+
+def subjects(page: str) -> list[str]:
+    return [subject for _, subject, _, _ in shown(page)]
+
+
+def test_more_than_a_page_of_mail_is_shown_50_to_a_page_newest_first(
+    client: FlaskClient, store: Store
+) -> None:
+    with store.read() as session:
+        taro = accounts.require_account(session, "taro@example.jp").id
+    log = DeliveryLog(store)
+    start = utcnow() - timedelta(hours=1)
+    for n in range(1, 54):
+        message = Message("a@b.example", (("Subject", f"mail number {n:02d}"),))
+        log.record(Mailed(start + timedelta(minutes=n), message, "", "", ((taro, DELIVER),)))
+    lunch = Message("a@b.example", (("Subject", "lunch"),))
+    log.record(Mailed(start, lunch, "", "", ((taro, DELIVER),)))  # the oldest of all
+    assert log.flush() == 54
+    login(client)
+    first = client.get("/log/").get_data(as_text=True)
+    assert "2 ページ中 1 ページ目（全 54 通）" in first
+    assert subjects(first) == [f"mail number {n:02d}" for n in range(53, 3, -1)]
+    assert "前のページ" not in first
+    (next_page,) = re.findall(r'<a href="([^"]+)">次のページ</a>', first)
+    second = client.get(html.unescape(next_page)).get_data(as_text=True)
+    assert "2 ページ中 2 ページ目（全 54 通）" in second
+    assert subjects(second) == ["mail number 03", "mail number 02", "mail number 01", "lunch"]
+    assert "次のページ" not in second
+    assert re.findall(r'<a href="([^"]+)">前のページ</a>', second) == ["/log/?page=1"]
+    # A search's page links keep the search: its page 2 holds no other mail.
+    searched = client.get("/log/?q=number").get_data(as_text=True)
+    assert "2 ページ中 1 ページ目（全 53 通）" in searched
+    (next_page,) = re.findall(r'<a href="([^"]+)">次のページ</a>', searched)
+    found = client.get(html.unescape(next_page)).get_data(as_text=True)
+    assert subjects(found) == ["mail number 03", "mail number 02", "mail number 01"]
+    english = client.get("/log/?page=2&lang=en").get_data(as_text=True)
+    assert "Page 2 of 2 (54 mails)" in english
+    assert subjects(english) == subjects(second)
+    assert '<a href="/log/?page=1">Previous page</a>' in english
 
 
 def test_an_answered_mail_says_so(
