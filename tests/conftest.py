@@ -23,7 +23,7 @@ from sekisho.store.migrate import upgrade
 
 # No mailbox of the test turns the virus scan on; a scan would fail loudly on this port.
 CLAMD_UNUSED = "tcp://127.0.0.1:9"
-pytest_plugins = ["tests.webclient", "tests.smtpsink"]
+pytest_plugins = ["tests.webclient", "tests.smtpsink", "tests.reporting"]
 _database_numbers = itertools.count()
 
 
