@@ -99,8 +99,13 @@ def export_rows(
 
 def match_pairs(session: Session, account_id: int, kind: ListKind) -> list[tuple[str, str]]:
     """(match key, value) of every entry: what a policy snapshot's matcher is built from."""
+    # In id order: SQLite then walks the (account, kind, id) index, the table's own order;
+    # unordered it chose the reversed-key index and read the table at random (100,000
+    # entries: 227 ms against 87).
     rows = session.execute(
-        select(ListEntryRecord.match_key, ListEntryRecord.value).where(_of(account_id, kind))
+        select(ListEntryRecord.match_key, ListEntryRecord.value)
+        .where(_of(account_id, kind))
+        .order_by(ListEntryRecord.id)
     )
     return [(key, value) for key, value in rows]
 
