@@ -142,6 +142,18 @@ def shown(page: str) -> list[tuple[str, str, str, str]]:
     return found
 
 
+def three_mailboxes(store: Store) -> tuple[int, int, int]:
+    """The ids of taro, hanako and jiro, added to example.jp."""
+    names = ("taro", "hanako", "jiro")
+    with store.transaction() as session:
+        for name in names:
+            accounts.add_account(session, f"{name}@example.jp", "secret123")
+        taro, hanako, jiro = (
+            accounts.require_account(session, f"{name}@example.jp").id for name in names
+        )
+    return taro, hanako, jiro
+
+
 def logged(store: Store, address: str) -> list[DeliveryLogEntry]:
     with store.read() as session:
         account = accounts.require_account(session, address).id
@@ -302,13 +314,7 @@ def test_a_mailbox_deleted_before_the_flush_loses_its_rows_alone(
     """jiro's account goes between his mail and the flush: his row would break the foreign
     key and took the whole batch with it; now it is dropped (and counted in the log), and
     everyone else's are written."""
-    with store.transaction() as session:
-        for name in ("taro", "hanako", "jiro"):
-            accounts.add_account(session, f"{name}@example.jp", "secret123")
-        taro, hanako, jiro = (
-            accounts.require_account(session, f"{name}@example.jp").id
-            for name in ("taro", "hanako", "jiro")
-        )
+    taro, hanako, jiro = three_mailboxes(store)
     log = DeliveryLog(store)
     for subject, mailboxes in (("to taro and jiro", (taro, jiro)), ("to hanako", (hanako,))):
         message = Message("a@b.example", (("Subject", subject),))
@@ -330,13 +336,7 @@ def test_the_purge_forgets_exactly_the_rows_past_their_days_a_few_at_a_time(
 ) -> None:
     """Mailbox by mailbox, at most ``batch`` rows a transaction (SQLite's write lock is the
     milter's wait): with 3, taro's 4 old rows and hanako's 7 go in 4 transactions."""
-    with store.transaction() as session:
-        for name in ("taro", "hanako", "jiro"):
-            accounts.add_account(session, f"{name}@example.jp", "secret123")
-        taro, hanako, jiro = (
-            accounts.require_account(session, f"{name}@example.jp").id
-            for name in ("taro", "hanako", "jiro")
-        )
+    taro, hanako, jiro = three_mailboxes(store)
     now = utcnow()
     cutoff = now - timedelta(days=7)
     log = DeliveryLog(store)
