@@ -139,6 +139,7 @@ class DeliveryLog:
     def _write(self, rows: list[dict[str, Any]]) -> int:
         try:
             self._insert(rows)
+            return len(rows)
         except IntegrityError:
             # A mailbox deleted since its mail: its rows break the foreign key, and the
             # statement fails for every mailbox's. Asked only now, since it is rare: one
@@ -148,8 +149,6 @@ class DeliveryLog:
             existing = self._existing_mailboxes(asked)
             if existing == asked:
                 raise  # not that: the rows wait for the next flush, as on any failure
-        else:
-            return len(rows)
         kept = [row for row in rows if row["account_id"] in existing]
         if kept:
             self._insert(kept)
