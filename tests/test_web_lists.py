@@ -281,6 +281,7 @@ def test_long_lists_are_paged_and_searched(client: FlaskClient, store: Store) ->
     assert sorted(entry_ids(last)) == [f"spam{i:03}.example" for i in range(100, 120)]
     found = page(client, "/reject/from/?q=SPAM11")
     assert sorted(entry_ids(found)) == [f"spam11{i}.example" for i in range(10)]
+    assert "120 件登録されています。" in found  # the whole list, not what the search found
     assert "「nothing」で始まる設定も終わる設定もありません。" in page(
         client, "/reject/from/?q=nothing"
     )
