@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sekisho.rules.addresses import normalize_address
+
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -17,8 +19,8 @@ class Envelope:
     Postfix shows milters the message without the Received field it adds itself, so an
     engine given only the message would not know where it came from. rspamd takes the
     envelope as request fields; spamd's protocol has no place for it, so spamd is given
-    the Received field Postfix would have written (as spamass-milter does), and so is
-    the tagged copy sekisho.milter.tagged_copy re-injects.
+    the Received field Postfix would have written (as spamass-milter does), and so are
+    the copies the milter writes into a Maildir itself (quarantine, tagged copy).
     """
 
     sender: str = ""  # MAIL FROM as Postfix passed it, "<>" for a bounce
@@ -29,6 +31,26 @@ class Envelope:
     queue_id: str = ""
     login: str = ""  # the SASL login of a submission
     server_name: str = ""  # this MTA ($myhostname, the milter macro j)
+
+
+def delivery_fields(sender: str, recipient: str, envelope: Envelope) -> bytes:
+    """The fields a local delivery by Postfix puts on top of a message (Return-Path,
+    X-Original-To, Delivered-To): a copy the milter writes into ``recipient``'s Maildir
+    itself reads like one Postfix delivered."""
+    lines = (
+        f"Return-Path: <{sender}>\n"
+        f"X-Original-To: {_as_given(recipient, envelope)}\n"
+        f"Delivered-To: {recipient}\n"
+    )
+    return lines.encode("utf-8", "surrogateescape")
+
+
+def _as_given(recipient: str, envelope: Envelope) -> str:
+    """The recipient as the client wrote it in RCPT TO, without its angle brackets."""
+    for given in envelope.recipients:
+        if normalize_address(given) == recipient:
+            return CONTROL.sub("", given.strip().strip("<>"))
+    return recipient
 
 
 def postfix_received_field(envelope: Envelope, date: str, show_login: bool = True) -> bytes:

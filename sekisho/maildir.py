@@ -107,6 +107,16 @@ def deliver(
     return name
 
 
+def deliver_once(folder: Path, name: str, chunks: Iterable[bytes], ownership: Ownership) -> None:
+    """Write the message of keyed ``name`` (keyed_name) into ``folder`` unless a mail
+    program has seen it already: a file an earlier attempt left in new/ (one that died
+    before its row was written) is replaced by the same message, one in cur/ is kept as
+    it is, so the folder never holds the message twice."""
+    left = find_message(folder, name)
+    if left is None or left.parent.name == "new":
+        deliver(folder, chunks, ownership, name)
+
+
 def rewrite_message(
     message: Path, edit: Callable[[BinaryIO], Iterable[bytes]], ownership: Ownership
 ) -> None:

@@ -49,7 +49,7 @@ FORWARDED = Counter("sekisho_forwarded", "Forwarding addresses added to messages
 AUTO_REPLIES_QUEUED = Counter("sekisho_auto_replies_queued", "Auto-replies queued", registry=None)
 TAGGED_COPIES = Counter(
     "sekisho_tagged_copies",
-    "Recipients given a [spam]-tagged copy of their own (re-injected)",
+    "Recipients given a [spam]-tagged copy of their own (written into their inbox)",
     registry=None,
 )
 SPAM_VERDICTS = Counter("sekisho_spam_verdicts", "Spam scans by verdict", ["spam"], registry=None)

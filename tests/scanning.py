@@ -8,6 +8,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sekisho.maildir import Ownership
 from sekisho.milter.quarantine import Quarantine
+from sekisho.milter.tagged_copy import TaggedCopies
 from sekisho.milter.transaction import MailTransaction, PolicyLookup
 from sekisho.milter.virus_report import VirusReports
 from sekisho.scanners.background import Waiter
@@ -50,5 +51,6 @@ def transaction_on(
         scan_spam=at_once(spam_engine(spam_engine_url, timeout=10).scan),
         scan_virus=at_once(clamd_scanner(clamd_url, timeout=10).scan),
         virus_reports=VirusReports(store),
+        tagged_copies=TaggedCopies(store, mail_root, Ownership()),
         **options,
     )

@@ -19,6 +19,7 @@ from sekisho.maildir import Ownership
 from sekisho.milter.adapter import SekishoMilter
 from sekisho.milter.collected import content_limits
 from sekisho.milter.quarantine import Quarantine
+from sekisho.milter.tagged_copy import TaggedCopies
 from sekisho.milter.transaction import MailTransaction
 from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.lists import REJECT_FROM
@@ -52,6 +53,7 @@ def context_for(
             scan_spam=at_once(spam_engine(SPAM_ENGINE_UNUSED, timeout=1).scan),
             scan_virus=at_once(clamd_scanner(CLAMD_UNUSED, timeout=1).scan),
             virus_reports=VirusReports(store),
+            tagged_copies=TaggedCopies(store, mail_root, Ownership()),
             **options,
         )
 

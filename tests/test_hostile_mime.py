@@ -38,6 +38,7 @@ from sekisho.milter.actions import (
 from sekisho.milter.collected import ContentLimits
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.scan import VIRUS_SCAN_DOWN
+from sekisho.milter.tagged_copy import TaggedCopies
 from sekisho.milter.transaction import MESSAGE_TOO_BIG, MailTransaction
 from sekisho.milter.virus_report import VirusReports
 from sekisho.scanners.message import MessageSource
@@ -105,6 +106,7 @@ def transaction(store: Store, example_domain: str, tmp_path: Path, clamd: ClamdI
             scan_spam=at_once(spam_engine(SPAM_UNUSED, timeout=5).scan),
             scan_virus=at_once(requests.scan),
             virus_reports=VirusReports(store),
+            tagged_copies=TaggedCopies(store, tmp_path / "mail", Ownership()),
         )
         if limits is not None:
             built.content_limits = limits

@@ -14,6 +14,7 @@ from sekisho.devstack.spam import RspamdInstance
 from sekisho.maildir import Ownership
 from sekisho.milter.actions import Accept, Continue, DeleteRecipient, Discard, EndOfMessage
 from sekisho.milter.quarantine import Quarantine
+from sekisho.milter.tagged_copy import TaggedCopies
 from sekisho.milter.transaction import MailTransaction
 from sekisho.milter.virus_report import VirusReports
 from sekisho.quarantine_folder import Outcome, QuarantineFolder
@@ -60,6 +61,7 @@ def new_transaction(
             scan_spam=at_once(spam_engine(rspamd.url, timeout=10).scan),
             scan_virus=at_once(clamd_scanner(CLAMD_UNUSED, timeout=1).scan),
             virus_reports=VirusReports(store),
+            tagged_copies=TaggedCopies(store, tmp_path / "mail", Ownership()),
         )
 
     return build

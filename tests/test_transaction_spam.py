@@ -1,13 +1,18 @@
 """The spam scan inside one transaction, against a real rspamd: one scan per message, the
 three outcomes of docs/features.md §9 per recipient, the tagged copy of their own for the tagging
-mailboxes among others, and an engine or a re-injection listener that is down."""
+mailboxes among others (exactly once, taken back when its row fails), and an engine that is
+down."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from sekisho.devstack.spam import RspamdInstance
 from sekisho.milter.actions import (
@@ -19,28 +24,31 @@ from sekisho.milter.actions import (
     DeleteRecipient,
     EndOfMessage,
 )
-from sekisho.milter.apply import TAGGED_COPY_DOWN
 from sekisho.milter.scan import SPAM_SCAN_DOWN
-from sekisho.milter.tagged_copy import Reinjection, TaggedCopyLedger
 from sekisho.milter.transaction import MailTransaction
 from sekisho.rules.encoded_words import decode_header_text
 from sekisho.store import accounts
 from sekisho.store.db import Store
+from sekisho.store.models import OutboxMessage, QuarantinedMessage
+from sekisho.store.outbox import TAGGED_COPY
 from sekisho.store.policies import PolicyCache
 from sekisho.store.quarantine import quarantine_page
 from sekisho.store.settings_doc import import_settings
 from tests.scanning import transaction_on
-from tests.smtpsink import Sink
 
 GTUBE_BODY = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
 PLAIN_BODY = b"Shall we have lunch tomorrow at noon?\r\n"
 Factory = Callable[..., MailTransaction]
-CLOSED = "127.0.0.1:9"  # no listener: a test that needs the tagged copy gives a sink
+
+
+@pytest.fixture
+def mail_root(tmp_path: Path) -> Path:
+    return tmp_path / "mail"
 
 
 @pytest.fixture
 def transaction(
-    store: Store, example_domain: str, tmp_path: Path, rspamd: RspamdInstance
+    store: Store, example_domain: str, mail_root: Path, rspamd: RspamdInstance
 ) -> Factory:
     settings = {
         "taro@example.jp": {"spam_scan": {"enabled": False}},
@@ -57,17 +65,9 @@ def transaction(
             import_settings(session, address, document)
     cache = PolicyCache(store, 0.0)
 
-    def build(
-        engine: str = rspamd.url, deliver_on_failure: bool = False, reinject: str = CLOSED
-    ) -> MailTransaction:
+    def build(engine: str = rspamd.url, deliver_on_failure: bool = False) -> MailTransaction:
         return transaction_on(
-            store,
-            cache.get,
-            tmp_path / "mail",
-            engine,
-            deliver_when_spam_scan_fails=deliver_on_failure,
-            send_tagged_copy=Reinjection(reinject, timeout=5).send,
-            tagged_copies=TaggedCopyLedger(store),
+            store, cache.get, mail_root, engine, deliver_when_spam_scan_fails=deliver_on_failure
         )
 
     return build
@@ -93,81 +93,141 @@ def deliver(transaction: MailTransaction, recipients: list[str], body: bytes) ->
         transaction.close()
 
 
+def inbox(mail_root: Path, user: str) -> list[Path]:
+    """The files in ``user``'s inbox, new/ and cur/."""
+    mailbox = mail_root / "example.jp" / user
+    return sorted(path for sub in ("new", "cur") for path in (mailbox / sub).glob("*"))
+
+
+def ledger_rows(store: Store) -> int:
+    with store.read() as session:
+        return session.query(OutboxMessage).filter_by(kind=TAGGED_COPY).count()
+
+
 def test_spam_to_mixed_mailboxes_gives_the_tagging_one_a_tagged_copy_of_its_own(
-    transaction: Factory, smtp_sink: Sink
+    transaction: Factory, mail_root: Path, store: Store
 ) -> None:
     """scan off, quarantine, tag and tag-but-allowed in one transaction, none refused at
-    RCPT: the tagging mailbox's copy is queued through re-injection, then removed from the
-    untagged original the scan-off and the allowing mailbox get."""
+    RCPT: the tagging mailbox's copy is written into its inbox, then it is removed from
+    the untagged original the scan-off and the allowing mailbox get."""
     recipients = [
         "<taro@example.jp>",
         "<hanako@example.jp>",
-        "<jiro@example.jp>",
+        "<JIRO@example.jp>",
         "<saburo@example.jp>",
     ]
-    end = deliver(transaction(reinject=smtp_sink.address), recipients, GTUBE_BODY)
+    end = deliver(transaction(), recipients, GTUBE_BODY)
     assert isinstance(end, EndOfMessage)
     assert end.verdict == Accept()
     removed = {edit.recipient for edit in end.edits if isinstance(edit, DeleteRecipient)}
-    assert removed == {"<hanako@example.jp>", "<jiro@example.jp>"}
+    assert removed == {"<hanako@example.jp>", "<JIRO@example.jp>"}
     assert not any(isinstance(edit, ChangeHeader) for edit in end.edits)  # original untagged
-    (copy,) = smtp_sink.received
-    assert copy.recipients == ["jiro@example.jp"]
-    assert copy.envelope_from == "shop@ads.example"
-    tagged = copy.message
+    (copy,) = inbox(mail_root, "jiro")
+    assert copy.parent.name == "new"
+    content = copy.read_bytes()
+    tagged = message_from_bytes(content, policy=default)
+    # What a local delivery by Postfix puts on top, as the client wrote the recipient.
+    assert tagged["Return-Path"] == "<shop@ads.example>"
+    assert tagged["X-Original-To"] == "JIRO@example.jp"
+    assert tagged["Delivered-To"] == "jiro@example.jp"
     assert tagged["Subject"] == "[spam] offer"
     assert tagged["X-Sekisho-Spam-Score"].endswith("(rspamd)")
     assert tagged["Message-ID"] == "<m1@ads.example>"
     assert "GTUBE" in tagged.get_content()
-    assert b"\n" not in copy.content.replace(b"\r\n", b"")  # SMTP's CRLF, no bare LF
-    assert not copy.content.endswith(b"\r\n\r\n")  # no blank line added at the end
+    assert b"\r" not in content  # a Maildir holds LF line ends
+    assert content.endswith(b"GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n")
+    assert inbox(mail_root, "taro") == []  # the untagged original is Postfix's to deliver
+    assert ledger_rows(store) == 1
 
 
-def test_a_retried_message_does_not_queue_its_tagged_copy_again(
-    transaction: Factory, smtp_sink: Sink
+def test_a_retried_message_does_not_write_its_tagged_copy_again(
+    transaction: Factory, mail_root: Path, store: Store
 ) -> None:
     """The client never saw the final 250 and sends the same message again: the tagging
-    mailbox is removed from the original again, and its copy is not queued twice."""
+    mailbox is removed from the original again, and its copy is not written twice."""
     recipients = ["<taro@example.jp>", "<jiro@example.jp>"]
     for _ in range(2):
-        end = deliver(transaction(reinject=smtp_sink.address), recipients, GTUBE_BODY)
+        end = deliver(transaction(), recipients, GTUBE_BODY)
         assert isinstance(end, EndOfMessage)
         assert DeleteRecipient("<jiro@example.jp>") in end.edits
-    (copy,) = smtp_sink.received
-    assert copy.recipients == ["jiro@example.jp"]
+    assert len(inbox(mail_root, "jiro")) == 1
+    assert ledger_rows(store) == 1
 
 
-def test_the_tagged_copy_not_queued_defers_the_whole_message(transaction: Factory) -> None:
+def test_a_copy_left_by_an_attempt_that_died_before_its_row_is_not_doubled(
+    transaction: Factory, mail_root: Path, store: Store
+) -> None:
+    """The milter died after the copy's file and before its row: the retry replaces the
+    file still in new/, and keeps one a mail program has already moved to cur/."""
     recipients = ["<taro@example.jp>", "<jiro@example.jp>"]
-    end = deliver(transaction(), recipients, GTUBE_BODY)  # nothing listens for re-injection
+    deliver(transaction(), recipients, GTUBE_BODY)
+
+    def forget_the_row() -> None:
+        with store.transaction() as session:
+            session.query(OutboxMessage).filter_by(kind=TAGGED_COPY).delete()
+
+    forget_the_row()
+    end = deliver(transaction(), recipients, GTUBE_BODY)
     assert isinstance(end, EndOfMessage)
-    assert end.verdict == TAGGED_COPY_DOWN
-    assert end.edits == ()  # nobody removed: the retry finds the message as it was
+    assert DeleteRecipient("<jiro@example.jp>") in end.edits
+    (copy,) = inbox(mail_root, "jiro")
+    seen = copy.parent.parent / "cur" / f"{copy.name}:2,S"
+    copy.rename(seen)
+    forget_the_row()
+    deliver(transaction(), recipients, GTUBE_BODY)
+    assert inbox(mail_root, "jiro") == [seen]
+    assert ledger_rows(store) == 1
 
 
-def test_a_recipient_refused_by_re_injection_means_no_copy_for_anyone(
-    transaction: Factory, store: Store, smtp_sink: Sink
-) -> None:
-    """All recipients or no DATA: a copy queued for some would come again with the
-    deferred message's retry."""
+def refuse_tagged_copy_rows(store: Store) -> None:
+    """A store that fails the message's transaction at the tagged copy's row."""
     with store.transaction() as session:
-        accounts.add_account(session, "shiro@example.jp", "secret123")
-        tagging = {"spam_scan": {"enabled": True, "quarantine": False}}
-        import_settings(session, "shiro@example.jp", tagging)
-    smtp_sink.refused = {"shiro@example.jp"}
-    recipients = ["<taro@example.jp>", "<jiro@example.jp>", "<shiro@example.jp>"]
-    end = deliver(transaction(reinject=smtp_sink.address), recipients, GTUBE_BODY)
-    assert isinstance(end, EndOfMessage)
-    assert end.verdict == TAGGED_COPY_DOWN
-    assert smtp_sink.received == []
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON outbox WHEN NEW.kind = 'tagged_copy' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+            return
+        session.execute(
+            text(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql "
+                "AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+            )
+        )
+        session.execute(
+            text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON outbox FOR EACH ROW "
+                "WHEN (NEW.kind = 'tagged_copy') EXECUTE FUNCTION refuse()"
+            )
+        )
 
 
-def test_a_raw_8bit_sender_gets_the_tagging_mailbox_the_original_untagged(
-    transaction: Factory, smtp_sink: Sink
+def test_a_tagged_copy_whose_row_fails_is_taken_back_and_the_message_deferred(
+    transaction: Factory, mail_root: Path, store: Store
 ) -> None:
-    """An address that cannot be sent on must not defer the mail at every retry."""
-    mixed = transaction(reinject=smtp_sink.address)
-    mixed.sender = "店@ads.example".encode("cp932").decode("utf-8", "surrogateescape")
+    """The store fails the message's one transaction: the copy written is removed again
+    and nothing is recorded (the quarantine copy of the same message neither), so the
+    retry, which the adapter's 451 asks for, finds the message as it was."""
+    refuse_tagged_copy_rows(store)
+    recipients = ["<taro@example.jp>", "<hanako@example.jp>", "<jiro@example.jp>"]
+    with pytest.raises(SQLAlchemyError, match="refused"):
+        deliver(transaction(), recipients, GTUBE_BODY)
+    assert inbox(mail_root, "jiro") == []
+    assert list((mail_root / "example.jp/hanako/.Junk/new").iterdir()) == []
+    with store.read() as session:
+        assert session.query(QuarantinedMessage).count() == 0
+
+
+def test_a_raw_8bit_sender_still_gets_the_tagging_mailbox_its_tagged_copy(
+    transaction: Factory, mail_root: Path
+) -> None:
+    """An address no SMTP server would take is no obstacle to a copy written into the
+    Maildir: its bytes are kept as they came."""
+    raw_sender = "店@ads.example".encode("cp932")
+    mixed = transaction()
+    mixed.sender = raw_sender.decode("utf-8", "surrogateescape")
     for recipient in ("<taro@example.jp>", "<jiro@example.jp>"):
         assert mixed.add_recipient(recipient) == Continue()
     mixed.add_header("Subject", "offer")
@@ -176,8 +236,9 @@ def test_a_raw_8bit_sender_gets_the_tagging_mailbox_the_original_untagged(
     end = mixed.end_of_message()
     mixed.close()
     assert end.verdict == Accept()
-    assert not any(isinstance(edit, DeleteRecipient) for edit in end.edits)
-    assert smtp_sink.received == []
+    assert DeleteRecipient("<jiro@example.jp>") in end.edits
+    (copy,) = inbox(mail_root, "jiro")
+    assert copy.read_bytes().startswith(b"Return-Path: <" + raw_sender + b">\n")
 
 
 def test_a_plain_mail_to_mixed_mailboxes_needs_no_copy(transaction: Factory) -> None:
@@ -260,11 +321,11 @@ def test_a_raw_8bit_subject_is_tagged_as_an_encoded_word(transaction: Factory) -
 
 
 def test_a_logged_in_senders_spam_is_tagged_for_the_tagging_mailbox_alone(
-    transaction: Factory, smtp_sink: Sink
+    transaction: Factory, mail_root: Path
 ) -> None:
     """A submission is never refused at RCPT (mail programs abort the whole send), and
     needs no such refusal now: the tagging mailbox gets its own copy, as from outside."""
-    submission = transaction(reinject=smtp_sink.address)
+    submission = transaction()
     submission.submitter = "taro@example.jp"
     submission.sender = "taro@example.jp"
     submission.client_address = "192.0.2.7"
@@ -277,12 +338,14 @@ def test_a_logged_in_senders_spam_is_tagged_for_the_tagging_mailbox_alone(
     submission.close()
     assert not any(isinstance(edit, ChangeHeader) for edit in end.edits)
     assert DeleteRecipient("<jiro@example.jp>") in end.edits
-    (copy,) = smtp_sink.received
-    assert copy.message["Subject"] == "[spam] offer"
+    (copy,) = inbox(mail_root, "jiro")
+    content = copy.read_bytes()
+    tagged = message_from_bytes(content, policy=default)
+    assert tagged["Subject"] == "[spam] offer"
     # Postfix's own Received field for the client, without the login it leaves out too.
-    assert "(unknown [192.0.2.7])" in copy.message["Received"]
-    assert "with ESMTPA" in copy.message["Received"]
-    assert b"Authenticated sender" not in copy.content
+    assert "(unknown [192.0.2.7])" in tagged["Received"]
+    assert "with ESMTPA" in tagged["Received"]
+    assert b"Authenticated sender" not in content
 
 
 def settle(store: Store, address: str, document: dict[str, object]) -> None:
@@ -291,32 +354,27 @@ def settle(store: Store, address: str, document: dict[str, object]) -> None:
 
 
 def test_spam_quarantined_is_never_forwarded_and_a_tagged_forward_gets_the_original(
-    transaction: Factory, store: Store, smtp_sink: Sink
+    transaction: Factory, store: Store, mail_root: Path
 ) -> None:
     settle(store, "hanako@example.jp", {"forwarding": [{"to": "h@mobile.example", "keep": True}]})
     settle(store, "jiro@example.jp", {"forwarding": [{"to": "j@mobile.example", "keep": True}]})
     recipients = ["<taro@example.jp>", "<hanako@example.jp>", "<jiro@example.jp>"]
-    end = deliver(transaction(reinject=smtp_sink.address), recipients, GTUBE_BODY)
+    end = deliver(transaction(), recipients, GTUBE_BODY)
     assert isinstance(end, EndOfMessage)
     added = {edit.recipient for edit in end.edits if isinstance(edit, AddRecipient)}
     assert added == {"j@mobile.example"}  # hanako's spam stays in her spam folder
-    (copy,) = smtp_sink.received
-    assert copy.recipients == ["jiro@example.jp"]  # the tagged copy for the mailbox alone
+    assert len(inbox(mail_root, "jiro")) == 1  # the tagged copy for the mailbox alone
 
 
 def test_a_mailbox_forwarding_without_keeping_gets_no_tagged_copy(
-    transaction: Factory, store: Store, smtp_sink: Sink
+    transaction: Factory, store: Store, mail_root: Path
 ) -> None:
     settle(store, "jiro@example.jp", {"forwarding": [{"to": "j@mobile.example", "keep": False}]})
-    end = deliver(
-        transaction(reinject=smtp_sink.address),
-        ["<taro@example.jp>", "<jiro@example.jp>"],
-        GTUBE_BODY,
-    )
+    end = deliver(transaction(), ["<taro@example.jp>", "<jiro@example.jp>"], GTUBE_BODY)
     assert isinstance(end, EndOfMessage)
     assert AddRecipient("j@mobile.example") in end.edits
     assert DeleteRecipient("<jiro@example.jp>") in end.edits
-    assert smtp_sink.received == []
+    assert inbox(mail_root, "jiro") == []
 
 
 def test_a_reject_rule_decides_before_the_spam_scan_and_names_itself(

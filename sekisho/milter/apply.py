@@ -1,12 +1,12 @@
 """Step 4 of a message, apply: every side effect of the decisions, in one place.
 
-The order is what makes "nothing lost" hold: whatever the store or another MTA must
+The order is what makes "nothing lost" hold: whatever the store or a Maildir must
 keep is written before the recipient it stands for is removed from the message —
 
 1. virus reports (an outbox row per mailbox, with the disinfected original),
 2. quarantine copies (the ``.Junk`` file durable, then its row),
-3. the ``[spam]``-tagged copy, when only some recipients take the tag (re-injected; its
-   recipients are removed only after Postfix's 250 to its DATA),
+3. the ``[spam]``-tagged copy, when only some recipients take the tag (written into
+   their inboxes durably, then its ledger row),
 4. auto-reply rows,
 
 then the milter's edits: recipients removed and added (forwarding), header fields, the
@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import formatdate
+from itertools import islice
 
 from sqlalchemy.orm import Session
 
@@ -38,13 +39,12 @@ from sekisho.milter.actions import (
     Discard,
     Edit,
     EndOfMessage,
-    TempFail,
 )
 from sekisho.milter.auto_reply import Answered, AutoReplies
 from sekisho.milter.collected import Collected, Recipient, header_line, is_own_header
 from sekisho.milter.disinfect import FindVirus, disinfected
 from sekisho.milter.quarantine import Copy, Quarantine
-from sekisho.milter.tagged_copy import TaggedCopyError, TaggedCopyLedger
+from sekisho.milter.tagged_copy import TaggedCopies, TaggedCopy
 from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.addresses import normalize_address
 from sekisho.rules.auto_reply import message_ids
@@ -54,10 +54,6 @@ from sekisho.rules.model import Action, Decision, Policy, ScanResults
 from sekisho.rules.spam import SUBJECT_TAG, tagged
 
 log = logging.getLogger("sekisho.milter")
-TaggedCopySender = Callable[[str, list[str], bytes], None]  # sender, recipients, message
-TAGGED_COPY_DOWN = TempFail(
-    "451", "4.3.0", "Temporary mail filter problem, try again later", "tagged_copy_down"
-)
 SPAM_SCORE = "X-Sekisho-Spam-Score"
 VIRUS_HEADER = "X-Sekisho-Virus"
 Decided = Sequence[tuple[Recipient, Decision | None]]
@@ -68,14 +64,12 @@ class Effects:
     quarantine: Quarantine
     virus_reports: VirusReports
     find_virus: FindVirus  # disinfection scans the parts of an infected mail
+    # Writes the [spam]-tagged copy for some recipients of a message that others get
+    # untagged (sekisho.milter.tagged_copy).
+    tagged_copies: TaggedCopies
     # Where 自動返信設定 replies are queued; None: no auto-replies (tests of other parts).
     auto_replies: AutoReplies | None = None
-    # Queues the [spam]-tagged copy for some recipients of a message that others get
-    # untagged (sekisho.milter.tagged_copy); None: such a message is deferred.
-    send_tagged_copy: TaggedCopySender | None = None
     trace_key: bytes = b""  # signs the forwarding trace (sekisho.rules.forwarding)
-    # Records the tagged copies queued, so a retried message does not queue one again.
-    tagged_copies: TaggedCopyLedger | None = None
 
     def apply(
         self,
@@ -88,10 +82,10 @@ class Effects:
     ) -> EndOfMessage:
         """The side effects, then the edits and the verdict; ``tally`` counts the outcomes.
 
-        The quarantine copies are written first, then one store transaction records their
-        rows, the virus reports and the auto-replies, then the tagged copy is queued: a
-        failure before the commit leaves nothing recorded (the retry finds the copies under
-        their names, sekisho.maildir.keyed_name), one after it finds everything recorded."""
+        The quarantine and tagged copies are written first, then one store transaction
+        records their rows, the virus reports and the auto-replies: a failure before the
+        commit leaves nothing recorded (the retry finds the copies under their names,
+        sekisho.maildir.keyed_name), one after it finds everything recorded."""
         report = self._virus_report(mail, decided, scans)
         copies: list[Copy] = []
         edits: list[Edit] = []
@@ -120,16 +114,35 @@ class Effects:
                 edits.append(DeleteRecipient(recipient.given))
         kept = [(r, d) for r, d in decided if d is None or d.delivered]
         replies = self._auto_replies(mail, kept, now)
+        added = scan_headers(scans) if kept else []
+        tagging = [(r, d) for r, d in kept if d is not None and d.action is Action.TAG]
+        in_tagged_copy: list[Recipient] = []
+        tagged_copies: list[TaggedCopy] = []
+        tag_edits: list[Edit] = []
+        if tagging and len(tagging) == len(kept):
+            tag_edits.append(subject_tag(mail.message.headers))
+        elif tagging:
+            in_tagged_copy, tagged_copies = self._write_tagged_copies(mail, tagging, added)
+            tag_edits.extend(DeleteRecipient(r.given) for r in in_tagged_copy if not r.forwarded_by)
 
         def rows(session: Session) -> int:
             if report is not None:
                 self.virus_reports.write(session, *report)
+            TaggedCopies.record(session, tagged_copies)
             return (
                 self.auto_replies.write(session, *replies) if replies and self.auto_replies else 0
             )
 
         # Most mail reaching here records nothing (scanned and delivered): no transaction.
-        answered = self.quarantine.record_with(copies, rows) if copies or report or replies else 0
+        answered = 0
+        if copies or report or replies or tagged_copies:
+            try:
+                answered = self.quarantine.record_with(copies, rows)
+            except BaseException:
+                if tagged_copies:
+                    self.tagged_copies.withdraw(tagged_copies)
+                raise
+        tally["tagged_copy"] += len(tagged_copies)
         if replies:
             tally["auto_reply"] += answered
             log.info(
@@ -139,19 +152,8 @@ class Effects:
                 ",".join(policy.address for policy, _ in replies[0]),
             )
         edits.extend(foreign_own_headers(mail.message.headers))
-        added = scan_headers(scans) if kept else []
         edits.extend(added)
-        tagging = [(r, d) for r, d in kept if d is not None and d.action is Action.TAG]
-        in_tagged_copy: list[Recipient] = []
-        if tagging and len(tagging) == len(kept):
-            edits.append(subject_tag(mail.message.headers))
-        elif tagging:
-            try:
-                in_tagged_copy = self._send_tagged_copy(mail, tagging, added, tally)
-            except TaggedCopyError as error:
-                log.warning("tagged_copy_failed queue_id=%s error=%s", mail.queue_id, error)
-                return EndOfMessage((), TAGGED_COPY_DOWN)
-            edits.extend(DeleteRecipient(r.given) for r in in_tagged_copy if not r.forwarded_by)
+        edits.extend(tag_edits)
         edits.extend(
             AddRecipient(r.given)
             for r, d in kept
@@ -195,34 +197,33 @@ class Effects:
         sender = readable(mail.message.sender)
         return chosen, scans.virus, sender, mail.message.subject, mail.key, cleaned
 
-    def _send_tagged_copy(
-        self, mail: Collected, tagging: Decided, added: list[AddHeader], tally: Counter[str]
-    ) -> list[Recipient]:
-        """Queue the tagged copy for the mailboxes of ``tagging`` that keep their mail (one
+    def _write_tagged_copies(
+        self, mail: Collected, tagging: Decided, added: list[AddHeader]
+    ) -> tuple[list[Recipient], list[TaggedCopy]]:
+        """Write the tagged copy for the mailboxes of ``tagging`` that keep their mail (one
         forwarding without 残す gets none; its targets get the original like any other
-        forwarded copy); they are the ones the others' message must not reach."""
-        if self.send_tagged_copy is None:
-            raise TaggedCopyError("no re-injection listener is configured")
+        forwarded copy): they are the recipients the original must no longer reach. Also
+        returns the copies written by this attempt, whose ledger rows are still due."""
         keeping = [r for r, d in tagging if d is not None and d.forward.keep_mailbox]
-        addresses = [recipient.given.strip().strip("<>") for recipient in keeping]
-        sender = mail.envelope.sender
-        if not all(_is_utf8_text(address) for address in [sender, *addresses]):
-            # Raw 8-bit in an address cannot be sent on: the tagging mailboxes get the
-            # original untagged rather than the message deferred again at every retry.
-            log.warning("tagged_copy_skipped queue_id=%s reason=8bit_address", mail.queue_id)
-            return []
-        if not keeping:
-            return []
-        key = TaggedCopyLedger.key(mail.key, addresses)
-        if self.tagged_copies is not None and self.tagged_copies.queued(key):
-            log.info("tagged_copy_already_queued queue_id=%s", mail.queue_id)
-            return keeping
-        self.send_tagged_copy(sender, addresses, tagged_message(mail, added))
-        if self.tagged_copies is not None:
-            self.tagged_copies.record(key, addresses)
-        tally["tagged_copy"] += len(keeping)
-        log.info("tagged_copy queue_id=%s to=%s", mail.queue_id, readable(",".join(addresses)))
-        return keeping
+        mailboxes = [r.policy for r in keeping if r.policy is not None]
+        if not mailboxes:
+            return [], []
+        written = self.tagged_copies.write(
+            mailboxes,
+            mail.key,
+            lambda: tagged_message(mail, added),
+            mail.envelope.sender.strip().strip("<>"),
+            mail.envelope,
+        )
+        if written:
+            log.info(
+                "tagged_copy queue_id=%s to=%s",
+                mail.queue_id,
+                readable(",".join(copy.address for copy in written)),
+            )
+        else:
+            log.info("tagged_copy_already_written queue_id=%s", mail.queue_id)
+        return keeping, written
 
     def _auto_replies(
         self, mail: Collected, kept: Decided, now: datetime
@@ -314,9 +315,10 @@ def subject_tag(headers: Sequence[tuple[str, str]]) -> ChangeHeader | AddHeader:
     return AddHeader("Subject", SUBJECT_TAG.strip())
 
 
-def tagged_message(mail: Collected, added: list[AddHeader]) -> bytes:
-    """The message as the tagging mailboxes get it: the Received field Postfix wrote
-    for the client (a milter never sees it), the subject tagged, sekisho's fields."""
+def tagged_message(mail: Collected, added: list[AddHeader]) -> Iterator[bytes]:
+    """The message as the tagging mailboxes get it, in chunks: the Received field Postfix
+    wrote for the client (a milter never sees it), the subject tagged, sekisho's fields,
+    then the body as the spool holds it."""
     subject: ChangeHeader | AddHeader | None = subject_tag(mail.message.headers)
     received = postfix_received_field(mail.envelope, formatdate(localtime=True), show_login=False)
     lines = [received]
@@ -329,8 +331,8 @@ def tagged_message(mail: Collected, added: list[AddHeader]) -> bytes:
     if isinstance(subject, AddHeader):
         lines.append(header_line(subject.name, subject.value))
     lines.extend(header_line(field.name, field.value) for field in added)
-    body = mail.content[len(mail.header_block()) :]
-    return b"".join(lines) + b"\n" + body
+    yield b"".join(lines) + b"\n"
+    yield from islice(mail.maildir_form(), 1, None)  # the header block comes first
 
 
 def _is_utf8_text(value: str) -> bool:

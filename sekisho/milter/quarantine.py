@@ -19,20 +19,18 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from sekisho.envelope import CONTROL, Envelope, postfix_received_field
+from sekisho.envelope import Envelope, delivery_fields, postfix_received_field
 from sekisho.maildir import (
     JUNK_FOLDER,
     Ownership,
-    deliver,
+    deliver_once,
     ensure_maildir,
-    find_message,
     keyed_name,
     mailbox_path,
     remove_message,
 )
 from sekisho.milter.headers import QUARANTINE_REASON, quarantine_reason
 from sekisho.rules import spam
-from sekisho.rules.addresses import normalize_address
 from sekisho.rules.encoded_words import readable
 from sekisho.rules.model import Policy, RuleHit
 from sekisho.store.db import IoRunner, Store, run_here
@@ -115,12 +113,8 @@ class Quarantine:
             folder = mailbox / JUNK_FOLDER
             ensure_maildir(folder, self._ownership, is_subfolder=True)
             name = keyed_name(message_key)
-            left = find_message(folder, name)
-            if left is None or left.parent.name == "new":
-                # A file left by an earlier attempt that died before its row was written
-                # is replaced; one a mail program has seen (in cur/) is kept as it is.
-                trace = _trace_headers(sender, policy.address, hit, envelope)
-                deliver(folder, _chain(trace, message), self._ownership, name)
+            trace = _trace_headers(sender, policy.address, hit, envelope)
+            deliver_once(folder, name, _chain(trace, message), self._ownership)
             record = QuarantineRecord(
                 account_id=policy.account_id,
                 address=policy.address,
@@ -190,21 +184,8 @@ def _trace_headers(sender: str, recipient: str, hit: RuleHit, envelope: Envelope
     delivered mail, and one released to the inbox still says where it came from. The
     Received field is written without the SASL login, as Postfix writes it by default."""
     received = postfix_received_field(envelope, formatdate(localtime=True), show_login=False)
-    lines = (
-        f"Return-Path: <{sender}>\n"
-        f"X-Original-To: {_as_given(recipient, envelope)}\n"
-        f"Delivered-To: {recipient}\n"
-        f"{QUARANTINE_REASON}: {quarantine_reason(hit)}\n"
-    )
-    return lines.encode("utf-8", "surrogateescape") + received
-
-
-def _as_given(recipient: str, envelope: Envelope) -> str:
-    """The recipient as the client wrote it in RCPT TO, without its angle brackets."""
-    for given in envelope.recipients:
-        if normalize_address(given) == recipient:
-            return CONTROL.sub("", given.strip().strip("<>"))
-    return recipient
+    reason = f"{QUARANTINE_REASON}: {quarantine_reason(hit)}\n".encode("utf-8", "surrogateescape")
+    return delivery_fields(sender, recipient, envelope) + reason + received
 
 
 def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:

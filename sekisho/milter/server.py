@@ -24,7 +24,7 @@ from sekisho.milter.auto_reply import AutoReplies
 from sekisho.milter.collected import content_limits
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.srs import PostsrsdLookup
-from sekisho.milter.tagged_copy import Reinjection, TaggedCopyLedger
+from sekisho.milter.tagged_copy import TaggedCopies
 from sekisho.milter.transaction import MailTransaction, SubmissionRules
 from sekisho.milter.virus_report import VirusReports
 from sekisho.scanners.background import in_background
@@ -66,10 +66,11 @@ def serve(settings: Settings) -> None:
         return store_threads.submit(work).result()
 
     policies = PolicyCache(store, settings.policy_refresh_seconds, io=on_store_thread)
+    ownership = Ownership(settings.mailbox_uid_gid)
     quarantine = Quarantine(
         store,
         settings.mail_root.absolute(),
-        Ownership(settings.mailbox_uid_gid),
+        ownership,
         io=on_store_thread,
         retention=timedelta(days=settings.quarantine_days),
         notice_digest_minutes=settings.notice_digest_minutes,
@@ -98,8 +99,7 @@ def serve(settings: Settings) -> None:
         VirusScanError,
     )
     virus_reports = VirusReports(store, io=on_store_thread)
-    tagged_copies = Reinjection(settings.reinject_smtp)
-    tagged_copy_ledger = TaggedCopyLedger(store, io=on_store_thread)
+    tagged_copies = TaggedCopies(store, settings.mail_root.absolute(), ownership, on_store_thread)
     auto_replies = AutoReplies(store, io=on_store_thread)
     submission_rules = SubmissionRules(
         country_lookup(settings.geoip_db),
@@ -119,6 +119,7 @@ def serve(settings: Settings) -> None:
             scan_spam,
             scan_virus,
             virus_reports,
+            tagged_copies,
             deliver_when_spam_scan_fails=settings.spam_on_failure is SpamOnFailure.DELIVER,
             trust_unchecked_senders=settings.allow_list_trusts_unchecked,
             submission_rules=submission_rules,
@@ -126,8 +127,6 @@ def serve(settings: Settings) -> None:
             rewrite_sender=PostsrsdLookup(settings.srs_lookup).forward
             if settings.srs_lookup
             else None,
-            send_tagged_copy=tagged_copies.send,
-            tagged_copies=tagged_copy_ledger,
             trace_key=trace_key,
             record_deliveries=deliveries.record if deliveries is not None else None,
             content_limits=limits,

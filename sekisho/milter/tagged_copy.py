@@ -1,110 +1,134 @@
-"""The ``[spam]``-tagged copy for the recipients who want the tag, when others of the same
+"""The ``[spam]``-tagged copy for the mailboxes that want the tag, when others of the same
 message must get it untagged.
 
 A milter gives one content to every recipient of a message. Splitting at RCPT (452 4.5.3,
 "send the rest separately") makes the sending MTA defer those recipients to its next
 queue run — five minutes and more with Postfix, for every such message, spam or not. So
-the tagged copy is handed to Postfix's re-injection listener (no milter: the copy is not
-filtered twice) before the milter removes those recipients from the original. Postfix's
-250 to DATA means the copy is queued; any failure before it defers the whole message,
-and the sender's retry finds nothing changed: no recipient was removed, no copy queued.
+the tagging mailboxes' copy is written into their inbox (the Maildir's top folder) the
+way a quarantine copy is written into ``.Junk``: durably, under the one name the
+message's key gives (sekisho.maildir.keyed_name), with the fields a local delivery adds.
+Its ledger row is committed in the message's one store transaction, and only then are
+those recipients removed from the original.
 
-A copy queued is recorded (TaggedCopyLedger), keyed by the message's digest and its
-recipients: when the client retries a message whose final 250 it never saw, the copy is
-not sent again. Only a milter dying between the copy's 250 and that record still sends
-it twice — doubled, never lost.
+Exactly once across crashes and retries: a retry finds the ledger row and writes nothing;
+one after a crash between the file and its row finds the file under its name, and
+replaces it (still in new/) or keeps it (a mail program has seen it). A row that did not
+commit takes its file away again (withdraw), as a quarantine copy's does: no copy of a
+message that was deferred. (It used to go through Postfix's re-injection listener: a
+milter dying between that listener's 250 and the ledger's commit sent it twice.)
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-import smtplib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from sekisho.envelope import Envelope, delivery_fields
+from sekisho.maildir import (
+    Ownership,
+    deliver_once,
+    ensure_maildir,
+    keyed_name,
+    mailbox_path,
+    remove_message,
+)
+from sekisho.rules.model import Policy
 from sekisho.store.db import IoRunner, Store, run_here
 from sekisho.store.models import utcnow
 from sekisho.store.outbox import TAGGED_COPY, already_queued, enqueue
 
-_LINE_END = re.compile(rb"\r?\n")
-
-
-class TaggedCopyError(RuntimeError):
-    """The tagged copy was not queued: its recipients must not be removed."""
-
 
 @dataclass(frozen=True)
-class Reinjection:
-    """Postfix's re-injection listener at ``host:port`` (the worker's ``reinject_smtp``)."""
+class TaggedCopy:
+    """A copy written into a mailbox's inbox, its ledger row still to be recorded."""
 
+    inbox: Path
+    name: str
+    ledger_key: str
+    account_id: int
     address: str
-    timeout: float = 30.0
 
-    def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
-        host, _, port = self.address.rpartition(":")
-        addresses = [sender, *recipients]
-        options = [] if all(address.isascii() for address in addresses) else ["SMTPUTF8"]
-        try:
-            # local_hostname: no DNS lookup of our own name for every copy.
-            connection = smtplib.SMTP(host, int(port), "localhost", self.timeout)
-        except (OSError, ValueError, smtplib.SMTPException) as error:
-            raise TaggedCopyError(f"re-injection at {self.address}: {error}") from error
-        try:
-            self._transaction(connection, sender, recipients, options, message)
-        except (OSError, ValueError, smtplib.SMTPException) as error:
-            raise TaggedCopyError(f"re-injection at {self.address}: {error}") from error
-        finally:
-            connection.close()  # after DATA's 250 the copy is queued, whatever QUIT says
 
-    @staticmethod
-    def _transaction(
-        connection: smtplib.SMTP,
-        sender: str,
-        recipients: Sequence[str],
-        options: list[str],
-        message: bytes,
+class TaggedCopies:
+    def __init__(
+        self, store: Store, mail_root: Path, ownership: Ownership, io: IoRunner[Any] = run_here
     ) -> None:
-        """Every recipient accepted, or no DATA at all: a copy queued for some of them
-        would come again with the deferred message's retry."""
-        connection.ehlo()
-        code, reply = connection.mail(sender, options)
-        if code != 250:
-            raise TaggedCopyError(f"MAIL FROM answered {code} {reply!r}")
-        for recipient in recipients:
-            code, reply = connection.rcpt(recipient)
-            if code not in (250, 251):
-                connection.rset()
-                raise TaggedCopyError(f"RCPT TO:<{recipient}> answered {code} {reply!r}")
-        # smtplib sends bytes as they are: SMTP wants CRLF line ends (bare LF is refused
-        # by Postfix outside $mynetworks), and data() adds the final one itself.
-        connection.data(_LINE_END.sub(b"\r\n", message))
-
-
-class TaggedCopyLedger:
-    """Which tagged copies were queued: an outbox row born sent (the worker never sends
-    it; the purge removes it with the other finished rows)."""
-
-    def __init__(self, store: Store, io: IoRunner[Any] = run_here) -> None:
         self._store = store
+        self._mail_root = mail_root
+        self._ownership = ownership
         self._io = io
 
     @staticmethod
-    def key(message_key: str, recipients: Sequence[str]) -> str:
-        digest = hashlib.sha256("\n".join(sorted(recipients)).encode("utf-8", "surrogateescape"))
-        return f"{TAGGED_COPY}:{message_key[:64]}:{digest.hexdigest()[:16]}"
+    def ledger_key(message_key: str, address: str) -> str:
+        digest = hashlib.sha256(address.encode("utf-8", "surrogateescape")).hexdigest()
+        return f"{TAGGED_COPY}:{message_key[:64]}:{digest[:16]}"
 
-    def queued(self, key: str) -> bool:
-        def work() -> bool:
+    def write(
+        self,
+        mailboxes: Sequence[Policy],
+        message_key: str,
+        message: Callable[[], Iterable[bytes]],
+        sender: str,
+        envelope: Envelope,
+    ) -> list[TaggedCopy]:
+        """Each mailbox's copy, durably in its inbox (through ``io``: the milter's store
+        threads), but for the mailboxes an earlier attempt of the message recorded a copy
+        for. ``message`` gives the copy's chunks afresh for each mailbox. Returns the
+        copies whose rows are for ``record``."""
+
+        def work() -> list[TaggedCopy]:
+            keys = [self.ledger_key(message_key, policy.address) for policy in mailboxes]
             with self._store.read() as session:
-                return bool(already_queued(session, [key]))
+                recorded = set(already_queued(session, keys))
+            written = []
+            for policy, key in zip(mailboxes, keys, strict=True):
+                if key in recorded:
+                    continue
+                inbox = mailbox_path(self._mail_root, policy.address)
+                ensure_maildir(inbox, self._ownership, is_subfolder=False)
+                name = keyed_name(key)
+                fields = delivery_fields(sender, policy.address, envelope)
+                deliver_once(inbox, name, chain([fields], message()), self._ownership)
+                written.append(TaggedCopy(inbox, name, key, policy.account_id, policy.address))
+            return written
 
-        return bool(self._io(work))
+        copies: list[TaggedCopy] = self._io(work)
+        return copies
 
-    def record(self, key: str, recipients: Sequence[str]) -> None:
+    @staticmethod
+    def record(session: Session, copies: Sequence[TaggedCopy]) -> None:
+        """The copies' ledger rows, in the message's transaction: outbox rows born sent
+        (the worker never sends them; the purge removes them with the finished rows)."""
+        for copy in copies:
+            enqueue(
+                session,
+                TAGGED_COPY,
+                copy.ledger_key,
+                copy.address,
+                account_id=copy.account_id,
+                sent_at=utcnow(),
+            )
+
+    def withdraw(self, copies: Sequence[TaggedCopy]) -> None:
+        """After the message's transaction failed: remove the copies the store says have
+        no row (the message is deferred; its retry writes them again). A copy the store
+        cannot say about stays, as does one a mail program has already taken from new/."""
+
         def work() -> None:
-            with self._store.transaction() as session:
-                enqueue(session, TAGGED_COPY, key, ",".join(recipients)[:320], sent_at=utcnow())
+            try:
+                with self._store.read() as session:
+                    recorded = set(already_queued(session, [c.ledger_key for c in copies]))
+            except SQLAlchemyError:
+                return
+            for copy in copies:
+                if copy.ledger_key not in recorded:
+                    remove_message(copy.inbox / "new" / copy.name)
 
         self._io(work)

@@ -25,7 +25,7 @@ from typing import IO
 from sekisho.config import Settings
 from sekisho.envelope import Envelope
 from sekisho.milter.actions import Accept, Continue, EndOfMessage, Reject, TempFail
-from sekisho.milter.apply import Effects, TaggedCopySender, foreign_own_headers
+from sekisho.milter.apply import Effects, foreign_own_headers
 from sekisho.milter.auto_reply import AutoReplies
 from sekisho.milter.collected import (
     Collected,
@@ -37,7 +37,7 @@ from sekisho.milter.collected import (
 from sekisho.milter.quarantine import Quarantine
 from sekisho.milter.scan import Scanners, SpamScanner, VirusScanner
 from sekisho.milter.srs import SrsError
-from sekisho.milter.tagged_copy import TaggedCopyLedger
+from sekisho.milter.tagged_copy import TaggedCopies
 from sekisho.milter.virus_report import VirusReports
 from sekisho.rules.abroad import is_local_network, submission_allowed
 from sekisho.rules.addresses import normalize_address
@@ -97,6 +97,9 @@ class MailTransaction:
     scan_spam: SpamScanner
     scan_virus: VirusScanner
     virus_reports: VirusReports
+    # Writes the [spam]-tagged copy for some recipients of a message that others get
+    # untagged (sekisho.milter.tagged_copy).
+    tagged_copies: TaggedCopies
     deliver_when_spam_scan_fails: bool = False
     # Whether an allow list entry applies to a sender whose authentication (DMARC, SPF,
     # DKIM) the spam engine could not check: allow_list_trusts_unchecked.
@@ -115,11 +118,6 @@ class MailTransaction:
     rewrite_sender: SenderRewrite | None = None
     # Where 自動返信設定 replies are queued; None: no auto-replies (tests of other parts).
     auto_replies: AutoReplies | None = None
-    # Queues the [spam]-tagged copy for some recipients of a message that others get
-    # untagged (sekisho.milter.tagged_copy); None: such a message is deferred.
-    send_tagged_copy: TaggedCopySender | None = None
-    # Which tagged copies were queued (a retried message sends none again); None: unrecorded.
-    tagged_copies: TaggedCopyLedger | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Signs the forwarding trace, so a sender cannot switch a mailbox's forwarding off.
     trace_key: bytes = b""
@@ -325,10 +323,9 @@ class MailTransaction:
             self.quarantine,
             self.virus_reports,
             scanners.find_virus,
-            self.auto_replies,
-            self.send_tagged_copy,
-            self.trace_key,
             self.tagged_copies,
+            self.auto_replies,
+            self.trace_key,
         )
         return effects.apply(mail, self._decided, scans, forward_sender, now, self.tally)
 

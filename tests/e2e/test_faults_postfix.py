@@ -1,8 +1,9 @@
-"""Faults on Postfix's side, caused under load while senders that retry like an MTA keep
-sending: the re-injection listener taken out of master.cf for a few seconds (the
-``[spam]``-tagged copies have nowhere to go), and the milter hung (SIGSTOP) past
-Postfix's milter timeouts, so Postfix answers 4xx while the milter, once resumed, still
-finishes the transactions Postfix gave up on. Every message must end up exactly once per
+"""Faults around the ``[spam]``-tagged copy and on Postfix's side, caused under load while
+senders that retry like an MTA keep sending: the milter SIGKILLed between a tagged copy
+and its ledger row, the re-injection listener taken out of master.cf for a few seconds
+(which the mail path must not notice), and the milter hung (SIGSTOP) past Postfix's
+milter timeouts, so Postfix answers 4xx while the milter, once resumed, still finishes
+the transactions Postfix gave up on. Every message must end up exactly once per
 recipient, where that recipient's rules put it."""
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tests.e2e.test_faults import (
     HANAKO_INBOX,
     TARO_JUNK,
     count_once_each,
+    kill_and_restart_milter,
     send_under_load,
 )
 from tests.e2e.test_mailflow import import_settings
@@ -85,13 +87,72 @@ def refuses_connections(port: int) -> bool:
     return False
 
 
-def test_the_reinjection_listener_down_under_load_defers_and_each_tagged_copy_lands_once(
+def tag_spam_for_taro(mail: MailHarness) -> None:
+    """taro tags spam, hanako has no scan: a GTUBE mail to both gives taro a tagged copy
+    of his own, written into his inbox by the milter, and hanako the original."""
+    import_settings(mail, "taro@example.jp", {"spam_scan": {"enabled": True, "quarantine": False}})
+
+
+def assert_tagged_where_spam(mail: MailHarness, sent: list[str]) -> None:
+    """taro's spam tagged and his other mail not, hanako's never; one ledger row per
+    tagged copy."""
+    for path in mail.files()[TARO_INBOX]:
+        subject = str(message_from_bytes(path.read_bytes())["Subject"])
+        assert subject.startswith(SUBJECT_TAG) == is_spam(subject.removeprefix(SUBJECT_TAG))
+    for path in mail.files()[HANAKO_INBOX]:
+        assert not str(message_from_bytes(path.read_bytes())["Subject"]).startswith(SUBJECT_TAG)
+    with mail.store.read() as session:
+        ledger = session.query(OutboxMessage).filter_by(kind=TAGGED_COPY).count()
+    assert ledger == sum(1 for subject in sent if is_spam(subject))
+
+
+def written_by_the_milter(inbox: Path) -> set[str]:
+    """The files the milter wrote into an inbox itself (keyed names, sekisho.maildir)."""
+    return {path.name for path in inbox.iterdir() if path.name.startswith("K")}
+
+
+def test_the_milter_killed_between_a_tagged_copy_and_its_row_doubles_nothing(
     mail: MailHarness, record_property: Record
 ) -> None:
-    """taro tags spam, hanako has no scan: a GTUBE mail to both needs the tagged copy
-    re-injected for taro. With the listener out of master.cf (``postfix reload``) those
-    messages get 4xx ``tagged_copy_down``; once it is back the retry queues one copy."""
-    import_settings(mail, "taro@example.jp", {"spam_scan": {"enabled": True, "quarantine": False}})
+    """The window that used to send a tagged copy twice: the copy is in taro's inbox,
+    its ledger row not yet committed (the store's write lock is held, so the milter
+    waits there), and the milter is SIGKILLed — twice, under load. The sender's retry
+    finds the copy under its keyed name and replaces it: one copy each."""
+    tag_spam_for_taro(mail)
+    inbox = mail.mail_root / TARO_INBOX
+    caught: list[str] = []
+
+    def kill_after_a_copy() -> None:
+        lock = sqlite3.connect(mail.stack.sqlite_path, timeout=10, isolation_level=None)
+        try:
+            lock.execute("BEGIN IMMEDIATE")
+            before = written_by_the_milter(inbox) if inbox.exists() else set()
+            deadline = time.monotonic() + 10
+            while not (written_by_the_milter(inbox) if inbox.exists() else set()) - before:
+                assert time.monotonic() < deadline, "no tagged copy was written"
+                time.sleep(0.01)
+            caught.extend(written_by_the_milter(inbox) - before)
+            kill_and_restart_milter(mail)
+            lock.execute("ROLLBACK")
+        finally:
+            lock.close()
+
+    sent, attempts = send_under_load(
+        mail, "killed", [kill_after_a_copy, kill_after_a_copy], body=gtube_every_other
+    )
+    count_once_each(mail, sent, attempts, (TARO_INBOX, HANAKO_INBOX), record_property)
+    assert_tagged_where_spam(mail, sent)
+    assert len(caught) >= 2
+    assert set(caught) <= written_by_the_milter(inbox)  # taken over by the retries
+
+
+def test_the_reinjection_listener_down_under_load_defers_nothing_and_tags_once(
+    mail: MailHarness, record_property: Record
+) -> None:
+    """Postfix's re-injection listener (the worker's way out for notices, replies and
+    reports) out of master.cf for a few seconds (``postfix reload``) under load: the
+    milter writes tagged copies itself, so no message is deferred and each lands once."""
+    tag_spam_for_taro(mail)
     postfix = mail.stack.postfix
     assert postfix is not None
     port = mail.stack.reinject_port
@@ -116,16 +177,10 @@ def test_the_reinjection_listener_down_under_load_defers_and_each_tagged_copy_la
         wait_for_tcp(port)
 
     sent, attempts = send_under_load(mail, "tagged", [outage], body=gtube_every_other)
-    count_once_each(mail, sent, attempts, (TARO_INBOX, HANAKO_INBOX), record_property)
-    assert "tagged_copy_failed" in mail.stack.milter.log_text()  # type: ignore[union-attr]
-    for path in mail.files()[TARO_INBOX]:
-        subject = str(message_from_bytes(path.read_bytes())["Subject"])
-        assert subject.startswith(SUBJECT_TAG) == is_spam(subject.removeprefix(SUBJECT_TAG))
-    for path in mail.files()[HANAKO_INBOX]:
-        assert not str(message_from_bytes(path.read_bytes())["Subject"]).startswith(SUBJECT_TAG)
-    with mail.store.read() as session:
-        ledger = session.query(OutboxMessage).filter_by(kind=TAGGED_COPY).count()
-    assert ledger == sum(1 for subject in sent if is_spam(subject))
+    count_once_each(
+        mail, sent, attempts, (TARO_INBOX, HANAKO_INBOX), record_property, fault_defers=False
+    )
+    assert_tagged_where_spam(mail, sent)
 
 
 def test_a_milter_hung_past_postfix_timeouts_under_load_loses_and_doubles_nothing(

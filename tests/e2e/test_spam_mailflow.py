@@ -75,9 +75,11 @@ def test_gtube_is_untouched_quarantined_and_tagged_as_each_owner_chose(mail: Mai
     assert jiro["Subject"] == "[spam] big offer"
     assert jiro["X-Sekisho-Spam-Score"]
     assert jiro["Message-ID"] == taro["Message-ID"]
-    # jiro's copy came back through re-injection, with the Received field Postfix wrote
-    # for the client (which the milter never sees) below that hop's own.
-    *_, client_trace = jiro.get_all("Received")
+    # jiro's copy, written by the milter, has the fields Postfix's delivery would have
+    # given it, and the Received field Postfix wrote for the client (the milter never sees it).
+    assert jiro["Delivered-To"] == "jiro@example.jp"
+    assert jiro["Return-Path"] == "<shop@ads.example>"
+    (client_trace,) = jiro.get_all("Received")
     assert client_trace.startswith("from ")
     assert "(unknown [127.0.0.1])" in client_trace
     assert "(Postfix) with ESMTP id " in client_trace
