@@ -220,6 +220,34 @@ def test_a_tagged_copy_whose_row_fails_is_taken_back_and_the_message_deferred(
         assert session.query(QuarantinedMessage).count() == 0
 
 
+def test_one_inbox_failing_defers_the_message_and_takes_the_others_copies_back(
+    transaction: Factory, mail_root: Path, store: Store
+) -> None:
+    """jiro's copy is written, shiro's inbox cannot take one (its new/ is not a folder):
+    the message is deferred, and neither jiro's inbox nor hanako's spam folder keeps a
+    copy of a message the sender will retry."""
+    with store.transaction() as session:
+        accounts.add_account(session, "shiro@example.jp", "secret123")
+        import_settings(
+            session, "shiro@example.jp", {"spam_scan": {"enabled": True, "quarantine": False}}
+        )
+    broken = mail_root / "example.jp" / "shiro"
+    for sub in ("tmp", "cur"):
+        (broken / sub).mkdir(parents=True)
+    (broken / "new").write_bytes(b"")
+    recipients = [
+        "<taro@example.jp>",
+        "<hanako@example.jp>",
+        "<jiro@example.jp>",
+        "<shiro@example.jp>",
+    ]
+    with pytest.raises(NotADirectoryError):
+        deliver(transaction(), recipients, GTUBE_BODY)
+    assert inbox(mail_root, "jiro") == []
+    assert list((mail_root / "example.jp/hanako/.Junk/new").iterdir()) == []
+    assert ledger_rows(store) == 0
+
+
 def test_a_raw_8bit_sender_still_gets_the_tagging_mailbox_its_tagged_copy(
     transaction: Factory, mail_root: Path
 ) -> None:

@@ -122,7 +122,11 @@ class Effects:
         if tagging and len(tagging) == len(kept):
             tag_edits.append(subject_tag(mail.message.headers))
         elif tagging:
-            in_tagged_copy, tagged_copies = self._write_tagged_copies(mail, tagging, added)
+            try:
+                in_tagged_copy, tagged_copies = self._write_tagged_copies(mail, tagging, added)
+            except BaseException:
+                self.quarantine.withdraw(copies)  # no copy without its row
+                raise
             tag_edits.extend(DeleteRecipient(r.given) for r in in_tagged_copy if not r.forwarded_by)
 
         def rows(session: Session) -> int:

@@ -157,17 +157,34 @@ class Quarantine:
                 ]
                 if copies and all(recorded) and isinstance(error, IntegrityError):
                     return 0
-                for copy, done in zip(copies, recorded, strict=True):
-                    if done is False:
-                        remove_message(copy.folder / "new" / copy.record.file_name)
+                _remove_unrecorded(copies, recorded)
                 raise
 
         return int(self._io(work))
+
+    def withdraw(self, copies: list[Copy]) -> None:
+        """The message is deferred before its transaction (another of its side effects
+        failed): remove the copies the store says have no row, as ``record_with`` does."""
+
+        def work() -> None:
+            recorded = [
+                _recorded(self._store, copy.record.account_id, copy.record.message_key)
+                for copy in copies
+            ]
+            _remove_unrecorded(copies, recorded)
+
+        self._io(work)
 
     def _notice_at(self, policy: Policy, hit: RuleHit) -> datetime | None:
         if not spam.announced(policy, hit):
             return None
         return notice_due(utcnow(), self._notice_digest_minutes)
+
+
+def _remove_unrecorded(copies: list[Copy], recorded: list[bool | None]) -> None:
+    for copy, done in zip(copies, recorded, strict=True):
+        if done is False:
+            remove_message(copy.folder / "new" / copy.record.file_name)
 
 
 def _recorded(store: Store, account_id: int, message_key: str) -> bool | None:

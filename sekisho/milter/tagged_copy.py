@@ -87,16 +87,23 @@ class TaggedCopies:
             keys = [self.ledger_key(message_key, policy.address) for policy in mailboxes]
             with self._store.read() as session:
                 recorded = set(already_queued(session, keys))
-            written = []
-            for policy, key in zip(mailboxes, keys, strict=True):
-                if key in recorded:
-                    continue
-                inbox = mailbox_path(self._mail_root, policy.address)
-                ensure_maildir(inbox, self._ownership, is_subfolder=False)
-                name = keyed_name(key)
-                fields = delivery_fields(sender, policy.address, envelope)
-                deliver_once(inbox, name, chain([fields], message()), self._ownership)
-                written.append(TaggedCopy(inbox, name, key, policy.account_id, policy.address))
+            written: list[TaggedCopy] = []
+            try:
+                for policy, key in zip(mailboxes, keys, strict=True):
+                    if key in recorded:
+                        continue
+                    inbox = mailbox_path(self._mail_root, policy.address)
+                    ensure_maildir(inbox, self._ownership, is_subfolder=False)
+                    name = keyed_name(key)
+                    fields = delivery_fields(sender, policy.address, envelope)
+                    deliver_once(inbox, name, chain([fields], message()), self._ownership)
+                    written.append(TaggedCopy(inbox, name, key, policy.account_id, policy.address))
+            except BaseException:
+                # One mailbox's inbox failed (a full disk): the message is deferred, so
+                # the copies already written for the others go too.
+                for copy in written:
+                    remove_message(copy.inbox / "new" / copy.name)
+                raise
             return written
 
         copies: list[TaggedCopy] = self._io(work)
