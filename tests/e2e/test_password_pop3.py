@@ -20,18 +20,20 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from sekisho.config import load_settings
+from sekisho.devstack.spam import RspamdInstance
 from sekisho.store.models import Account
 from sekisho.store.passwords import scheme_of
 from sekisho.webui import create_app
 from tests.e2e.conftest import MailHarness, start_harness
 from tests.e2e.test_mailflow import import_settings
+from tests.e2e.test_spam_mailflow import GTUBE
 from tests.imported_hashes import HASHES, PASSWORD
 from tests.webclient import csrf, login
 
 
 @pytest.fixture(scope="module")
-def dovecot_stack(run_root: Path) -> Iterator[MailHarness]:
-    yield from start_harness(run_root / "pop3", with_dovecot=True)
+def dovecot_stack(run_root: Path, rspamd: RspamdInstance) -> Iterator[MailHarness]:
+    yield from start_harness(run_root / "pop3", with_dovecot=True, spam_engine=rspamd.url)
 
 
 def pop3_login(mail: MailHarness, password: str) -> bool:
@@ -122,6 +124,35 @@ def test_imap_shows_the_inbox_and_the_quarantine_as_junk(dovecot_stack: MailHarn
         "INBOX": ["Subject: to the inbox"],
         "Junk": ["Subject: to the quarantine"],
     }
+
+
+def test_pop3_serves_the_tagged_copy_the_milter_wrote_into_a_new_inbox(
+    dovecot_stack: MailHarness,
+) -> None:
+    """jiro takes spam tagged, hanako has no scan: GTUBE to both gives jiro a copy the
+    milter writes itself, into an inbox it creates (his first mail). Dovecot, reading as
+    the mailbox owner, serves it over POP3 like any delivered mail."""
+    mail = dovecot_stack
+    mail.reset()
+    mail.add_account("jiro@example.jp", "jiro1234")
+    mail.add_account("hanako@example.jp", "hanako123")
+    import_settings(mail, "jiro@example.jp", {"spam_scan": {"enabled": True, "quarantine": False}})
+    import_settings(mail, "hanako@example.jp", {"spam_scan": {"enabled": False}})
+    mail.send("shop@ads.example", ["jiro@example.jp", "hanako@example.jp"], "big offer", GTUBE)
+    mail.wait_for_files("example.jp/hanako/new")
+    (written,) = mail.wait_for_files("example.jp/jiro/new")
+    assert written.name.startswith("K")  # the milter's keyed name, not Postfix's
+    assert mail.stack.dovecot is not None
+    client = poplib.POP3("127.0.0.1", mail.stack.dovecot.pop3_port, timeout=10)
+    try:
+        client.user("jiro@example.jp")
+        client.pass_("jiro1234")
+        assert client.stat()[0] == 1
+        _, lines, _ = client.retr(1)
+    finally:
+        client.quit()
+    assert b"Subject: [spam] big offer" in lines
+    assert b"Delivered-To: jiro@example.jp" in lines
 
 
 def test_imap_marks_the_special_folders_for_mail_programs(dovecot_stack: MailHarness) -> None:
