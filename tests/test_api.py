@@ -3,18 +3,20 @@ problem details, the token's domains, no cookie, the rate limit and the audit lo
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 from werkzeug.test import TestResponse
 
 from sekisho.config import load_settings
 from sekisho.store import accounts, audit, operators
 from sekisho.store.db import Store
-from sekisho.store.models import utcnow
+from sekisho.store.models import OperatorAction, utcnow
 from sekisho.store.passwords import verify_password
 from sekisho.webui import create_app
 from tests.imported_hashes import HASHES
@@ -240,6 +242,32 @@ def test_each_token_has_its_rate_limit(
     problem(refused, 429)
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert call(limited, "GET", "/accounts", tokens["all"]).status_code == 200
+
+
+def test_a_tokens_rate_limit_holds_across_web_processes_and_frees_a_minute_later(
+    store: Store, tmp_path: Path, tokens: dict[str, str]
+) -> None:
+    """gunicorn's workers (systemd/sekisho-web.service runs 4) and the other nodes count a
+    token's calls together, in the audit log they all write: the limit is the token's,
+    not each process's. Refused calls do not count against it."""
+    first, second = (
+        make_app(store, tmp_path, SEKISHO_API_CALLS_PER_MINUTE="4").test_client() for _ in "12"
+    )
+    for client in (first, second, first, second):
+        assert call(client, "GET", "/accounts", tokens["crm"]).status_code == 200
+    for client in (first, second):
+        refused = call(client, "GET", "/accounts", tokens["crm"])
+        problem(refused, 429)
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    with store.transaction() as session:  # the minute passes
+        session.execute(
+            update(OperatorAction)
+            .where(OperatorAction.actor == "api:crm")
+            .values(at=utcnow() - timedelta(seconds=61))
+        )
+    for client in (first, second, first, second):
+        assert call(client, "GET", "/accounts", tokens["crm"]).status_code == 200
+    problem(call(first, "GET", "/accounts", tokens["crm"]), 429)
 
 
 def test_every_call_is_in_the_audit_log_with_the_tokens_name(

@@ -466,7 +466,10 @@ class OperatorAction(Base):
     deletion outlives the account."""
 
     __tablename__ = "operator_actions"
-    __table_args__ = (Index("ix_operator_actions_at", "at"),)
+    __table_args__ = (
+        Index("ix_operator_actions_at", "at"),
+        Index("ix_operator_actions_actor_at", "actor", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -7,16 +7,20 @@ An actor is named by where it came from: ``cli:<login user>`` for the command li
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from sekisho.store.accounts import AccountError
 from sekisho.store.models import ApiToken, Domain, OperatorAction, utcnow
 
 SHOWN_ACTIONS = 50
+API_RATE_WINDOW = timedelta(minutes=1)
+REFUSED_FOR_RATE = "429"  # the details of an API call refused by the rate limit
 
 
 def record_action(
@@ -37,6 +41,24 @@ def latest_actions(session: Session, limit: int = SHOWN_ACTIONS) -> list[Operato
             .limit(limit)
         )
     )
+
+
+def seconds_until_api_call(session: Session, actor: str, per_minute: int, now: datetime) -> int:
+    """0 when ``actor`` may call the API now: fewer than ``per_minute`` of its calls of
+    the last minute were answered (refused ones do not count). Read from the audit log,
+    which every web process of every node writes, so the limit holds for the token
+    across all of them. Else the seconds until the oldest of those calls leaves the
+    minute."""
+    counted, oldest = session.execute(
+        select(func.count(), func.min(OperatorAction.at)).where(
+            OperatorAction.actor == actor,
+            OperatorAction.at > now - API_RATE_WINDOW,
+            OperatorAction.details != REFUSED_FOR_RATE,
+        )
+    ).one()
+    if counted < per_minute or oldest is None:
+        return 0
+    return max(1, math.ceil((oldest + API_RATE_WINDOW - now).total_seconds()))
 
 
 @dataclass(frozen=True)

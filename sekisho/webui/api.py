@@ -6,15 +6,12 @@ domains: an account outside them is answered 404, as one that does not exist. Th
 call the same store functions as the CLI and the web UI, with the same checks and
 messages; errors are RFC 9457 problem details. No session cookie and no CSRF token: a
 token in a header is not sent by a browser on its own. Every call lands in the audit log
-under ``api:<token name>``, and each token has its own rate limit.
+under ``api:<token name>``, and each token has its own rate limit, counted in that log
+across every web process and node.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, url_for
@@ -47,30 +44,8 @@ class ApiProblemError(Exception):
         self.extra = extra
 
 
-class RateLimit:
-    """At most ``per_minute`` calls per token in any 60 seconds, in this web process."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self._clock = clock
-        self._calls: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def wait(self, name: str) -> int:
-        """0 when the call may go ahead (and is counted), else seconds until it may."""
-        now = self._clock()
-        with self._lock:
-            calls = self._calls.setdefault(name, deque())
-            while calls and calls[0] <= now - 60:
-                calls.popleft()
-            if len(calls) >= self.per_minute:
-                return max(1, int(calls[0] + 60 - now) + 1)
-            calls.append(now)
-            return 0
-
-
 def init_app(app: Flask, per_minute: int) -> None:
-    app.extensions["sekisho.api_rate"] = RateLimit(per_minute)
+    app.extensions["sekisho.api_calls_per_minute"] = per_minute
     app.register_blueprint(blueprint)
 
 
@@ -115,10 +90,11 @@ def _authenticate() -> None:
     kind, _, token = request.headers.get("Authorization", "").partition(" ")
     with store().read() as session:
         scope = operators.token_scope(session, token.strip()) if kind == "Bearer" else None
-    if scope is None:
-        raise ApiProblemError(401, "Unauthorized", "A valid bearer token is needed.")
+        if scope is None:
+            raise ApiProblemError(401, "Unauthorized", "A valid bearer token is needed.")
+        per_minute = current_app.extensions["sekisho.api_calls_per_minute"]
+        retry = operators.seconds_until_api_call(session, _actor(scope), per_minute, utcnow())
     g.api_scope = scope
-    retry = current_app.extensions["sekisho.api_rate"].wait(scope.name)
     if retry:
         raise ApiProblemError(
             429, "Too Many Requests", f"Try again in {retry} seconds.", retry_after=retry
@@ -132,12 +108,16 @@ def _audit(response: Response) -> Response:
         with store().transaction() as session:
             operators.record_action(
                 session,
-                f"api:{scope.name}",
+                _actor(scope),
                 f"{request.method} {request.url_rule.rule if request.url_rule else request.path}",
                 str((request.view_args or {}).get("address", "")),
                 str(response.status_code),
             )
     return response
+
+
+def _actor(scope: operators.TokenScope) -> str:
+    return f"api:{scope.name}"
 
 
 def _scope() -> operators.TokenScope:
