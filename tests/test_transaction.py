@@ -25,6 +25,7 @@ from sekisho.store import accounts
 from sekisho.store.db import Store
 from sekisho.store.hits import HitCounter
 from sekisho.store.lists import add_values
+from sekisho.store.models import QuarantinedMessage
 from sekisho.store.policies import PolicyCache
 from sekisho.store.quarantine import quarantine_page
 from tests.conftest import CLAMD_UNUSED
@@ -133,6 +134,27 @@ def test_the_same_message_twice_is_quarantined_once(
         assert isinstance(end, EndOfMessage)
         assert end.verdict == Discard()
     assert len(list((tmp_path / "mail/example.jp/taro/.Junk/new").iterdir())) == 1
+
+
+def test_a_spam_folder_that_cannot_take_its_copy_takes_the_others_back(
+    new_transaction: Callable[[], MailTransaction], tmp_path: Path, store: Store
+) -> None:
+    """taro's copy is written, hanako's .Junk cannot take one (its new/ is not a folder):
+    the message is deferred and taro's spam folder keeps no copy without a row, which a
+    sender that never retries would leave there for good."""
+    with store.transaction() as session:
+        hanako = accounts.require_account(session, "hanako@example.jp")
+        add_values(session, hanako.id, REJECT_FROM, ["bad.example"])
+    junk = tmp_path / "mail/example.jp/hanako/.Junk"
+    for sub in ("tmp", "cur"):
+        (junk / sub).mkdir(parents=True)
+    (junk / "new").write_bytes(b"")
+    recipients = ["<taro@example.jp>", "<hanako@example.jp>"]
+    with pytest.raises(NotADirectoryError):
+        run(new_transaction(), "x@bad.example", recipients, [b"caught\r\n"])
+    assert list((tmp_path / "mail/example.jp/taro/.Junk/new").iterdir()) == []
+    with store.read() as session:
+        assert session.query(QuarantinedMessage).count() == 0
 
 
 def test_a_mailbox_deleted_before_its_copy_is_recorded_defers_instead_of_dropping(

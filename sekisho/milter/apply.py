@@ -89,29 +89,6 @@ class Effects:
         report = self._virus_report(mail, decided, scans)
         copies: list[Copy] = []
         edits: list[Edit] = []
-        for recipient, decision in decided:
-            if decision is None:  # not one of sekisho's mailboxes
-                continue
-            if decision.delivered:
-                tally["deliver"] += 1
-                continue
-            if decision.action is Action.REMOVE_VIRUS:
-                tally["virus"] += 1
-            elif recipient.policy is not None and decision.hit is not None:
-                copy = self.quarantine.write_copy(
-                    recipient.policy,
-                    decision.hit,
-                    mail.message.sender,
-                    mail.message.subject,
-                    mail.queue_id,
-                    mail.key,
-                    mail.maildir_form(),
-                    mail.envelope,
-                )
-                copies.extend([copy] if copy else [])
-                tally[f"quarantine:{decision.hit.rule}"] += 1
-            if not recipient.forwarded_by:  # a forward target of ours is simply not added
-                edits.append(DeleteRecipient(recipient.given))
         kept = [(r, d) for r, d in decided if d is None or d.delivered]
         replies = self._auto_replies(mail, kept, now)
         added = scan_headers(scans) if kept else []
@@ -119,15 +96,40 @@ class Effects:
         in_tagged_copy: list[Recipient] = []
         tagged_copies: list[TaggedCopy] = []
         tag_edits: list[Edit] = []
-        if tagging and len(tagging) == len(kept):
-            tag_edits.append(subject_tag(mail.message.headers))
-        elif tagging:
-            try:
+        try:  # a copy written is taken back when a later one fails: none without its row
+            for recipient, decision in decided:
+                if decision is None:  # not one of sekisho's mailboxes
+                    continue
+                if decision.delivered:
+                    tally["deliver"] += 1
+                    continue
+                if decision.action is Action.REMOVE_VIRUS:
+                    tally["virus"] += 1
+                elif recipient.policy is not None and decision.hit is not None:
+                    copy = self.quarantine.write_copy(
+                        recipient.policy,
+                        decision.hit,
+                        mail.message.sender,
+                        mail.message.subject,
+                        mail.queue_id,
+                        mail.key,
+                        mail.maildir_form(),
+                        mail.envelope,
+                    )
+                    copies.extend([copy] if copy else [])
+                    tally[f"quarantine:{decision.hit.rule}"] += 1
+                if not recipient.forwarded_by:  # a forward target of ours is simply not added
+                    edits.append(DeleteRecipient(recipient.given))
+            if tagging and len(tagging) == len(kept):
+                tag_edits.append(subject_tag(mail.message.headers))
+            elif tagging:
                 in_tagged_copy, tagged_copies = self._write_tagged_copies(mail, tagging, added)
-            except BaseException:
-                self.quarantine.withdraw(copies)  # no copy without its row
-                raise
-            tag_edits.extend(DeleteRecipient(r.given) for r in in_tagged_copy if not r.forwarded_by)
+                tag_edits.extend(
+                    DeleteRecipient(r.given) for r in in_tagged_copy if not r.forwarded_by
+                )
+        except BaseException:
+            self.quarantine.withdraw(copies)
+            raise
 
         def rows(session: Session) -> int:
             if report is not None:
