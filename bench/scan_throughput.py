@@ -388,12 +388,18 @@ def timed_load(
     expected: int,
     timeout: float,
     cpu: Callable[[], tuple[float, ...]],
+    start_client: Callable[[], subprocess.Popen[bytes]] | None = None,
 ) -> TimedLoad:
-    """Run ``load`` through ``postfix`` until ``expected`` copies are delivered."""
+    """Run ``load`` through ``postfix`` until ``expected`` copies are delivered: by
+    ``start_client``'s smtp-source, or one sending ``load`` as it says."""
     cpu_before = cpu()
     client_before = client_cpu_seconds()
     start = time.monotonic()
-    client = smtp_source(postfix.smtp_port, SENDER, load.messages, load.sessions, load)
+    client = (
+        start_client()
+        if start_client is not None
+        else smtp_source(postfix.smtp_port, SENDER, load.messages, load.sessions, load)
+    )
     accepted = delivered = 0.0
     try:
         while not (accepted and delivered):

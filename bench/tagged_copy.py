@@ -95,9 +95,7 @@ from milter_throughput import (
     Load,
     LogCounter,
     check_deadline,
-    check_exit_status,
     chosen,
-    client_cpu_seconds,
     last_line,
     log_tail,
     open_store,
@@ -107,13 +105,13 @@ from milter_throughput import (
     stderr_into,
     warn_if_noisy,
 )
-from scan_throughput import tree_cpu_seconds
+from scan_throughput import timed_load, tree_cpu_seconds
 
 import sekisho
 import sekisho.milter.tagged_copy
 from sekisho.devstack.ports import free_port
 from sekisho.devstack.postfix import VMAIL_UID, PostfixInstance
-from sekisho.devstack.processes import milter_process, stop_process
+from sekisho.devstack.processes import milter_process
 from sekisho.devstack.spam import RspamdInstance
 from sekisho.rules.model import SpamSetting
 from sekisho.store.accounts import require_account
@@ -378,30 +376,20 @@ def run_batch(instance: CopyInstance, load: Load, message: Path, rspamd_pid: int
     command = ["smtp-source", "-s", str(load.sessions), "-m", str(load.messages)]
     command += ["-r", str(RECIPIENTS), "-f", SENDER, "-t", f"bench@{DOMAIN}", "-F", str(message)]
     command.append(f"127.0.0.1:{instance.postfix.smtp_port}")
-    timeout = 60 + load.messages * 0.3
-    cpu_before = cpu()
-    client_before = client_cpu_seconds()
-    start = time.monotonic()
-    client = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    accepted = delivered = 0.0
-    try:
-        while not (accepted and delivered):
-            if not accepted and client.poll() is not None:
-                accepted = time.monotonic() - start
-                check_exit_status([client])
-            if not delivered and log.update() >= expected:
-                delivered = time.monotonic() - start
-            check_deadline(start + timeout, f"{log.sent} of {expected} copies delivered")
-            time.sleep(POLL_SECONDS)
-    except BaseException as error:
-        error.add_note(f"{setup.name}: Postfix log:\n{instance.postfix.log_tail()}")
-        raise
-    finally:
-        stop_process(client, grace=0)
-        if client.stderr is not None:
-            client.stderr.close()
-    spent = [after - before for after, before in zip(cpu(), cpu_before, strict=True)]
-    client_cpu = client_cpu_seconds() - client_before
+
+    def start_client() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    timed = timed_load(
+        instance.postfix,
+        setup.name,
+        load,
+        log,
+        expected,
+        60 + load.messages * 0.3,
+        cpu,
+        start_client,
+    )
     # --- outside the timing: did every copy arrive as the setup says? ---
     time.sleep(0.2)  # a delivery past the expected ones would be logged by now
     if log.update() != expected:
@@ -412,12 +400,12 @@ def run_batch(instance: CopyInstance, load: Load, message: Path, rspamd_pid: int
         raise RuntimeError(f"{setup.name}: the milter logged {copies} tagged copies")
     return CopyBatch(
         messages=load.messages,
-        accepted=accepted,
-        delivered=max(accepted, delivered),
-        postfix_cpu=spent[0],
-        milter_cpu=spent[1],
-        rspamd_cpu=spent[2],
-        client_cpu=client_cpu,
+        accepted=timed.accepted,
+        delivered=timed.delivered,
+        postfix_cpu=timed.cpu_spent[0],
+        milter_cpu=timed.cpu_spent[1],
+        rspamd_cpu=timed.cpu_spent[2],
+        client_cpu=timed.client_cpu,
     )
 
 
