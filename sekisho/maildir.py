@@ -53,11 +53,19 @@ def _make_dirs(path: Path, ownership: Ownership) -> None:
         missing.append(current)
         current = current.parent
     for folder in reversed(missing):
+        # Made and owned under another name, then renamed into place: Postfix's delivery
+        # agent, writing into the same mailbox meanwhile, never finds it still the
+        # milter's own (it would defer that mail: "maildir access problem").
+        staged = folder.with_name(f"{folder.name}.sekisho-{os.getpid()}-{next(_counter)}")
+        staged.mkdir(mode=ownership.dir_mode)
         try:
-            folder.mkdir(mode=ownership.dir_mode)
-        except FileExistsError:
-            continue
-        ownership.apply(folder)
+            ownership.apply(staged)
+            os.rename(staged, folder)
+        except OSError:
+            staged.rmdir()
+            if folder.is_dir():  # made meanwhile by another writer, with files in it
+                continue
+            raise
         # The new folder's entry must survive a power cut like the copy written into it.
         _fsync_dir(folder.parent)
 
